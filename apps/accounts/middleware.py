@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+
+# Pages that refresh themselves send this header; their requests do not count as activity.
+POLL_HEADER = "X-Portal-Poll"
+_ACTIVITY_KEY = "portal_last_activity"
+_WRITE_EVERY_SECONDS = 60
+
+
+class IdleSessionTimeoutMiddleware:
+    """Signs a user out after PORTAL_SESSION_IDLE_SECONDS without a request of their own."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = int(time.time())
+            last = request.session.get(_ACTIVITY_KEY, now)
+            if now - last > settings.PORTAL_SESSION_IDLE_SECONDS:
+                request.logout_reason = "idle timeout"  # type: ignore[attr-defined]
+                logout(request)
+                minutes = settings.PORTAL_SESSION_IDLE_SECONDS // 60
+                messages.info(
+                    request, f"You were signed out after {minutes} minutes of inactivity."
+                )
+            elif POLL_HEADER not in request.headers and (
+                _ACTIVITY_KEY not in request.session or now - last >= _WRITE_EVERY_SECONDS
+            ):
+                request.session[_ACTIVITY_KEY] = now
+        return self.get_response(request)
+
+
+# Scripts only from our own static files (Plotly figures are drawn by static/js/portal.js from
+# JSON in the page); Plotly and Swagger UI set inline styles, hence 'unsafe-inline' for styles only.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+class ContentSecurityPolicyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response

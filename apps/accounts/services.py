@@ -1,0 +1,109 @@
+"""State changes of accounts: API tokens, and the audit of sign-ins."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from apps.accounts.models import ApiToken
+from apps.audit import services as audit
+
+
+@transaction.atomic
+def create_token(*, actor: User, name: str, days: int | None = None) -> tuple[ApiToken, str]:
+    """Create a personal token for ``actor``; returns the row and the raw token (shown once)."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("Give the token a name, so you can tell it apart later.")
+    days = days or settings.PORTAL_TOKEN_DEFAULT_DAYS
+    if not 1 <= days <= settings.PORTAL_TOKEN_MAX_DAYS:
+        raise ValidationError(
+            f"A token can live between 1 and {settings.PORTAL_TOKEN_MAX_DAYS} days."
+        )
+    raw = ApiToken.generate()
+    token = ApiToken.objects.create(
+        user=actor,
+        name=name[:100],
+        key_hash=ApiToken.hash(raw),
+        hint=raw[:10],
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    audit.record(
+        actor,
+        "token.created",
+        token,
+        after={"name": token.name, "expires_at": token.expires_at.isoformat()},
+    )
+    return token, raw
+
+
+@transaction.atomic
+def revoke_token(token_id: int, *, actor: User) -> ApiToken:
+    """Revoke a token. People revoke their own; admins anyone's."""
+    token = ApiToken.objects.select_for_update().get(pk=token_id)
+    if token.user_id != actor.pk and not actor.is_superuser:
+        raise PermissionDenied("You can only revoke your own tokens.")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            actor,
+            "token.revoked",
+            token,
+            before={"state": "active"},
+            after={"state": "revoked", "owner": token.user.get_username()},
+        )
+    return token
+
+
+# --- Receivers of django.contrib.auth and django-axes signals (connected in apps.py) ------------
+
+
+def record_login(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+    with transaction.atomic():
+        audit.record(user, "auth.login", user)
+
+
+def record_logout(
+    sender: Any, request: HttpRequest, user: User | AnonymousUser | None, **kwargs: Any
+) -> None:
+    if user is not None and user.is_authenticated:
+        reason = getattr(request, "logout_reason", "signed out")
+        with transaction.atomic():
+            audit.record(user, "auth.logout", user, after={"reason": reason})
+
+
+def record_login_failure(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    username = str(credentials.get("username", ""))[:150]
+    with transaction.atomic():
+        audit.record(
+            None,
+            "auth.login_failed",
+            object_type="auth.user",
+            object_id=username[:64],
+            object_repr=username,
+            after={"username": username},
+        )
+
+
+def record_lockout(
+    sender: Any, request: HttpRequest, username: str, ip_address: str, **kwargs: Any
+) -> None:
+    with transaction.atomic():
+        audit.record(
+            None,
+            "auth.locked_out",
+            object_type="auth.user",
+            object_id=str(username)[:64],
+            object_repr=str(username),
+            after={"username": username, "ip": ip_address},
+        )

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.accounts import services
+from apps.accounts.dashboard import panels_for
+from apps.accounts.forms import TokenCreateForm
+from apps.accounts.models import ApiToken
+from apps.accounts.permissions import user_of
+from apps.accounts.roles import ROLE_LABELS, roles_of
+
+
+class PortalLoginView(LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    roles = roles_of(request.user)
+    return render(
+        request,
+        "accounts/dashboard.html",
+        {
+            "panels": panels_for(user_of(request)),
+            "role_titles": [ROLE_LABELS[r] for r in roles],
+            "has_role": bool(roles),
+        },
+    )
+
+
+@login_required
+def tokens(request: HttpRequest) -> HttpResponse:
+    """List your tokens and create one. A new token is shown on this response only."""
+    created = None
+    form = TokenCreateForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                token, raw = services.create_token(
+                    actor=user_of(request),
+                    name=form.cleaned_data["name"],
+                    days=form.cleaned_data["days"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+                status = 400
+            else:
+                created = {"token": token, "raw": raw}
+                form = TokenCreateForm()
+        else:
+            status = 400
+    listing = ApiToken.objects.filter(user=user_of(request))
+    response = render(
+        request,
+        "accounts/apitoken_list.html",
+        {"tokens": listing, "form": form, "created": created},
+        status=status,
+    )
+    # The raw token must not linger in a browser or proxy cache.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    services.revoke_token(token.pk, actor=user_of(request))
+    messages.success(request, f"Token “{token.name}” revoked. Programs using it are now refused.")
+    return redirect("accounts:tokens")
+
+
+def locked_out(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None
+) -> HttpResponse:
+    """What django-axes answers while sign-ins for a username and address are throttled."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    message = (
+        f"Too many failed sign-in attempts. Try again in {minutes} minutes, "
+        "or ask an administrator to unlock the account."
+    )
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=429)
+    return render(request, "registration/locked_out.html", {"message": message}, status=429)

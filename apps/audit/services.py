@@ -1,0 +1,139 @@
+"""Writing and checking the audit trail. ``record`` is the only way an AuditEvent is created."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from apps.audit import chain, context
+from apps.audit.models import AuditEvent
+
+# Any 64-bit number works; derived from a name so that it reads as what it is.
+_CHAIN_LOCK_KEY = zlib.crc32(b"apps.audit.chain")
+
+VERIFIED = "audit.verified"
+DENIED = "permission.denied"
+
+Actor = User | AnonymousUser | None
+
+
+def _lock_chain_tip() -> None:
+    """Serialise appends so that each event links to the one committed just before it.
+
+    PostgreSQL: a transaction-scoped advisory lock, released at commit. SQLite: every transaction
+    already begins IMMEDIATE (settings.py), which holds the database's single write lock.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+
+
+def object_type_of(obj: models.Model) -> str:
+    return f"{obj._meta.app_label}.{obj._meta.model_name}"
+
+
+def record(
+    actor: Actor,
+    action: str,
+    obj: models.Model | None = None,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+) -> AuditEvent:
+    """Append one event to the trail inside the caller's transaction.
+
+    ``obj`` names the object acted on; ``object_type``/``object_id``/``object_repr`` do so for
+    things that are not rows (a URL, a username that does not exist). If the caller's transaction
+    rolls back, the event goes with it: the trail records what happened, not what was attempted.
+    """
+    if obj is not None:
+        object_type = object_type or object_type_of(obj)
+        object_id = object_id or str(obj.pk)
+        object_repr = object_repr or str(obj)
+    user = actor if actor is not None and actor.is_authenticated else None
+    ctx = context.current()
+    fields: dict[str, Any] = {
+        "occurred_at": timezone.now(),
+        "actor_id": user.pk if user is not None else None,
+        "actor_username": chain.json_safe(user.get_username() if user is not None else ""),
+        "action": action,
+        "object_type": object_type,
+        "object_id": chain.json_safe(object_id)[:64],
+        "object_repr": chain.json_safe(object_repr)[:200],
+        "before": chain.json_safe(before) if before is not None else None,
+        "after": chain.json_safe(after) if after is not None else None,
+        "request_id": ctx.request_id if ctx else "",
+        "ip": (ctx.ip or "") if ctx else "",
+        "user_agent": chain.json_safe(ctx.user_agent) if ctx else "",
+    }
+    with transaction.atomic():
+        _lock_chain_tip()
+        tip = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        fields["prev_hash"] = tip or chain.GENESIS
+        fields["hash"] = chain.compute_hash(fields)
+        event = AuditEvent(**fields)
+        event.save()
+    return event
+
+
+def snapshot(instance: models.Model, fields: list[str]) -> dict[str, Any]:
+    """The named fields of ``instance`` as JSON-safe values, for before/after."""
+    values: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(instance, name)
+        if isinstance(value, models.Model):
+            value = str(value)
+        values[name] = value
+    return chain.json_safe(values)
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Keep only the keys whose values differ: the before/after an edit event records."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def _rows_in_order() -> Iterator[dict[str, Any]]:
+    return (
+        AuditEvent.objects.order_by("id")
+        .values("id", "hash", *chain.HASHED_FIELDS)
+        .iterator(chunk_size=2000)
+    )
+
+
+def verify_chain() -> chain.Verification:
+    return chain.verify(_rows_in_order())
+
+
+def verify_and_record(actor: Actor) -> chain.Verification:
+    """Verify the whole chain and record the outcome, so compliance can show when it was checked."""
+    result = verify_chain()
+    record(
+        actor,
+        VERIFIED,
+        object_type="audit.chain",
+        object_repr="audit trail",
+        after={
+            "intact": result.intact,
+            "checked": result.checked,
+            "first_bad_id": result.first_bad_id,
+            "problem": result.problem,
+        },
+    )
+    return result
+
+
+def latest_verification() -> AuditEvent | None:
+    return AuditEvent.objects.filter(action=VERIFIED).order_by("-id").first()
+
+
+def events_for(obj: models.Model) -> models.QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(object_type=object_type_of(obj), object_id=str(obj.pk))

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LogoutView
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from apps.accounts import views as accounts
+from apps.jobs.views import healthz
+
+api_v1: list[URLPattern | URLResolver] = [
+    path("", include("apps.accounts.api.urls")),
+    path("", include("apps.jobs.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # A page for people: anonymous visitors go to the login page rather than getting a 401.
+    path(
+        "docs/",
+        login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
+]
+
+urlpatterns = [
+    path("", accounts.dashboard, name="dashboard"),
+    path("login/", accounts.PortalLoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("account/", include("apps.accounts.urls")),
+    path("audit/", include("apps.audit.urls")),
+    path("jobs/", include("apps.jobs.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,182 @@
+"""Fixtures shared by the whole suite: people, API clients, a real worker, a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission, User
+from rest_framework.test import APIClient
+
+from apps.accounts import services as accounts
+from apps.accounts.models import Team
+from apps.accounts.roles import Role
+from apps.audit import triggers
+from tests.factories import TeamFactory, UserFactory
+from tests.support.services import unavailable
+from tests.support.worker import WorkerProcess
+
+# Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls there
+# unless told that this thread is not really async.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_filesystem_broker() -> None:
+    """Messages left by an earlier run would only be dropped by the workers; start clean."""
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        queue = Path(settings.BROKER_DIR) / "queue"
+        shutil.rmtree(queue, ignore_errors=True)
+        queue.mkdir(parents=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flushes_keep_what_migrations_made(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """Tests that commit (real worker, live server) empty every table when they end.
+
+    Two things make that flush special here. The append-only audit triggers would refuse it, so
+    it lifts them the way the table's owner could and puts them back at once. And the role groups
+    with their permissions come from data migrations, so they are put back afterwards, once
+    Django's post-migrate step has recreated the permissions. (Django's serialized rollback would
+    do the latter, but Playwright's running event loop gives browser tests another connection
+    object, on which it silently does nothing.)
+    """
+    from django.db import connection
+    from django.db.models.signals import post_migrate
+
+    with django_db_blocker.unblock():
+        roles = {
+            group.name: [(p.content_type.app_label, p.codename) for p in group.permissions.all()]
+            for group in Group.objects.filter(name__in=Role.values).prefetch_related(
+                "permissions__content_type"
+            )
+        }
+
+    last_app = list(django_apps.get_app_configs())[-1]
+
+    def restore_roles(app_config: object, **kwargs: object) -> None:
+        if app_config is not last_app:  # post-migrate runs per app; permissions exist after all
+            return
+        for name, perms in roles.items():
+            group, _ = Group.objects.get_or_create(name=name)
+            group.permissions.set(
+                [Permission.objects.get(content_type__app_label=a, codename=c) for a, c in perms]
+            )
+
+    ops = type(connection.ops)
+    original = ops.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):  # type: ignore[no-untyped-def]
+        with triggers.suspended(self.connection):
+            original(self, sql_list)
+
+    ops.execute_sql_flush = execute_sql_flush
+    post_migrate.connect(restore_roles, dispatch_uid="tests-restore-roles")
+    yield
+    post_migrate.disconnect(dispatch_uid="tests-restore-roles")
+    ops.execute_sql_flush = original
+
+
+@dataclass
+class People:
+    alice: User  # data scientist, retail-credit
+    bob: User  # data scientist, fraud
+    ivan: User  # model_ops
+    rita: User  # risk owner
+    carl: User  # compliance
+    admin: User  # superuser
+    retail: Team
+    fraud: Team
+
+    def all(self) -> list[User]:
+        return [self.alice, self.bob, self.ivan, self.rita, self.carl, self.admin]
+
+
+@pytest.fixture
+def people(db: None) -> People:
+    retail = TeamFactory(slug="retail-credit", name="Retail credit")
+    fraud = TeamFactory(slug="fraud", name="Fraud detection")
+    return People(
+        alice=UserFactory(username="alice", role=Role.DATA_SCIENTIST, team=retail),
+        bob=UserFactory(username="bob", role=Role.DATA_SCIENTIST, team=fraud),
+        ivan=UserFactory(username="ivan", role=Role.MODEL_OPS),
+        rita=UserFactory(username="rita", role=Role.RISK_OWNER),
+        carl=UserFactory(username="carl", role=Role.COMPLIANCE),
+        admin=UserFactory(username="admin", is_staff=True, is_superuser=True),
+        retail=retail,
+        fraud=fraud,
+    )
+
+
+def api_client_for(user: User) -> APIClient:
+    _, raw = accounts.create_token(actor=user, name="tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def api(people: People):  # type: ignore[no-untyped-def]
+    """api(user) -> an APIClient authenticated with a fresh bearer token of that user."""
+    return api_client_for
+
+
+@pytest.fixture
+def worker(transactional_db: None):  # type: ignore[no-untyped-def]
+    process = WorkerProcess().start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists():
+        unavailable(f"browser tests need Debian's chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def new_page(browser, live_server):  # type: ignore[no-untyped-def]
+    """new_page() -> a page in a fresh browser context (its own cookies), closed afterwards."""
+    contexts = []
+
+    def make():  # type: ignore[no-untyped-def]
+        context = browser.new_context(base_url=live_server.url)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def sign_in(page, username: str, password: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password or f"pw-{username}")
+    page.get_by_role("button", name="Sign in").click()
+
+
+def open_nav(page, label: str) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True).click()

@@ -1,0 +1,39 @@
+"""The typed environment readers fail loudly on bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops_portal.env import ConfigurationError, env_bool, env_int, env_list, env_secret
+
+
+def test_env_bool_accepts_the_usual_spellings_and_refuses_others(monkeypatch):
+    for raw, expected in [("1", True), ("yes", True), ("On", True), ("0", False), ("false", False)]:
+        monkeypatch.setenv("FLAG", raw)
+        assert env_bool("FLAG", not expected) is expected
+    monkeypatch.setenv("FLAG", "maybe")
+    with pytest.raises(ConfigurationError, match="FLAG must be one of"):
+        env_bool("FLAG", False)
+
+
+def test_env_int_checks_type_and_minimum(monkeypatch):
+    monkeypatch.setenv("N", "12")
+    assert env_int("N", 1) == 12
+    monkeypatch.setenv("N", "twelve")
+    with pytest.raises(ConfigurationError, match="N must be an integer"):
+        env_int("N", 1)
+    monkeypatch.setenv("N", "0")
+    with pytest.raises(ConfigurationError, match="at least 1"):
+        env_int("N", 5, minimum=1)
+
+
+def test_env_list_and_secret_files(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOSTS", "a.example, b.example,,")
+    assert env_list("HOSTS", []) == ["a.example", "b.example"]
+    secret = tmp_path / "key"
+    secret.write_text("s3cret\n")
+    monkeypatch.setenv("TOKEN_FILE", str(secret))
+    assert env_secret("TOKEN") == "s3cret"
+    monkeypatch.setenv("TOKEN_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ConfigurationError, match="cannot be read"):
+        env_secret("TOKEN")
