@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.jobs",
     "apps.accounts",
+    "apps.registry",
 ]
 
 MIDDLEWARE = [
@@ -214,6 +215,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"token": "10/min"},
+    "EXCEPTION_HANDLER": "apps.accounts.api.base.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MLOps Portal API",
@@ -229,6 +231,12 @@ SPECTACULAR_SETTINGS = {
 }
 PORTAL_TOKEN_DEFAULT_DAYS = env_int("PORTAL_TOKEN_DEFAULT_DAYS", 90, minimum=1)
 PORTAL_TOKEN_MAX_DAYS = env_int("PORTAL_TOKEN_MAX_DAYS", 365, minimum=1)
+
+# --- Registry uploads -------------------------------------------------------------------------
+PORTAL_MAX_ARTIFACT_BYTES = env_int("PORTAL_MAX_ARTIFACT_MB", 500, minimum=1) * 2**20
+PORTAL_MAX_DATASET_BYTES = env_int("PORTAL_MAX_DATASET_MB", 500, minimum=1) * 2**20
+# Uploads above this size are spooled to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 
 # --- Celery -----------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"

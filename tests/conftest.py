@@ -46,27 +46,20 @@ def _fresh_filesystem_broker() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _flushes_keep_what_migrations_made(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+def _flushes_keep_what_migrations_made():  # type: ignore[no-untyped-def]
     """Tests that commit (real worker, live server) empty every table when they end.
 
     Two things make that flush special here. The append-only audit triggers would refuse it, so
     it lifts them the way the table's owner could and puts them back at once. And the role groups
-    with their permissions come from data migrations, so they are put back afterwards, once
-    Django's post-migrate step has recreated the permissions. (Django's serialized rollback would
-    do the latter, but Playwright's running event loop gives browser tests another connection
-    object, on which it silently does nothing.)
+    with their permissions come from data migrations, so they are noted before the first flush
+    and put back after each, once Django's post-migrate step has recreated the permissions.
+    (Django's serialized rollback would do the latter, but Playwright's running event loop gives
+    browser tests another connection object, on which it silently does nothing.)
     """
     from django.db import connection
     from django.db.models.signals import post_migrate
 
-    with django_db_blocker.unblock():
-        roles = {
-            group.name: [(p.content_type.app_label, p.codename) for p in group.permissions.all()]
-            for group in Group.objects.filter(name__in=Role.values).prefetch_related(
-                "permissions__content_type"
-            )
-        }
-
+    roles: dict[str, list[tuple[str, str]]] = {}
     last_app = list(django_apps.get_app_configs())[-1]
 
     def restore_roles(app_config: object, **kwargs: object) -> None:
@@ -82,6 +75,12 @@ def _flushes_keep_what_migrations_made(django_db_setup, django_db_blocker):  # t
     original = ops.execute_sql_flush
 
     def execute_sql_flush(self, sql_list):  # type: ignore[no-untyped-def]
+        if not roles:
+            for group in Group.objects.filter(name__in=Role.values):
+                roles[group.name] = [
+                    (p.content_type.app_label, p.codename)
+                    for p in group.permissions.select_related("content_type")
+                ]
         with triggers.suspended(self.connection):
             original(self, sql_list)
 

@@ -14,6 +14,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if not user.is_authenticated:
         return {}
     items = [("Dashboard", reverse("dashboard"))]
+    items.append(("Models", reverse("registry:model-list")))
     items.append(("Jobs", reverse("jobs:list")))
     if user.has_perm("audit.view_auditevent"):
         items.append(("Audit", reverse("audit:list")))

@@ -54,13 +54,20 @@ def visible_to(
     return scoped
 
 
+def not_found_message(name: object, value: object = "") -> str:
+    """Said alike of what does not exist and of what the user may not see: nothing leaks."""
+    what = f"{name} “{value}”" if value else str(name)
+    return f"No {what} is visible to you."
+
+
 def get_visible_or_404(
     user: Person, queryset: models.QuerySet[M], action: str = "view", **lookup: object
 ) -> M:
     try:
         return visible_to(user, queryset, action).get(**lookup)
     except ObjectDoesNotExist:
-        raise Http404(f"No {queryset.model._meta.verbose_name} matches the given query.") from None
+        value = lookup.get("slug") or lookup.get("number") or ""
+        raise Http404(not_found_message(queryset.model._meta.verbose_name, value)) from None
 
 
 def can(user: Person, perm: str, obj: models.Model | None = None) -> bool:

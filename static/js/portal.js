@@ -3,6 +3,8 @@
 //   contains [data-poll-done]. Polls send X-Portal-Poll so they do not keep a session alive.
 // - form[data-confirm]: ask before a destructive action.
 // - button[data-copy-target]: copy an element's text to the clipboard.
+// - form[data-upload-api]: send a file upload to the API with a progress bar; the form still
+//   posts normally where this script does not run.
 "use strict";
 
 function startPolling(element) {
@@ -31,8 +33,51 @@ function startPolling(element) {
   }, interval);
 }
 
+function uploadWithProgress(form) {
+  const bar = form.querySelector("[data-upload-progress]");
+  const progress = bar.querySelector("progress");
+  const percent = bar.querySelector("[data-upload-percent]");
+  const error = form.querySelector("[data-upload-error]");
+  const button = form.querySelector("button[type=submit]");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const request = new XMLHttpRequest();
+    request.open("POST", form.dataset.uploadApi);
+    request.setRequestHeader("X-CSRFToken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+    request.setRequestHeader("Accept", "application/json");
+    request.upload.addEventListener("progress", (progressEvent) => {
+      if (!progressEvent.lengthComputable) return;
+      const done = Math.round((100 * progressEvent.loaded) / progressEvent.total);
+      progress.value = done;
+      percent.textContent = done < 100 ? `${done}%` : "Checking the files…";
+    });
+    request.addEventListener("load", () => {
+      let body = {};
+      try { body = JSON.parse(request.responseText); } catch (parseError) { /* not JSON */ }
+      if (request.status === 201 && body.web_url) {
+        window.location.assign(body.web_url);
+        return;
+      }
+      fail(body.detail || `The upload failed (HTTP ${request.status}).`);
+    });
+    request.addEventListener("error", () => fail("The connection broke during the upload; nothing was saved. Try again."));
+    error.hidden = true;
+    bar.hidden = false;
+    button.disabled = true;
+    request.send(new FormData(form));
+  });
+  function fail(message) {
+    error.textContent = message;
+    error.hidden = false;
+    bar.hidden = true;
+    button.disabled = false;
+    error.focus();
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-poll-url]").forEach(startPolling);
+  document.querySelectorAll("form[data-upload-api]").forEach(uploadWithProgress);
 
   document.addEventListener("submit", (event) => {
     const form = event.target;

@@ -1,0 +1,68 @@
+"""What every REST endpoint of the portal shares: scoping, object checks and error bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, QuerySet
+from django.http import Http404
+from rest_framework import status
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.viewsets import GenericViewSet
+
+from apps.accounts.permissions import not_found_message, require, visible_to
+
+
+def validation_error_body(exc: DjangoValidationError) -> dict[str, Any]:
+    """``{"detail": <first message>, "errors": {field: [messages]}}``: one line for people and
+    the field-by-field list for programs."""
+    if hasattr(exc, "error_dict"):
+        errors = {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+    else:
+        errors = {"non_field_errors": [str(m) for m in exc.messages]}
+    first = next(iter(errors.values()))[0]
+    return {"detail": first, "errors": errors}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus Django's ValidationError (raised by services) as a 400."""
+    if isinstance(exc, DjangoValidationError):
+        return Response(validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+    return drf_exception_handler(exc, context)
+
+
+class ScopedViewSet(GenericViewSet):
+    """Every object comes through ``visible_to(user, …, "view")``: the rest is a 404.
+
+    Writes (any unsafe method on an object) also need ``change_permission`` on that object: a
+    visible object you may not change is a 403. Subclasses narrow the scoped queryset through
+    ``filter_scoped`` instead of overriding ``get_queryset``; services repeat the check.
+    """
+
+    change_permission: str = ""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        base = super().get_queryset()
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return base.none()
+        return self.filter_scoped(visible_to(self.request.user, base, "view"))
+
+    def filter_scoped(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset
+
+    def get_object(self) -> Any:
+        try:
+            return super().get_object()
+        except Http404:
+            value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
+            name = self.get_queryset().model._meta.verbose_name
+            raise Http404(not_found_message(name, value)) from None
+
+    def check_object_permissions(self, request: Request, obj: Model) -> None:
+        super().check_object_permissions(request, obj)
+        if request.method not in SAFE_METHODS and self.change_permission:
+            require(request.user, self.change_permission, obj)

@@ -1,0 +1,358 @@
+"""mlops-portal: register models, push versions and follow them from a terminal or a pipeline.
+
+URL and token come from --url/--token, then PORTAL_URL/PORTAL_TOKEN, then the stored login
+(`mlops-portal login`). Output is for people by default; --json prints the API's JSON for scripts.
+
+Exit codes: 0 done; 1 the portal refused the request (its message is printed); 2 wrong usage;
+3 the portal could not be reached or failed; 4 the version failed validation (push --wait).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import stat
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REFUSED, USAGE, UNREACHABLE, FAILED_VALIDATION = 1, 2, 3, 4
+WAITING_STATES = {"validating"}
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = REFUSED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def config_path() -> Path:
+    if custom := os.environ.get("PORTAL_CONFIG"):
+        return Path(custom)
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "mlops-portal" / "credentials.json"
+
+
+def load_login() -> dict[str, str]:
+    path = config_path()
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise CliError(
+            f"The stored login at {path} is unreadable; run `mlops-portal login`.", USAGE
+        ) from None
+    return data if isinstance(data, dict) else {}
+
+
+def store_login(url: str, token: str, username: str) -> Path:
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=stat.S_IRUSR | stat.S_IWUSR, exist_ok=True)
+    path.chmod(stat.S_IRUSR | stat.S_IWUSR)  # the token is a password: readable by its owner only
+    path.write_text(json.dumps({"url": url, "token": token, "username": username}))
+    return path
+
+
+class Portal:
+    """A thin client of the REST API that turns refusals into CliError with the server's words."""
+
+    def __init__(self, url: str, token: str | None, timeout: float = 300) -> None:
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Accept"] = "application/json"
+        self.session.headers["User-Agent"] = "mlops-portal-cli/1"
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.session.request(
+                method, f"{self.url}/api/v1/{path.lstrip('/')}", timeout=self.timeout, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise CliError(f"Cannot reach the portal at {self.url}: {exc}", UNREACHABLE) from None
+        if response.status_code >= 500:
+            raise CliError(
+                f"The portal failed (HTTP {response.status_code}); try again later.", UNREACHABLE
+            )
+        body: Any = None
+        if response.content:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"detail": response.text[:500]}
+        if response.status_code >= 400:
+            raise CliError(_message(response.status_code, body), REFUSED)
+        return body
+
+
+def _message(status: int, body: Any) -> str:
+    if isinstance(body, dict):
+        if "detail" in body:
+            text = str(body["detail"])
+            if status == 401:
+                text += " Run `mlops-portal login`, or pass --token."
+            return text
+        return "; ".join(
+            f"{field}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
+            for field, v in body.items()
+        )
+    return f"HTTP {status}"
+
+
+def connect(args: argparse.Namespace, *, need_token: bool = True) -> Portal:
+    stored = load_login()
+    url = args.url or os.environ.get("PORTAL_URL") or stored.get("url")
+    token = args.token or os.environ.get("PORTAL_TOKEN") or stored.get("token")
+    if not url:
+        raise CliError(
+            "Say which portal: --url, PORTAL_URL, or `mlops-portal login --url …`.", USAGE
+        )
+    if need_token and not token:
+        raise CliError("Not logged in: run `mlops-portal login`, or pass --token.", USAGE)
+    return Portal(url, token)
+
+
+def emit(args: argparse.Namespace, data: Any, human: str) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True) if args.json else human)
+
+
+# --- Commands ---------------------------------------------------------------------------------
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    portal = connect(args, need_token=False)
+    username = args.username or input("Username: ")
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+    body = portal.call(
+        "POST",
+        "auth/token/",
+        json={
+            "username": username,
+            "password": password,
+            "name": args.name,
+            "expires_in_days": args.days,
+        },
+    )
+    path = store_login(portal.url, body["token"], username)
+    emit(
+        args,
+        {k: v for k, v in body.items() if k != "token"},
+        f"Logged in to {portal.url} as {username}; token stored in {path} "
+        f"(expires {body['expires_at'][:10]}).",
+    )
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    params = {
+        k: v
+        for k, v in {"q": args.search, "risk_tier": args.risk_tier, "team": args.team}.items()
+        if v
+    }
+    body = connect(args).call("GET", "models/", params=params)
+    rows = [
+        (
+            m["slug"],
+            m["name"],
+            m["team"],
+            m["risk_tier"],
+            f"v{m['latest_version']['number']} {m['latest_version']['status']}"
+            if m["latest_version"]
+            else "no versions",
+        )
+        for m in body["results"]
+    ]
+    more = f"\n… {body['count'] - len(rows)} more; narrow with --search" if body["next"] else ""
+    emit(args, body, _table(("SLUG", "NAME", "TEAM", "RISK", "LATEST"), rows) + more)
+    return 0
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    body = connect(args).call(
+        "POST",
+        "models/",
+        json={
+            "name": args.name,
+            "team": args.team,
+            "risk_tier": args.risk_tier,
+            "risk_owner": args.risk_owner,
+            "use_case": args.use_case,
+            "description": args.description or "",
+            "tags": args.tag or [],
+        },
+    )
+    emit(args, body, f"Registered {body['name']} as {body['slug']}.")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    portal = connect(args)
+    paths = {"artifact": args.artifact, "holdout": args.holdout, "reference": args.reference}
+    with ExitStack() as stack:
+        files = {}
+        for field, path in paths.items():
+            if path is None:
+                continue
+            try:
+                handle = stack.enter_context(open(path, "rb"))
+            except OSError as exc:
+                raise CliError(f"Cannot read {path}: {exc.strerror}", USAGE) from None
+            files[field] = (Path(path).name, handle, "application/octet-stream")
+        version = portal.call(
+            "POST",
+            f"models/{args.model}/versions/",
+            data={"target_column": args.target, "notes": args.notes or ""},
+            files=files,
+        )
+    if not args.json:
+        print(f"Uploaded {args.model} version {version['number']} ({version['status']}).")
+    if args.wait:
+        version = _wait(portal, args.model, version["number"], args.timeout, quiet=args.json)
+    if args.json:
+        print(json.dumps(version, indent=2, sort_keys=True))
+    elif args.wait:
+        print(_describe(version))
+    return FAILED_VALIDATION if version["status"] == "validation_failed" else 0
+
+
+def _wait(portal: Portal, model: str, number: int, timeout: float, quiet: bool) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    version: dict[str, Any] = portal.call("GET", f"models/{model}/versions/{number}/")
+    while version["status"] in WAITING_STATES:
+        if time.monotonic() > deadline:
+            raise CliError(
+                f"Still {version['status']} after {timeout:.0f} s; check later with "
+                f"`mlops-portal status {model} {number}`.",
+                UNREACHABLE,
+            )
+        if not quiet:
+            print(f"  … {version['status']}", file=sys.stderr)
+        time.sleep(2)
+        version = portal.call("GET", f"models/{model}/versions/{number}/")
+    return version
+
+
+def _describe(version: dict[str, Any]) -> str:
+    lines = [
+        f"{version['model']} version {version['number']}: {version['status']}",
+        f"  uploaded by {version['uploaded_by']} at {version['created_at']}",
+        f"  target column {version['target_column']}",
+    ]
+    for stored in version.get("files", []):
+        lines.append(
+            f"  {stored['role']:<10} {stored['original_name']}  {stored['size']} bytes  "
+            f"sha256 {stored['sha256'][:16]}…"
+        )
+    return "\n".join(lines)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    portal = connect(args)
+    if args.version is not None:
+        version = portal.call("GET", f"models/{args.model}/versions/{args.version}/")
+        emit(args, version, _describe(version))
+        return 0
+    model = portal.call("GET", f"models/{args.model}/")
+    versions = portal.call("GET", f"models/{args.model}/versions/")
+    rows = [
+        (f"v{v['number']}", v["status"], v["uploaded_by"], v["created_at"][:16])
+        for v in versions["results"]
+    ]
+    human = (
+        f"{model['name']} ({model['slug']}), team {model['team']}, {model['risk_tier']} risk, "
+        f"risk owner {model['risk_owner']}\n"
+        + (_table(("VERSION", "STATUS", "BY", "UPLOADED"), rows) if rows else "no versions")
+    )
+    emit(args, {"model": model, "versions": versions["results"]}, human)
+    return 0
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    if not rows:
+        return "(nothing)"
+    cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="the portal, e.g. https://portal.bank.example")
+    common.add_argument("--token", help="a personal API token")
+    common.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    main_parser = argparse.ArgumentParser(
+        prog="mlops-portal",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = main_parser.add_subparsers(dest="command", required=True)
+
+    login = commands.add_parser("login", parents=[common], help="get a token and store it")
+    login.add_argument("--username")
+    login.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+    login.add_argument("--name", default="mlops-portal CLI", help="the token's name")
+    login.add_argument("--days", type=int, default=90, help="days until the token expires")
+    login.set_defaults(run=cmd_login)
+
+    models = commands.add_parser("models", parents=[common], help="list models you may see")
+    models.add_argument("--search")
+    models.add_argument("--risk-tier", choices=["high", "medium", "low"])
+    models.add_argument("--team")
+    models.set_defaults(run=cmd_models)
+
+    register = commands.add_parser("register", parents=[common], help="register a model")
+    register.add_argument("name")
+    register.add_argument("--team", required=True, help="owning team's slug")
+    register.add_argument("--risk-tier", required=True, choices=["high", "medium", "low"])
+    register.add_argument("--risk-owner", required=True, help="username of the risk owner")
+    register.add_argument("--use-case", required=True)
+    register.add_argument("--description")
+    register.add_argument("--tag", action="append")
+    register.set_defaults(run=cmd_register)
+
+    push = commands.add_parser("push", parents=[common], help="upload a new version")
+    push.add_argument("model", help="the model's slug")
+    push.add_argument("artifact", help=".skops file (or .joblib/.pkl where allowed)")
+    push.add_argument("--holdout", required=True, help="CSV or Parquet holdout data")
+    push.add_argument("--target", required=True, help="the holdout's target column")
+    push.add_argument("--reference", help="a sample of the training data")
+    push.add_argument("--notes", help="release notes")
+    push.add_argument("--wait", action="store_true", help="wait for validation to finish")
+    push.add_argument("--timeout", type=float, default=1800, help="seconds to wait at most")
+    push.set_defaults(run=cmd_push)
+
+    status = commands.add_parser("status", parents=[common], help="a model or one version")
+    status.add_argument("model")
+    status.add_argument("version", nargs="?", type=int)
+    status.set_defaults(run=cmd_status)
+    return main_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except CliError as exc:
+        print(f"mlops-portal: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import FileResponse, HttpRequest
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.accounts.api.base import ScopedViewSet
+from apps.accounts.api.serializers import ErrorSerializer
+from apps.accounts.permissions import get_visible_or_404, user_of
+from apps.registry import services, storage
+from apps.registry.api.parsers import StrictMultiPartParser
+from apps.registry.api.serializers import (
+    GrantSerializer,
+    ModelVersionSerializer,
+    ModelWriteSerializer,
+    RegisteredModelSerializer,
+    ShareRequestSerializer,
+    UploadErrorSerializer,
+    VersionUploadSerializer,
+)
+from apps.registry.filters import InventoryFilterForm, inventory
+from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
+from apps.registry.uploads import UploadRefused
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+FILTERS = [
+    OpenApiParameter("q", str, description="Search name, tag or use case"),
+    OpenApiParameter("risk_tier", str, enum=["high", "medium", "low"]),
+    OpenApiParameter("status", str, description="Status of the latest version, or “none”"),
+    OpenApiParameter("team", str, description="Team slug"),
+    OpenApiParameter("owner", str, description="Username"),
+    OpenApiParameter("risk_owner", str, description="Username"),
+    OpenApiParameter("sort", str, enum=["name", "-updated", "risk", "-versions"]),
+]
+
+
+class RegisteredModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """The inventory: models you may see."""
+
+    queryset = RegisteredModel.objects.all()
+    serializer_class = RegisteredModelSerializer
+    lookup_field = "slug"
+    change_permission = services.CHANGE
+
+    def filter_scoped(self, queryset: QuerySet[RegisteredModel]) -> QuerySet[RegisteredModel]:
+        return InventoryFilterForm(self.request.query_params).apply(inventory(queryset))
+
+    @extend_schema(
+        parameters=FILTERS, responses={200: RegisteredModelSerializer(many=True), **ERRORS}
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: RegisteredModelSerializer, **ERRORS})
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        request=ModelWriteSerializer, responses={201: RegisteredModelSerializer, **ERRORS}
+    )
+    def create(self, request: Request) -> Response:
+        body = ModelWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        data.pop("pickle_allowed", None)
+        model = services.register_model(actor=user_of(request), **data)
+        return Response(self._read(model), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ModelWriteSerializer(partial=True),
+        responses={200: RegisteredModelSerializer, **ERRORS},
+    )
+    def partial_update(self, request: Request, slug: str) -> Response:
+        model = self.get_object()
+        body = ModelWriteSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        services.update_model(model.pk, actor=user_of(request), changes=dict(body.validated_data))
+        return Response(self._read(model))
+
+    def _read(self, model: RegisteredModel) -> dict[str, Any]:
+        return dict(
+            RegisteredModelSerializer(
+                inventory(RegisteredModel.objects.all()).get(pk=model.pk)
+            ).data
+        )
+
+    @extend_schema(responses={200: GrantSerializer(many=True), **ERRORS})
+    def shares(self, request: Request, slug: str) -> Response:
+        model = self.get_object()
+        return Response(GrantSerializer(services.access_list(model), many=True).data)
+
+    @extend_schema(request=ShareRequestSerializer, responses={201: GrantSerializer, **ERRORS})
+    def share(self, request: Request, slug: str) -> Response:
+        model = self.get_object()
+        body = ShareRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        grant = services.share_model(
+            model.pk,
+            actor=user_of(request),
+            grantee=services.resolve_grantee(body.validated_data["grantee"]),
+            level=body.validated_data["level"],
+        )
+        return Response(GrantSerializer(grant).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def unshare(self, request: Request, slug: str, grantee: str) -> Response:
+        model = self.get_object()
+        services.unshare_model(
+            model.pk, actor=user_of(request), grantee=services.resolve_grantee(grantee)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Versions of one model. The model must be visible to you, or every answer is a 404."""
+
+    queryset = ModelVersion.objects.select_related("model", "uploaded_by").prefetch_related(
+        "files__version__model"
+    )
+    serializer_class = ModelVersionSerializer
+    lookup_field = "number"
+    change_permission = services.CHANGE
+    parser_classes = [StrictMultiPartParser, FormParser, JSONParser]
+
+    def registered_model(self) -> RegisteredModel:
+        return get_visible_or_404(
+            self.request.user, RegisteredModel.objects.all(), slug=self.kwargs["slug"]
+        )
+
+    def filter_scoped(self, queryset: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
+        return queryset.filter(model=self.registered_model())
+
+    @extend_schema(responses={200: ModelVersionSerializer(many=True), **ERRORS})
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: ModelVersionSerializer, **ERRORS})
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        request={"multipart/form-data": VersionUploadSerializer},
+        responses={
+            201: ModelVersionSerializer,
+            400: UploadErrorSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            413: UploadErrorSerializer,
+        },
+    )
+    def create(self, request: Request, slug: str) -> Response:
+        model = self.registered_model()
+        files = request.FILES
+        try:
+            version = services.upload_version(
+                model.pk,
+                actor=user_of(request),
+                artifact=files.get("artifact"),
+                holdout=files.get("holdout"),
+                target_column=str(request.data.get("target_column", "")),
+                reference=files.get("reference"),
+                notes=str(request.data.get("notes", "")),
+            )
+        except UploadRefused as refused:
+            return Response(
+                {"detail": refused.message, "field": refused.field}, status=refused.status
+            )
+        version = self.get_queryset().get(pk=version.pk)
+        return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes, **ERRORS})
+    def download(self, request: Request, slug: str, number: int, role: str) -> FileResponse:
+        return file_download(request, slug, number, role)
+
+
+def file_download(request: HttpRequest, slug: str, number: int, role: str) -> FileResponse:
+    """A stored file the user may see, as an attachment the browser will not try to render."""
+    stored = get_visible_or_404(
+        request.user,
+        StoredFile.objects.select_related("version__model"),
+        version__model__slug=slug,
+        version__number=number,
+        role=role,
+    )
+    response = FileResponse(
+        storage.open_blob(stored.key),
+        as_attachment=True,
+        filename=stored.download_name,
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["X-Checksum-SHA256"] = stored.sha256
+    return response

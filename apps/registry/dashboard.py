@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.db.models import Count
+
+from apps.accounts.dashboard import Panel
+from apps.accounts.permissions import can, visible_to
+from apps.accounts.roles import Role, has_role
+from apps.registry.filters import inventory
+from apps.registry.models import RegisteredModel
+
+
+def panels(user: User) -> list[Panel]:
+    visible = visible_to(user, RegisteredModel.objects.all())
+    found = []
+    if has_role(user, Role.DATA_SCIENTIST):
+        team_models = inventory(visible.filter(team__group__user=user)).order_by("-updated_at")
+        found.append(
+            Panel(
+                "Your team's models",
+                "registry/panels/models.html",
+                {
+                    "models": team_models[:8],
+                    "can_register": can(user, "registry.add_registeredmodel"),
+                    "empty": "Your team has not registered a model yet.",
+                },
+                order=25,
+            )
+        )
+    if has_role(user, Role.RISK_OWNER):
+        found.append(
+            Panel(
+                "Models whose risk you own",
+                "registry/panels/models.html",
+                {
+                    "models": inventory(visible.filter(risk_owner=user)).order_by("-updated_at")[
+                        :8
+                    ],
+                    "empty": "No model names you as its risk owner yet.",
+                },
+                order=25,
+            )
+        )
+    if has_role(user, Role.COMPLIANCE) or user.is_superuser:
+        tiers = dict(visible.values_list("risk_tier").annotate(n=Count("pk")))
+        found.append(
+            Panel(
+                "Inventory by risk tier",
+                "registry/panels/tiers.html",
+                {
+                    "tiers": [
+                        (label, tiers.get(value, 0))
+                        for value, label in RegisteredModel.RiskTier.choices
+                    ],
+                    "total": sum(tiers.values()),
+                },
+                order=40,
+            )
+        )
+    return found

@@ -1,0 +1,77 @@
+"""Search, filters and sort order of the inventory: one definition for the page and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import Count, Q, QuerySet
+
+from apps.registry.models import ModelVersion, RegisteredModel
+
+SORTS = {
+    "name": ("name", "Name (A to Z)"),
+    "-updated": ("-updated_at", "Recently changed"),
+    "risk": ("risk_rank", "Risk tier (high first)"),
+    "-versions": ("-version_count", "Most versions"),
+}
+
+
+def inventory(queryset: QuerySet[RegisteredModel]) -> QuerySet[RegisteredModel]:
+    """What an inventory row shows, in a fixed number of queries however many rows there are."""
+    return (
+        queryset.select_related("team", "owner", "risk_owner", "latest_version")
+        .prefetch_related("tags")
+        .annotate(version_count=Count("versions", distinct=True))
+    )
+
+
+class InventoryFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search", help_text="Name, tag or use case")
+    risk_tier = forms.ChoiceField(
+        required=False, choices=[("", "Any"), *RegisteredModel.RiskTier.choices]
+    )
+    status = forms.ChoiceField(
+        required=False,
+        label="Latest version",
+        choices=[("", "Any"), ("none", "No versions yet"), *ModelVersion.Status.choices],
+    )
+    team = forms.CharField(required=False, help_text="Team slug")
+    owner = forms.CharField(required=False, help_text="Username")
+    risk_owner = forms.CharField(required=False, help_text="Username")
+    sort = forms.ChoiceField(
+        required=False, choices=[(k, label) for k, (_, label) in SORTS.items()]
+    )
+
+    def apply(self, models: QuerySet[RegisteredModel]) -> QuerySet[RegisteredModel]:
+        data: dict[str, Any] = self.cleaned_data if self.is_valid() else {}
+        if q := (data.get("q") or "").strip():
+            models = models.filter(
+                Q(name__icontains=q) | Q(use_case__icontains=q) | Q(tags__name__iexact=q)
+            ).distinct()
+        if data.get("risk_tier"):
+            models = models.filter(risk_tier=data["risk_tier"])
+        if data.get("status") == "none":
+            models = models.filter(latest_version__isnull=True)
+        elif data.get("status"):
+            models = models.filter(latest_version__status=data["status"])
+        for field, lookup in (
+            ("team", "team__slug"),
+            ("owner", "owner__username"),
+            ("risk_owner", "risk_owner__username"),
+        ):
+            if value := (data.get(field) or "").strip():
+                models = models.filter(**{lookup: value})
+        order = SORTS.get(data.get("sort") or "name", SORTS["name"])[0]
+        if order == "risk_rank":
+            from django.db.models import Case, IntegerField, Value, When
+
+            models = models.annotate(
+                risk_rank=Case(
+                    When(risk_tier="high", then=Value(0)),
+                    When(risk_tier="medium", then=Value(1)),
+                    default=Value(2),
+                    output_field=IntegerField(),
+                )
+            )
+        return models.order_by(order, "name", "pk")

@@ -1,0 +1,399 @@
+"""State changes of the registry: registering and editing models, uploading versions, sharing.
+
+Each function checks who may act, runs in one transaction, and audits what it changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils.text import slugify
+from guardian.shortcuts import assign_perm, get_groups_with_perms, get_users_with_perms, remove_perm
+
+from apps.accounts.models import Team
+from apps.accounts.permissions import require
+from apps.accounts.roles import Role, has_role
+from apps.audit import services as audit
+from apps.registry import storage, uploads
+from apps.registry.models import ModelVersion, RegisteredModel, StoredFile, Tag
+
+VIEW = "registry.view_registeredmodel"
+CHANGE = "registry.change_registeredmodel"
+SHARE = "registry.share_registeredmodel"
+LEVELS = {"view": [VIEW], "change": [VIEW, CHANGE]}
+
+EDITABLE = ["name", "description", "use_case", "risk_tier", "risk_owner", "tags"]
+ADMIN_ONLY = ["team", "pickle_allowed"]
+
+
+def _snapshot(model: RegisteredModel) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "description": model.description,
+        "use_case": model.use_case,
+        "team": model.team.slug,
+        "risk_tier": model.risk_tier,
+        "risk_owner": model.risk_owner.username,
+        "tags": sorted(model.tags.values_list("name", flat=True)),
+        "pickle_allowed": model.pickle_allowed,
+    }
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:70] or "model"
+    slug, n = base, 2
+    while RegisteredModel.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def _tags(names: Iterable[str]) -> list[Tag]:
+    cleaned = sorted({slugify(n)[:50] for n in names if slugify(n)})
+    return [Tag.objects.get_or_create(name=n)[0] for n in cleaned]
+
+
+def _check_risk_owner(user: User) -> None:
+    if not has_role(user, Role.RISK_OWNER):
+        raise ValidationError({"risk_owner": f"{user.username} does not hold the risk owner role."})
+
+
+def _grant_ownership(model: RegisteredModel) -> None:
+    """The access that follows from registering: team, risk owner, compliance."""
+    for perm in (VIEW, CHANGE, SHARE):
+        assign_perm(perm, model.team.group, model)
+    assign_perm(VIEW, model.risk_owner, model)
+    assign_perm(VIEW, Group.objects.get(name=Role.COMPLIANCE), model)
+
+
+@transaction.atomic
+def register_model(
+    *,
+    actor: User,
+    name: str,
+    use_case: str,
+    team: Team,
+    risk_tier: str,
+    risk_owner: User,
+    description: str = "",
+    tags: Iterable[str] = (),
+) -> RegisteredModel:
+    require(actor, "registry.add_registeredmodel", message="Only data scientists register models.")
+    if not actor.is_superuser and not actor.groups.filter(pk=team.group_id).exists():
+        raise PermissionDenied(f"You can register models only for your own teams, not {team}.")
+    _check_risk_owner(risk_owner)
+    name = name.strip()
+    if RegisteredModel.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"A model named “{name}” already exists; choose another."})
+    model = RegisteredModel.objects.create(
+        slug=_unique_slug(name),
+        name=name,
+        description=description.strip(),
+        use_case=use_case.strip(),
+        team=team,
+        owner=actor,
+        risk_tier=risk_tier,
+        risk_owner=risk_owner,
+    )
+    model.tags.set(_tags(tags))
+    _grant_ownership(model)
+    audit.record(actor, "model.registered", model, after={"slug": model.slug, **_snapshot(model)})
+    return model
+
+
+def check_can_change(actor: User, model: RegisteredModel) -> None:
+    require(actor, CHANGE, model, "You may view this model but not change it.")
+
+
+def check_can_upload(actor: User, model: RegisteredModel) -> None:
+    require(actor, "registry.add_modelversion", message="Only data scientists upload versions.")
+    require(actor, CHANGE, model, "You may view this model but not upload versions to it.")
+
+
+@transaction.atomic
+def update_model(model_id: int, *, actor: User, changes: dict[str, Any]) -> RegisteredModel:
+    """Edit a model's details; moving it to another team or allowing pickle is for admins."""
+    model = RegisteredModel.objects.select_for_update().get(pk=model_id)
+    check_can_change(actor, model)
+    unknown = set(changes) - set(EDITABLE) - set(ADMIN_ONLY)
+    if unknown:
+        raise ValidationError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    if set(changes) & set(ADMIN_ONLY) and not actor.is_superuser:
+        raise PermissionDenied("Only administrators move a model to another team or allow pickle.")
+    before = _snapshot(model)
+    old_team, old_risk_owner = model.team, model.risk_owner
+    if "name" in changes:
+        name = str(changes["name"]).strip()
+        if RegisteredModel.objects.filter(name__iexact=name).exclude(pk=model.pk).exists():
+            raise ValidationError({"name": f"A model named “{name}” already exists."})
+        model.name = name
+    for field in ("description", "use_case", "risk_tier", "pickle_allowed"):
+        if field in changes:
+            setattr(model, field, changes[field])
+    if "risk_owner" in changes:
+        _check_risk_owner(changes["risk_owner"])
+        model.risk_owner = changes["risk_owner"]
+    if "team" in changes:
+        model.team = changes["team"]
+    model.full_clean(exclude=["latest_version"])
+    model.save()
+    if "tags" in changes:
+        model.tags.set(_tags(changes["tags"]))
+    if model.risk_owner != old_risk_owner:
+        remove_perm(VIEW, old_risk_owner, model)
+        assign_perm(VIEW, model.risk_owner, model)
+    if model.team != old_team:
+        for perm in (VIEW, CHANGE, SHARE):
+            remove_perm(perm, old_team.group, model)
+        _grant_ownership(model)
+    old, new = audit.changed(before, _snapshot(model))
+    if new:
+        audit.record(actor, "model.updated", model, before=old, after=new)
+    return model
+
+
+# --- Sharing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Who may see or change a model, and whether that follows from ownership."""
+
+    kind: str  # "user" or "group"
+    name: str
+    level: str  # "view" or "change"
+    reason: str  # "owning team", "risk owner", "compliance" or "shared"
+
+    @property
+    def grantee_id(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    @property
+    def revocable(self) -> bool:
+        return self.reason == "shared"
+
+
+def access_list(model: RegisteredModel) -> list[Grant]:
+    grants: list[Grant] = []
+    by_group = cast(dict[Group, list[str]], get_groups_with_perms(model, attach_perms=True))
+    by_user = cast(
+        dict[User, list[str]],
+        get_users_with_perms(model, attach_perms=True, with_group_users=False),
+    )
+    for group, perms in by_group.items():
+        if group.pk == model.team.group_id:
+            reason = "owning team"
+        elif group.name == Role.COMPLIANCE:
+            reason = "compliance"
+        else:
+            reason = "shared"
+        level = "change" if "change_registeredmodel" in perms else "view"
+        grants.append(Grant("group", group.name, level, reason))
+    for user, perms in by_user.items():
+        level = "change" if "change_registeredmodel" in perms else "view"
+        reason = "risk owner" if user.pk == model.risk_owner_id else "shared"
+        grants.append(Grant("user", user.username, level, reason))
+    order = {"owning team": 0, "risk owner": 1, "compliance": 2, "shared": 3}
+    return sorted(grants, key=lambda g: (order[g.reason], g.kind, g.name))
+
+
+def resolve_grantee(grantee_id: str) -> User | Group:
+    """``user:<username>`` or ``group:<name>`` (a team's group is ``team:<slug>``)."""
+    kind, _, name = grantee_id.partition(":")
+    try:
+        if kind == "user":
+            return User.objects.get(username=name, is_active=True)
+        if kind == "group":
+            return Group.objects.get(name=name)
+    except (User.DoesNotExist, Group.DoesNotExist):
+        raise ValidationError({"grantee": f"There is no {kind} named “{name}”."}) from None
+    raise ValidationError({"grantee": "Name a grantee as user:<username> or group:<name>."})
+
+
+def _grantee_label(grantee: User | Group) -> str:
+    return f"user:{grantee.username}" if isinstance(grantee, User) else f"group:{grantee.name}"
+
+
+def _is_ownership_grant(model: RegisteredModel, grantee: User | Group) -> bool:
+    if isinstance(grantee, User):
+        return grantee.pk == model.risk_owner_id
+    return grantee.pk == model.team.group_id or grantee.name == Role.COMPLIANCE
+
+
+@transaction.atomic
+def share_model(model_id: int, *, actor: User, grantee: User | Group, level: str) -> Grant:
+    model = RegisteredModel.objects.select_for_update().get(pk=model_id)
+    require(actor, SHARE, model, "Only the owning team and administrators share this model.")
+    if level not in LEVELS:
+        raise ValidationError({"level": "Share with level “view” or “change”."})
+    if _is_ownership_grant(model, grantee):
+        raise ValidationError(
+            {"grantee": "This access follows from ownership; change the model's details instead."}
+        )
+    for perm in (VIEW, CHANGE):
+        if perm in LEVELS[level]:
+            assign_perm(perm, grantee, model)
+        else:
+            remove_perm(perm, grantee, model)
+    audit.record(
+        actor, "model.shared", model, after={"grantee": _grantee_label(grantee), "level": level}
+    )
+    name = grantee.username if isinstance(grantee, User) else grantee.name
+    return Grant("user" if isinstance(grantee, User) else "group", name, level, "shared")
+
+
+@transaction.atomic
+def unshare_model(model_id: int, *, actor: User, grantee: User | Group) -> None:
+    model = RegisteredModel.objects.select_for_update().get(pk=model_id)
+    require(actor, SHARE, model, "Only the owning team and administrators share this model.")
+    if _is_ownership_grant(model, grantee):
+        raise ValidationError(
+            {"grantee": "This access follows from ownership and cannot be revoked here."}
+        )
+    label = _grantee_label(grantee)
+    if not any(g.grantee_id == label for g in access_list(model)):
+        raise ValidationError({"grantee": f"The model is not shared with {label}."})
+    for perm in (VIEW, CHANGE):
+        remove_perm(perm, grantee, model)
+    audit.record(actor, "model.unshared", model, before={"grantee": label}, after=None)
+
+
+# --- Versions ---------------------------------------------------------------------------------
+
+
+@dataclass
+class IncomingFile:
+    role: str
+    upload: UploadedFile
+    file_format: str
+    details: dict[str, Any]
+
+
+def _checked_files(
+    model: RegisteredModel,
+    *,
+    artifact: UploadedFile | None,
+    holdout: UploadedFile | None,
+    target_column: str,
+    reference: UploadedFile | None,
+) -> list[IncomingFile]:
+    """Every check that can refuse the upload, done before a byte is stored."""
+    if artifact is None:
+        raise uploads.UploadRefused("artifact", "Attach the model artifact.")
+    if holdout is None:
+        raise uploads.UploadRefused("holdout", "Attach the holdout data set.")
+    limits = settings.PORTAL_MAX_ARTIFACT_BYTES, settings.PORTAL_MAX_DATASET_BYTES
+    uploads.check_size("artifact", artifact.size or 0, limits[0])
+    artifact.seek(0)
+    fmt = uploads.artifact_format(
+        artifact.name or "", artifact.read(8), pickle_allowed=model.pickle_allowed
+    )
+    files = [IncomingFile(StoredFile.Role.ARTIFACT, artifact, fmt, {})]
+
+    uploads.check_size("holdout", holdout.size or 0, limits[1])
+    holdout_info = uploads.inspect_dataset("holdout", holdout.name or "", holdout)
+    uploads.check_target(holdout_info, target_column)
+    files.append(
+        IncomingFile(
+            StoredFile.Role.HOLDOUT, holdout, holdout_info.file_format, holdout_info.as_details()
+        )
+    )
+    if reference is not None:
+        uploads.check_size("reference", reference.size or 0, limits[1])
+        reference_info = uploads.inspect_dataset("reference", reference.name or "", reference)
+        uploads.check_reference(holdout_info, reference_info, target_column.strip())
+        files.append(
+            IncomingFile(
+                StoredFile.Role.REFERENCE,
+                reference,
+                reference_info.file_format,
+                reference_info.as_details(),
+            )
+        )
+    return files
+
+
+def upload_version(
+    model_id: int,
+    *,
+    actor: User,
+    artifact: UploadedFile | None,
+    holdout: UploadedFile | None,
+    target_column: str,
+    reference: UploadedFile | None = None,
+    notes: str = "",
+) -> ModelVersion:
+    """Store a new version's files and create the version, numbered after the model's last."""
+    model = RegisteredModel.objects.get(pk=model_id)
+    check_can_upload(actor, model)
+    incoming = _checked_files(
+        model, artifact=artifact, holdout=holdout, target_column=target_column, reference=reference
+    )
+    blobs: list[storage.Blob] = []
+    # Files are stored first and removed again if anything after fails, so that no stored blob
+    # is left without the rows that refer to it.
+    try:
+        for item in incoming:
+            blobs.append(storage.save(item.upload))
+        return _create_version(model_id, actor, incoming, blobs, target_column.strip(), notes)
+    except BaseException:
+        storage.delete([b.key for b in blobs])
+        raise
+
+
+@transaction.atomic
+def _create_version(
+    model_id: int,
+    actor: User,
+    incoming: list[IncomingFile],
+    blobs: list[storage.Blob],
+    target_column: str,
+    notes: str,
+) -> ModelVersion:
+    model = RegisteredModel.objects.select_for_update().get(pk=model_id)
+    number = (model.versions.aggregate(last=Max("number"))["last"] or 0) + 1
+    try:
+        version = ModelVersion.objects.create(
+            model=model,
+            number=number,
+            artifact_format=incoming[0].file_format,
+            target_column=target_column,
+            notes=notes.strip(),
+            uploaded_by=actor,
+        )
+    except IntegrityError:  # unreachable while the model row is locked; kept as a clear error
+        raise ValidationError("Another upload took this version number; try again.") from None
+    files = {}
+    for item, blob in zip(incoming, blobs, strict=True):
+        StoredFile.objects.create(
+            version=version,
+            role=item.role,
+            key=blob.key,
+            original_name=(item.upload.name or "")[:255],
+            file_format=item.file_format,
+            size=blob.size,
+            sha256=blob.sha256,
+            details=item.details,
+        )
+        files[item.role] = {"name": item.upload.name, "size": blob.size, "sha256": blob.sha256}
+    model.latest_version = version
+    model.save(update_fields=["latest_version", "updated_at"])
+    audit.record(
+        actor,
+        "version.uploaded",
+        version,
+        after={
+            "model": model.slug,
+            "number": number,
+            "target_column": target_column,
+            "files": files,
+        },
+    )
+    return version

@@ -1,0 +1,201 @@
+"""Checks of uploaded files, before anything is stored.
+
+Artifacts are recognised by their first bytes only: nothing inside an artifact is read or
+deserialised outside the validation sandbox. Data sets (CSV or Parquet) are data, not code, so they
+are parsed here to refuse what validation could not use: a missing target column, an unreadable
+file, no rows.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import IO
+
+ARTIFACT_EXTENSIONS = {".skops": "skops", ".joblib": "joblib", ".pkl": "pickle"}
+DATASET_EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+_SAMPLE = 64 * 1024
+_ZIP = b"PK\x03\x04"
+_PARQUET = b"PAR1"
+# joblib writes a raw pickle, or one wrapped by a compressor.
+_COMPRESSED = (
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ\x00",
+    b"\x78\x01",
+    b"\x78\x5e",
+    b"\x78\x9c",
+    b"\x78\xda",
+    b"\x04\x22\x4d\x18",
+)
+
+
+class UploadRefused(ValueError):
+    """An upload the portal will not store; ``message`` tells the uploader what to do."""
+
+    def __init__(self, field: str, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.status = status
+
+
+def _extension(name: str) -> str:
+    return PurePosixPath(name.lower()).suffix
+
+
+def _looks_like_pickle(head: bytes) -> bool:
+    # Protocol 2 and later start with PROTO (0x80) and the protocol number.
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def check_size(field_name: str, size: int, limit: int) -> None:
+    if size == 0:
+        raise UploadRefused(field_name, "The file is empty.")
+    if size > limit:
+        raise UploadRefused(
+            field_name,
+            f"The file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB.",
+            status=413,
+        )
+
+
+def artifact_format(name: str, head: bytes, *, pickle_allowed: bool) -> str:
+    """The artifact's format from its extension, confirmed by its first bytes."""
+    extension = _extension(name)
+    fmt = ARTIFACT_EXTENSIONS.get(extension)
+    allowed = ".skops, .joblib or .pkl" if pickle_allowed else ".skops"
+    if fmt is None:
+        raise UploadRefused("artifact", f"The artifact must be a {allowed} file, not “{name}”.")
+    if fmt != "skops" and not pickle_allowed:
+        raise UploadRefused(
+            "artifact",
+            f"{extension} artifacts are refused for this model: opening a pickle can run any code "
+            "it contains. Save the model with skops.io.dump() as .skops, or ask an administrator "
+            "to allow pickle formats for this model.",
+        )
+    matches = {
+        "skops": head.startswith(_ZIP),
+        "pickle": _looks_like_pickle(head),
+        "joblib": _looks_like_pickle(head) or head.startswith(_COMPRESSED),
+    }[fmt]
+    if not matches:
+        expected = {
+            "skops": "a .skops file is a zip archive",
+            "pickle": "a .pkl file starts with a pickle header",
+            "joblib": "a .joblib file is a pickle, possibly compressed",
+        }[fmt]
+        raise UploadRefused(
+            "artifact", f"“{name}” does not contain what its extension says ({expected})."
+        )
+    return fmt
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    file_format: str
+    columns: list[str]
+    rows: int
+    dtypes: dict[str, str] = field(default_factory=dict)
+
+    def as_details(self) -> dict[str, object]:
+        return {"columns": self.columns, "rows": self.rows, "dtypes": self.dtypes}
+
+
+def inspect_dataset(field_name: str, name: str, stream: IO[bytes]) -> DatasetInfo:
+    """Read a CSV or Parquet upload far enough to know its columns and rows."""
+    extension = _extension(name)
+    fmt = DATASET_EXTENSIONS.get(extension)
+    if fmt is None:
+        raise UploadRefused(field_name, f"Upload a .csv or .parquet file, not “{name}”.")
+    stream.seek(0)
+    head = stream.read(4)
+    stream.seek(0)
+    is_parquet = head == _PARQUET
+    if (fmt == "parquet") != is_parquet:
+        kind = "Parquet" if is_parquet else "not Parquet"
+        raise UploadRefused(
+            field_name, f"“{name}” is {kind}: its content does not match {extension}."
+        )
+    info = _read_parquet(field_name, stream) if is_parquet else _read_csv(field_name, name, stream)
+    if info.rows == 0:
+        raise UploadRefused(field_name, f"“{name}” has a header but no rows.")
+    if len(set(info.columns)) != len(info.columns):
+        raise UploadRefused(field_name, f"“{name}” has repeated column names.")
+    return info
+
+
+def _read_parquet(field_name: str, stream: IO[bytes]) -> DatasetInfo:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(stream)
+        schema = parquet.schema_arrow
+        return DatasetInfo(
+            "parquet",
+            [str(n) for n in schema.names],
+            parquet.metadata.num_rows,
+            {str(f.name): str(f.type) for f in schema},
+        )
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise UploadRefused(field_name, f"The Parquet file cannot be read: {exc}") from None
+
+
+def _read_csv(field_name: str, name: str, stream: IO[bytes]) -> DatasetInfo:
+    import pandas as pd
+
+    sample = stream.read(_SAMPLE)
+    stream.seek(0)
+    if b"\x00" in sample:
+        raise UploadRefused(field_name, f"“{name}” is binary, not a CSV text file.")
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        cut_at_end = len(sample) == _SAMPLE and exc.start >= len(sample) - 4
+        if not cut_at_end:  # a character split by the sample's end is not an error
+            raise UploadRefused(field_name, f"“{name}” is not UTF-8 text.") from None
+    # pandas renames a repeated column ("a", "a.1"); the header itself must be read to see it.
+    first_line = sample.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    header = next(csv.reader([first_line]), [])
+    if len(set(header)) != len(header):
+        raise UploadRefused(field_name, f"“{name}” has repeated column names.")
+    try:
+        frame = pd.read_csv(stream, encoding="utf-8", low_memory=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UploadRefused(field_name, f"“{name}” is not a readable CSV file: {exc}") from None
+    finally:
+        stream.seek(0)
+    return DatasetInfo(
+        "csv",
+        [str(c) for c in frame.columns],
+        len(frame),
+        {str(c): str(t) for c, t in frame.dtypes.items()},
+    )
+
+
+def check_target(holdout: DatasetInfo, target: str) -> None:
+    target = target.strip()
+    if not target:
+        raise UploadRefused("target_column", "Name the holdout's target column.")
+    if target not in holdout.columns:
+        shown = ", ".join(holdout.columns[:20])
+        raise UploadRefused(
+            "target_column",
+            f"The holdout has no column named “{target}”. Its columns are: {shown}.",
+        )
+    if len(holdout.columns) < 2:
+        raise UploadRefused("holdout", "The holdout needs feature columns besides the target.")
+
+
+def check_reference(holdout: DatasetInfo, reference: DatasetInfo, target: str) -> None:
+    features: Sequence[str] = [c for c in holdout.columns if c != target]
+    missing = [c for c in features if c not in reference.columns]
+    if missing:
+        raise UploadRefused(
+            "reference",
+            "The reference sample lacks feature columns of the holdout: " + ", ".join(missing[:20]),
+        )

@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.accounts.permissions import can, get_visible_or_404, user_of, visible_to
+from apps.audit.models import AuditEvent
+from apps.audit.services import object_type_of
+from apps.jobs.models import Job
+from apps.registry import services
+from apps.registry.api.views import file_download
+from apps.registry.filters import InventoryFilterForm, inventory
+from apps.registry.forms import ModelDetailsForm, RegisterModelForm, ShareForm, UploadVersionForm
+from apps.registry.models import ModelVersion, RegisteredModel
+from apps.registry.uploads import UploadRefused
+
+PAGE_SIZE = 25
+
+
+def _model(request: HttpRequest, slug: str) -> RegisteredModel:
+    return get_visible_or_404(
+        request.user,
+        RegisteredModel.objects.select_related("team", "owner", "risk_owner", "latest_version"),
+        slug=slug,
+    )
+
+
+def _add_errors(form: object, exc: ValidationError) -> None:
+    """Put a service's ValidationError on the form's fields (or at the top)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            target = field if field in form.fields else None  # type: ignore[attr-defined]
+            for error in errors:
+                form.add_error(target, error)  # type: ignore[attr-defined]
+    else:
+        for error in exc.messages:
+            form.add_error(None, error)  # type: ignore[attr-defined]
+
+
+@login_required
+def model_list(request: HttpRequest) -> HttpResponse:
+    form = InventoryFilterForm(request.GET)
+    models = form.apply(inventory(visible_to(request.user, RegisteredModel.objects.all())))
+    page = Paginator(models, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "registry/registeredmodel_list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "filtered": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
+            "can_register": can(request.user, "registry.add_registeredmodel"),
+        },
+    )
+
+
+@login_required
+def model_register(request: HttpRequest) -> HttpResponse:
+    user = user_of(request)
+    form = RegisterModelForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            model = services.register_model(actor=user, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, f"“{model.name}” registered. Upload its first version next.")
+            return redirect("registry:version-upload", slug=model.slug)
+    elif request.method == "GET" and not can(user, "registry.add_registeredmodel"):
+        messages.info(request, "Only data scientists register models.")
+        return redirect("registry:model-list")
+    return render(
+        request,
+        "registry/registeredmodel_form.html",
+        {"form": form, "model": None},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@login_required
+def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    model = _model(request, slug)
+    versions = model.versions.select_related("uploaded_by").prefetch_related("files")
+    user = user_of(request)
+    return render(
+        request,
+        "registry/registeredmodel_detail.html",
+        {
+            "model": model,
+            "tags": model.tags.all(),
+            "versions": versions,
+            "grants": services.access_list(model),
+            "can_change": can(user, services.CHANGE, model),
+            "can_share": can(user, services.SHARE, model),
+            "can_upload": can(user, services.CHANGE, model)
+            and can(user, "registry.add_modelversion"),
+            "share_form": ShareForm(),
+        },
+    )
+
+
+@login_required
+def model_history(request: HttpRequest, slug: str) -> HttpResponse:
+    """This model's audit events, and those of its versions."""
+    model = _model(request, slug)
+    version_ids = [str(pk) for pk in model.versions.values_list("pk", flat=True)]
+    events = AuditEvent.objects.filter(
+        object_type=object_type_of(model), object_id=str(model.pk)
+    ) | AuditEvent.objects.filter(
+        object_type=object_type_of(ModelVersion()), object_id__in=version_ids
+    )
+    page = Paginator(events.order_by("-id"), 50).get_page(request.GET.get("page"))
+    return render(request, "registry/registeredmodel_history.html", {"model": model, "page": page})
+
+
+@login_required
+def model_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    model = _model(request, slug)
+    user = user_of(request)
+    services.check_can_change(user, model)
+    initial = {
+        "name": model.name,
+        "use_case": model.use_case,
+        "description": model.description,
+        "risk_tier": model.risk_tier,
+        "risk_owner": model.risk_owner,
+        "tags": list(model.tags.values_list("name", flat=True)),
+    }
+    form = ModelDetailsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_model(model.pk, actor=user, changes=form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, "Details saved.")
+            return redirect(model)
+    return render(
+        request,
+        "registry/registeredmodel_form.html",
+        {"form": form, "model": model},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@login_required
+def version_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    """The upload form. With JavaScript it posts to the API and shows a progress bar; without,
+    it posts here."""
+    model = _model(request, slug)
+    user = user_of(request)
+    services.check_can_upload(user, model)
+    form = UploadVersionForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            version = services.upload_version(
+                model.pk,
+                actor=user,
+                artifact=data["artifact"],
+                holdout=data["holdout"],
+                target_column=data["target_column"],
+                reference=data.get("reference"),
+                notes=data.get("notes", ""),
+            )
+        except UploadRefused as refused:
+            form.add_error(refused.field if refused.field in form.fields else None, refused.message)
+            status = refused.status
+        else:
+            messages.success(request, f"Version {version.number} uploaded.")
+            return redirect(version)
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request, "registry/modelversion_form.html", {"form": form, "model": model}, status=status
+    )
+
+
+@login_required
+def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    model = _model(request, slug)
+    version = get_visible_or_404(
+        request.user,
+        ModelVersion.objects.select_related("uploaded_by").prefetch_related("files"),
+        model=model,
+        number=number,
+    )
+    jobs = Job.objects.filter(target_type__model="modelversion", target_id=str(version.pk))
+    return render(
+        request,
+        "registry/modelversion_detail.html",
+        {"model": model, "version": version, "jobs": jobs[:5]},
+    )
+
+
+@login_required
+def file_download_view(request: HttpRequest, slug: str, number: int, role: str) -> FileResponse:
+    return file_download(request, slug, number, role)
+
+
+@login_required
+@require_POST
+def share(request: HttpRequest, slug: str) -> HttpResponse:
+    model = _model(request, slug)
+    form = ShareForm(request.POST)
+    if form.is_valid():
+        try:
+            grant = services.share_model(
+                model.pk,
+                actor=user_of(request),
+                grantee=services.resolve_grantee(form.grantee_id()),
+                level=form.cleaned_data["level"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Shared with {grant.name} ({grant.level}).")
+    else:
+        messages.error(request, "Name someone to share with and choose a level.")
+    return redirect(model.get_absolute_url() + "#sharing")
+
+
+@login_required
+@require_POST
+def unshare(request: HttpRequest, slug: str) -> HttpResponse:
+    model = _model(request, slug)
+    grantee_id = request.POST.get("grantee", "")
+    try:
+        services.unshare_model(
+            model.pk, actor=user_of(request), grantee=services.resolve_grantee(grantee_id)
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Access of {grantee_id.split(':', 1)[-1]} revoked.")
+    return redirect(model.get_absolute_url() + "#sharing")

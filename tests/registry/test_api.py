@@ -1,0 +1,340 @@
+"""The registry's REST API: every endpoint for every role, scoping, and hostile uploads."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.registry import services
+from apps.registry.models import ModelVersion, StoredFile
+from tests.registry.conftest import stored_files
+
+pytestmark = pytest.mark.django_db
+
+M = "/api/v1/models/loan-default"
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A multipart body exactly as given: file names are sent verbatim, unlike most clients."""
+    boundary = uuid.uuid4().hex
+    chunks: list[bytes] = []
+    for name, value in fields.items():
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+            f"{value}\r\n".encode()
+        )
+    for name, (filename, content) in files.items():
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode(
+                "utf-8", "surrogateescape"
+            )
+            + content
+            + b"\r\n"
+        )
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+
+def upload_request(client, files, artifact_name="model.skops", **extra_fields):
+    body, content_type = multipart(
+        {"target_column": "default", **extra_fields},
+        {"artifact": (artifact_name, files.skops), "holdout": ("holdout.csv", files.holdout_csv)},
+    )
+    return client.post(f"{M}/versions/", data=body, content_type=content_type)
+
+
+# Expected answer per user: alice owns the model (her team), rita is its risk owner, carl is
+# compliance, bob and ivan have no access to it yet, admin may do anything.
+MATRIX = [
+    (
+        "GET",
+        "/",
+        None,
+        {"alice": 200, "rita": 200, "carl": 200, "bob": 404, "ivan": 404, "admin": 200},
+    ),
+    (
+        "PATCH",
+        "/",
+        {"risk_tier": "low"},
+        {"alice": 200, "rita": 403, "carl": 403, "bob": 404, "ivan": 404, "admin": 200},
+    ),
+    (
+        "GET",
+        "/shares/",
+        None,
+        {"alice": 200, "rita": 200, "carl": 200, "bob": 404, "ivan": 404, "admin": 200},
+    ),
+    (
+        "POST",
+        "/shares/",
+        {"grantee": "group:team:fraud", "level": "view"},
+        {"alice": 201, "rita": 403, "carl": 403, "bob": 404, "ivan": 404, "admin": 201},
+    ),
+    (
+        "GET",
+        "/versions/",
+        None,
+        {"alice": 200, "rita": 200, "carl": 200, "bob": 404, "ivan": 404, "admin": 200},
+    ),
+    (
+        "GET",
+        "/versions/1/",
+        None,
+        {"alice": 200, "rita": 200, "carl": 200, "bob": 404, "ivan": 404, "admin": 200},
+    ),
+    (
+        "GET",
+        "/versions/1/files/artifact/",
+        None,
+        {"alice": 200, "rita": 200, "carl": 200, "bob": 404, "ivan": 404, "admin": 200},
+    ),
+    (
+        "GET",
+        "/versions/9/",
+        None,
+        {"alice": 404, "rita": 404, "carl": 404, "bob": 404, "ivan": 404, "admin": 404},
+    ),
+]
+
+
+@pytest.mark.parametrize("who", ["alice", "rita", "carl", "bob", "ivan", "admin"])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX]
+)
+def test_every_endpoint_answers_each_role_as_expected(
+    people, api, alices_version, who, method, path, body, expected
+):
+    client = api(getattr(people, who))
+    response = client.generic(
+        method, f"{M}{path}", data=json.dumps(body) if body else "", content_type="application/json"
+    )
+    assert response.status_code == expected[who], response.content[:300]
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("alice", 201), ("rita", 403), ("carl", 403), ("bob", 404), ("ivan", 404), ("admin", 201)],
+)
+def test_uploading_a_version(people, api, alices_model, files, who, status):
+    response = upload_request(api(getattr(people, who)), files)
+    assert response.status_code == status, response.content[:300]
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("alice", 201), ("bob", 403), ("ivan", 403), ("rita", 403), ("carl", 403), ("admin", 201)],
+)
+def test_registering_a_model_for_the_retail_team(people, api, who, status):
+    response = api(getattr(people, who)).post(
+        "/api/v1/models/",
+        {
+            "name": "Mortgage PD",
+            "team": "retail-credit",
+            "risk_tier": "high",
+            "risk_owner": "rita",
+            "use_case": "Price mortgages",
+            "tags": ["credit"],
+        },
+        format="json",
+    )
+    assert response.status_code == status, response.content[:300]
+    if status == 201:
+        assert response.json()["slug"] == "mortgage-pd"
+
+
+def test_removing_a_share(people, api, alices_model):
+    services.share_model(alices_model.pk, actor=people.alice, grantee=people.ivan, level="view")
+    assert api(people.rita).delete(f"{M}/shares/user:ivan/").status_code == 403
+    assert api(people.ivan).get(f"{M}/").status_code == 200
+    assert api(people.alice).delete(f"{M}/shares/user:ivan/").status_code == 204
+    assert api(people.ivan).get(f"{M}/").status_code == 404
+    response = api(people.alice).delete(f"{M}/shares/user:rita/")
+    assert response.status_code == 400 and "follows from ownership" in response.json()["detail"]
+
+
+def test_bob_never_sees_alices_models_in_any_listing(people, api, alices_version, bobs_model):
+    services.register_model(
+        actor=people.alice,
+        name="Loan default 2",
+        use_case="loans",
+        team=people.retail,
+        risk_tier="low",
+        risk_owner=people.rita,
+        tags=["fraud"],
+    )
+    bob = api(people.bob)
+    queries = [
+        {},
+        {"q": "loan"},
+        {"q": "fraud"},
+        {"risk_tier": "high"},
+        {"team": "retail-credit"},
+        {"owner": "alice"},
+        {"risk_owner": "rita"},
+        {"status": "draft"},
+        {"sort": "risk"},
+        {"sort": "-versions"},
+        {"sort": "-updated"},
+        {"page": 1},
+        {"page": 2},
+    ]
+    for query in queries:
+        response = bob.get("/api/v1/models/", query)
+        slugs = {m["slug"] for m in response.json().get("results", [])}
+        assert slugs <= {"card-fraud"}, (query, slugs)
+    assert bob.get(f"{M}/versions/").status_code == 404
+    everything = api(people.admin).get("/api/v1/models/", {"q": "fraud"}).json()
+    assert {m["slug"] for m in everything["results"]} == {"card-fraud", "loan-default-2"}
+
+
+def test_the_list_filters_searches_sorts_and_pages(people, api, alices_version, bobs_model):
+    admin = api(people.admin)
+
+    def slugs(**query):
+        return [m["slug"] for m in admin.get("/api/v1/models/", query).json()["results"]]
+
+    assert slugs() == ["card-fraud", "loan-default"]
+    assert slugs(q="decline") == ["loan-default"]  # use case
+    assert slugs(q="credit") == ["loan-default"]  # tag
+    assert slugs(sort="risk") == ["loan-default", "card-fraud"]
+    assert slugs(status="none") == ["card-fraud"]
+    assert slugs(status="draft", risk_owner="rita") == ["loan-default"]
+    body = admin.get("/api/v1/models/", {"q": "loan"}).json()
+    assert body["count"] == 1 and body["results"][0]["latest_version"] == {
+        "number": 1,
+        "status": "draft",
+    }
+
+
+def test_the_list_costs_the_same_queries_for_2_or_40_models(people, api, files):
+    client = api(people.alice)
+
+    def register(n):
+        for i in range(n):
+            model = services.register_model(
+                actor=people.alice,
+                name=f"m{uuid.uuid4().hex[:8]}",
+                use_case="u",
+                team=people.retail,
+                risk_tier="low",
+                risk_owner=people.rita,
+                tags=[f"t{i}", "x"],
+            )
+            ModelVersion.objects.create(
+                model=model,
+                number=1,
+                artifact_format="skops",
+                target_column="y",
+                uploaded_by=people.alice,
+            )
+
+    register(2)
+    client.get("/api/v1/models/")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/api/v1/models/")
+    register(38)
+    with CaptureQueriesContext(connection) as many:
+        assert len(client.get("/api/v1/models/").json()["results"]) == 40
+    assert len(many) == len(few)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../model.skops",
+        "../../etc/model.skops",
+        "%2e%2e%2fmodel.skops",
+        "%252e%252e%252fmodel.skops",
+        "..\\model.skops",
+        "/tmp/model.skops",
+        "model\x00.skops",
+        "model\x1b.skops",
+    ],
+)
+def test_traversal_file_names_get_a_clear_400_and_nothing_is_stored(
+    people, api, alices_model, files, media, name
+):
+    response = upload_request(api(people.alice), files, artifact_name=name)
+    assert response.status_code == 400
+    assert "send the plain file name" in response.json()["detail"]
+    assert stored_files(media) == [] and not StoredFile.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["model;x.skops", "model#1.skops"])
+def test_odd_but_plain_names_are_kept_as_metadata_only(
+    people, api, alices_model, files, media, name
+):
+    response = upload_request(api(people.alice), files, artifact_name=name)
+    assert response.status_code == 201
+    artifact = StoredFile.objects.get(role="artifact")
+    assert artifact.original_name == name
+    assert name not in artifact.key and stored_files(media)[0].startswith("registry/")
+
+
+def test_refused_uploads_answer_with_a_message_and_store_nothing(
+    people, api, alices_model, files, media, settings
+):
+    client = api(people.alice)
+    body, content_type = multipart(
+        {"target_column": "default"},
+        {"artifact": ("model.skops", files.pickle), "holdout": ("holdout.csv", files.holdout_csv)},
+    )
+    response = client.post(f"{M}/versions/", data=body, content_type=content_type)
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "“model.skops” does not contain what its extension says "
+        "(a .skops file is a zip archive).",
+        "field": "artifact",
+    }
+    body, content_type = multipart(
+        {"target_column": "default"},
+        {"artifact": ("model.skops", b""), "holdout": ("holdout.csv", files.holdout_csv)},
+    )
+    assert (
+        client.post(f"{M}/versions/", data=body, content_type=content_type).json()["detail"]
+        == "The file is empty."
+    )
+    response = upload_request(client, files, target_column="label")
+    assert response.status_code == 400 and "no column named “label”" in response.json()["detail"]
+    settings.PORTAL_MAX_DATASET_BYTES = 100
+    response = upload_request(client, files)
+    assert response.status_code == 413 and response.json()["field"] == "holdout"
+    assert stored_files(media) == []
+
+
+def test_downloads_are_attachments_that_browsers_do_not_sniff(people, api, alices_version, files):
+    response = api(people.carl).get(f"{M}/versions/1/files/artifact/")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert (
+        response["Content-Disposition"] == 'attachment; filename="loan-default-v1-artifact.skops"'
+    )
+    assert b"".join(response.streaming_content) == files.skops
+
+
+def test_a_version_answers_with_its_files(people, api, alices_version, files):
+    body = api(people.rita).get(f"{M}/versions/1/").json()
+    assert body["number"] == 1 and body["uploaded_by"] == "alice" and body["status"] == "draft"
+    assert {f["role"] for f in body["files"]} == {"artifact", "holdout", "reference"}
+    assert body["web_url"] == "/models/loan-default/versions/1/"
+
+
+def test_the_schema_documents_the_registry_and_its_errors(people, api):
+    schema = api(people.alice).get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+    paths = schema["paths"]
+    assert {
+        "/api/v1/models/",
+        "/api/v1/models/{slug}/",
+        "/api/v1/models/{slug}/versions/",
+        "/api/v1/models/{slug}/versions/{number}/",
+        "/api/v1/models/{slug}/shares/",
+    } <= set(paths)
+    upload_op = paths["/api/v1/models/{slug}/versions/"]["post"]
+    assert {"201", "400", "403", "404", "413"} <= set(upload_op["responses"])
+    assert "multipart/form-data" in upload_op["requestBody"]["content"]

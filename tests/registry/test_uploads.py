@@ -1,0 +1,115 @@
+"""Recognising uploads by content, without opening artifacts."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from apps.registry import uploads
+from apps.registry.api.parsers import unsafe_file_name
+from apps.registry.uploads import UploadRefused
+
+
+def test_skops_is_a_zip_and_pickle_needs_permission(files):
+    assert uploads.artifact_format("m.skops", files.skops[:8], pickle_allowed=False) == "skops"
+    with pytest.raises(UploadRefused, match="opening a pickle can run any code"):
+        uploads.artifact_format("m.pkl", files.pickle[:8], pickle_allowed=False)
+    assert uploads.artifact_format("m.pkl", files.pickle[:8], pickle_allowed=True) == "pickle"
+    assert uploads.artifact_format("m.joblib", files.pickle[:8], pickle_allowed=True) == "joblib"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("model.skops", b"\x80\x04\x95pickle", "does not contain what its extension says"),
+        ("model.pkl", b"PK\x03\x04zip", "does not contain what its extension says"),
+        ("model.onnx", b"PK\x03\x04", "must be a .skops"),
+        ("model", b"PK\x03\x04", "must be a .skops"),
+    ],
+)
+def test_content_that_does_not_match_the_extension_is_refused(name, content, message):
+    with pytest.raises(UploadRefused, match=message):
+        uploads.artifact_format(name, content, pickle_allowed=True)
+
+
+def test_sizes(files):
+    with pytest.raises(UploadRefused, match="empty"):
+        uploads.check_size("artifact", 0, 100)
+    with pytest.raises(UploadRefused, match="the limit is 1 MB") as refused:
+        uploads.check_size("artifact", 3 * 2**20, 2**20)
+    assert refused.value.status == 413
+
+
+def test_csv_and_parquet_holdouts_are_read(files):
+    csv = uploads.inspect_dataset("holdout", "h.csv", io.BytesIO(files.holdout_csv))
+    parquet = uploads.inspect_dataset("holdout", "h.parquet", io.BytesIO(files.holdout_parquet))
+    assert csv.columns == parquet.columns == ["income", "debt", "default"]
+    assert (csv.rows, parquet.rows) == (100, 200)
+    assert csv.dtypes["default"] == "int64"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("h.csv", b"PAR1....", "is Parquet: its content does not match .csv"),
+        ("h.parquet", b"a,b\n1,2\n", "is not Parquet"),
+        ("h.csv", b"a,b\n\x00\x01\x02", "is binary"),
+        ("h.csv", b"a,b\n", "has a header but no rows"),
+        ("h.csv", b"", "not a readable CSV"),
+        ("h.csv", b'a,b\n1,"2\n', "not a readable CSV"),
+        ("h.csv", "a,b\n1,é\n".encode("latin-1"), "not UTF-8"),
+        ("h.csv", b"a,a\n1,2\n", "repeated column names"),
+        ("h.xlsx", b"PK\x03\x04", "Upload a .csv or .parquet"),
+    ],
+)
+def test_unusable_data_sets_are_refused_with_a_reason(name, content, message):
+    with pytest.raises(UploadRefused, match=message):
+        uploads.inspect_dataset("holdout", name, io.BytesIO(content))
+
+
+def test_the_target_must_be_a_holdout_column(files):
+    info = uploads.inspect_dataset("holdout", "h.csv", io.BytesIO(files.holdout_csv))
+    uploads.check_target(info, "default")
+    with pytest.raises(UploadRefused, match=r"no column named “label”\. Its columns are: income"):
+        uploads.check_target(info, "label")
+
+
+def test_the_reference_must_hold_the_holdout_features(files):
+    holdout = uploads.inspect_dataset("holdout", "h.csv", io.BytesIO(files.holdout_csv))
+    partial = uploads.inspect_dataset("reference", "r.csv", io.BytesIO(b"income\n1\n"))
+    with pytest.raises(UploadRefused, match="lacks feature columns of the holdout: debt"):
+        uploads.check_reference(holdout, partial, "default")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../model.skops",
+        "..\\model.skops",
+        "/etc/passwd",
+        "%2e%2e%2fmodel.skops",
+        "%252e%252e%252fmodel.skops",
+        "a\x00b.skops",
+        "..",
+        "C:\\model.skops",
+        "model\n.skops",
+    ],
+)
+def test_file_names_with_paths_or_control_characters_are_unsafe(name):
+    assert unsafe_file_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "model.skops",
+        "loan model v2.skops",
+        "m;x.skops",
+        "m#1.skops",
+        "modèle.skops",
+        "%2e%2e.skops.csv".replace("%2e%2e", "v1"),
+    ],
+)
+def test_plain_file_names_are_fine(name):
+    assert not unsafe_file_name(name)

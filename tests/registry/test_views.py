@@ -1,0 +1,230 @@
+"""The registry's pages: every page for every role, the inventory at scale, sharing by form."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from guardian.shortcuts import assign_perm
+
+from apps.audit.models import AuditEvent
+from apps.registry import services
+from apps.registry.models import (
+    ModelVersion,
+    RegisteredModel,
+    RegisteredModelGroupObjectPermission,
+)
+from tests.registry.conftest import stored_files, upload
+
+pytestmark = pytest.mark.django_db
+
+M = "/models/loan-default"
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+PAGES = [
+    ("GET", "/models/", {"alice": 200, "rita": 200, "carl": 200, "bob": 200, "ivan": 200}),
+    ("GET", "/models/new/", {"alice": 200, "rita": 302, "carl": 302, "bob": 200, "ivan": 302}),
+    ("GET", f"{M}/", {"alice": 200, "rita": 200, "carl": 200, "bob": 404, "ivan": 404}),
+    ("GET", f"{M}/history/", {"alice": 200, "rita": 200, "carl": 200, "bob": 404, "ivan": 404}),
+    ("GET", f"{M}/edit/", {"alice": 200, "rita": 403, "carl": 403, "bob": 404, "ivan": 404}),
+    (
+        "GET",
+        f"{M}/versions/new/",
+        {"alice": 200, "rita": 403, "carl": 403, "bob": 404, "ivan": 404},
+    ),
+    ("GET", f"{M}/versions/1/", {"alice": 200, "rita": 200, "carl": 200, "bob": 404, "ivan": 404}),
+    (
+        "GET",
+        f"{M}/versions/1/files/holdout/",
+        {"alice": 200, "rita": 200, "carl": 200, "bob": 404, "ivan": 404},
+    ),
+    ("POST", f"{M}/share/", {"alice": 302, "rita": 403, "carl": 403, "bob": 404, "ivan": 404}),
+    ("POST", f"{M}/unshare/", {"alice": 302, "rita": 403, "carl": 403, "bob": 404, "ivan": 404}),
+]
+
+
+@pytest.mark.parametrize("who", ["alice", "rita", "carl", "bob", "ivan"])
+@pytest.mark.parametrize(
+    ("method", "path", "expected"), PAGES, ids=[f"{m} {p}" for m, p, _ in PAGES]
+)
+def test_every_page_answers_each_role_as_expected(
+    people, alices_version, who, method, path, expected
+):
+    client = client_for(getattr(people, who))
+    data = {"grantee": "user:ivan", "level": "view"} if method == "POST" else None
+    response = client.generic(
+        method,
+        path,
+        data=data and "grantee=user:ivan&level=view",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == expected[who]
+
+
+def test_the_model_page_shows_versions_files_and_access(people, alices_version, files):
+    page = client_for(people.rita).get(f"{M}/").content.decode()
+    assert "Loan default" in page and "High risk" in page
+    assert "Version 1" in page and "uploaded by Alice" in page
+    holdout = alices_version.files.get(role="holdout")
+    assert holdout.sha256[:16] in page and "100 rows \N{MULTIPLICATION SIGN} 3 columns" in page
+    assert "team retail-credit" in page and "risk owner" in page
+    assert "Upload a version" not in page and "Edit details" not in page  # rita may only view
+    owner_page = client_for(people.alice).get(f"{M}/").content.decode()
+    assert "Upload a version" in owner_page and "Share with" in owner_page
+
+
+def test_registering_and_editing_through_the_forms(people):
+    alice = client_for(people.alice)
+    response = alice.post(
+        "/models/new/",
+        {
+            "name": "Mortgage PD",
+            "team": people.retail.pk,
+            "use_case": "Price mortgages",
+            "risk_tier": "high",
+            "risk_owner": people.rita.pk,
+            "tags": "credit, mortgages",
+        },
+    )
+    assert response.status_code == 302 and response.url == "/models/mortgage-pd/versions/new/"
+    response = alice.post(
+        "/models/new/",
+        {
+            "name": "mortgage pd",
+            "team": people.retail.pk,
+            "use_case": "x",
+            "risk_tier": "low",
+            "risk_owner": people.rita.pk,
+        },
+    )
+    assert response.status_code == 400 and "already exists" in response.content.decode()
+
+    response = alice.post(
+        "/models/mortgage-pd/edit/",
+        {
+            "name": "Mortgage PD",
+            "use_case": "Price mortgages",
+            "risk_tier": "medium",
+            "risk_owner": people.rita.pk,
+            "tags": "credit",
+        },
+    )
+    assert response.status_code == 302
+    history = alice.get("/models/mortgage-pd/history/").content.decode()
+    assert "model.updated" in history and "model.registered" in history
+    assert "<del>high</del>" in history and "<ins>medium</ins>" in history
+
+
+def test_uploading_through_the_form_without_javascript(people, alices_model, files, media):
+    response = client_for(people.alice).post(
+        f"{M}/versions/new/",
+        {
+            "artifact": upload("model.skops", files.skops),
+            "holdout": upload("holdout.csv", files.holdout_csv),
+            "target_column": "default",
+            "notes": "from the form",
+        },
+    )
+    assert response.status_code == 302 and response.url == f"{M}/versions/1/"
+    response = client_for(people.alice).post(
+        f"{M}/versions/new/",
+        {
+            "artifact": upload("model.skops", files.pickle),
+            "holdout": upload("holdout.csv", files.holdout_csv),
+            "target_column": "default",
+        },
+    )
+    assert response.status_code == 400
+    assert "does not contain what its extension says" in response.content.decode()
+    assert len(stored_files(media)) == 2  # the first upload's two files only
+
+
+def test_sharing_through_the_page(people, alices_model):
+    alice = client_for(people.alice)
+    response = alice.post(f"{M}/share/", {"grantee": "team:fraud", "level": "view"}, follow=True)
+    assert "Shared with team:fraud (view)" in response.content.decode()
+    assert client_for(people.bob).get(f"{M}/").status_code == 200
+    response = alice.post(f"{M}/unshare/", {"grantee": "group:team:fraud"}, follow=True)
+    assert "revoked" in response.content.decode()
+    assert client_for(people.bob).get(f"{M}/").status_code == 404
+    response = alice.post(f"{M}/share/", {"grantee": "nobody", "level": "view"}, follow=True)
+    assert "There is no user named “nobody”" in response.content.decode()
+
+
+def test_denied_pages_are_audited(people, alices_model):
+    client_for(people.rita).get(f"{M}/edit/")
+    event = AuditEvent.objects.get(action="permission.denied")
+    assert event.actor == people.rita and "not change it" in event.after["reason"]
+
+
+def _bulk_inventory(people, models: int, versions_per_model: int) -> None:
+    """Rows as the services would leave them, written in bulk to reach inventory scale."""
+    existing = RegisteredModel.objects.count()
+    created = RegisteredModel.objects.bulk_create(
+        RegisteredModel(
+            slug=f"bulk-{existing + i}",
+            name=f"Bulk {existing + i}",
+            use_case="u",
+            team=people.retail,
+            owner=people.alice,
+            risk_tier="low",
+            risk_owner=people.rita,
+        )
+        for i in range(models)
+    )
+    RegisteredModelGroupObjectPermission.objects.bulk_create(
+        RegisteredModelGroupObjectPermission(
+            content_object=model,
+            group=people.retail.group,
+            permission=RegisteredModelGroupObjectPermission._meta.get_field(
+                "permission"
+            ).related_model.objects.get(codename="view_registeredmodel"),
+        )
+        for model in created
+    )
+    ModelVersion.objects.bulk_create(
+        ModelVersion(
+            model=model,
+            number=n,
+            artifact_format="skops",
+            target_column="y",
+            uploaded_by=people.alice,
+        )
+        for model in created
+        for n in range(1, versions_per_model + 1)
+    )
+
+
+def test_the_inventory_page_costs_the_same_queries_at_1000_models_and_10000_versions(people):
+    alice = client_for(people.alice)
+    _bulk_inventory(people, models=3, versions_per_model=2)
+    alice.get("/models/")
+    with CaptureQueriesContext(connection) as small:
+        alice.get("/models/", {"q": "bulk", "sort": "-versions"})
+    _bulk_inventory(people, models=997, versions_per_model=10)
+    assert ModelVersion.objects.count() >= 9_970
+    with CaptureQueriesContext(connection) as large:
+        response = alice.get("/models/", {"q": "bulk", "sort": "-versions"})
+    assert response.context["page"].paginator.count == 1000
+    assert len(large) == len(small), [q["sql"][:120] for q in large.captured_queries]
+    bob = client_for(people.bob)
+    assert bob.get("/models/", {"q": "bulk"}).context["page"].paginator.count == 0
+
+
+def test_the_inventory_filters_and_keeps_them_across_pages(people, alices_version, bobs_model):
+    assign_perm(services.VIEW, people.carl, bobs_model)
+    carl = client_for(people.carl)
+    page = carl.get("/models/", {"risk_tier": "medium"}).context["page"]
+    assert [m.slug for m in page.object_list] == ["card-fraud"]
+    _bulk_inventory(people, models=30, versions_per_model=1)
+    response = client_for(people.alice).get("/models/", {"q": "bulk"})
+    assert 'href="?q=bulk&amp;page=2"' in response.content.decode()
+    empty = client_for(people.alice).get("/models/", {"q": "nothing-matches"}).content.decode()
+    assert "No model you may see matches these filters" in empty
