@@ -6,6 +6,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORTAL_VAR_DIR=/var/lib/portal \
     PORTAL_STATIC_ROOT=/app/staticfiles
 
+# bubblewrap isolates the validation sandbox (see docs/operations.md for what the worker
+# container must allow); without it pickle artifacts are refused and .skops still validated.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bubblewrap \
+ && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --create-home --uid 10001 portal
 WORKDIR /app
 

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.accounts",
     "apps.registry",
+    "apps.validation",
 ]
 
 MIDDLEWARE = [
@@ -186,6 +187,11 @@ STATIC_ROOT.mkdir(
     parents=True, exist_ok=True
 )  # whitenoise warns about a missing folder before collectstatic
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "apps.validation.staticfinders.PlotlyFinder",  # plotly.js from the installed package
+]
 MEDIA_ROOT = VAR_DIR / "media"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -235,6 +241,23 @@ PORTAL_TOKEN_MAX_DAYS = env_int("PORTAL_TOKEN_MAX_DAYS", 365, minimum=1)
 # --- Registry uploads -------------------------------------------------------------------------
 PORTAL_MAX_ARTIFACT_BYTES = env_int("PORTAL_MAX_ARTIFACT_MB", 500, minimum=1) * 2**20
 PORTAL_MAX_DATASET_BYTES = env_int("PORTAL_MAX_DATASET_MB", 500, minimum=1) * 2**20
+# --- Validation sandbox -----------------------------------------------------------------------
+PORTAL_SANDBOX_ISOLATION = env_bool("PORTAL_SANDBOX_ISOLATION", True)
+PORTAL_SANDBOX_DIR = VAR_DIR / "sandbox"
+PORTAL_SANDBOX_LIMITS = {
+    "memory_mb": env_int("PORTAL_SANDBOX_MEMORY_MB", 4096, minimum=256),
+    "cpu_seconds": env_int("PORTAL_SANDBOX_CPU_SECONDS", 600, minimum=5),
+    "wall_seconds": env_int("PORTAL_SANDBOX_WALL_SECONDS", 900, minimum=10),
+    "file_mb": env_int("PORTAL_SANDBOX_FILE_MB", 2048, minimum=16),
+    "processes": env_int("PORTAL_SANDBOX_PROCESSES", 64, minimum=8),
+    "open_files": 256,
+}
+PORTAL_SKOPS_TRUSTED_TYPES = env_list("PORTAL_SKOPS_TRUSTED_TYPES", [])
+# A validation attempt runs the sandbox at most twice (pickle conversion, then validation).
+PORTAL_VALIDATION_TIME_LIMIT = 2 * PORTAL_SANDBOX_LIMITS["wall_seconds"] + 120
+PORTAL_SKOPS_MAX_MEMBERS = env_int("PORTAL_SKOPS_MAX_MEMBERS", 50_000, minimum=10)
+PORTAL_SKOPS_MAX_BYTES = env_int("PORTAL_SKOPS_MAX_MB", 4096, minimum=1) * 2**20
+
 # Uploads above this size are spooled to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 
@@ -242,12 +265,14 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Broadcast (remote control) messages; by default kombu writes them to ./control.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TASK_SERIALIZER = "json"

@@ -11,6 +11,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.jobs.api.urls")),
     path("", include("apps.registry.api.urls")),
+    path("", include("apps.validation.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # A page for people: anonymous visitors go to the login page rather than getting a 401.
     path(
@@ -28,6 +29,7 @@ urlpatterns = [
     path("audit/", include("apps.audit.urls")),
     path("jobs/", include("apps.jobs.urls")),
     path("models/", include("apps.registry.urls")),
+    path("", include("apps.validation.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from apps.accounts import services as accounts
 from apps.accounts.models import Team
 from apps.accounts.roles import Role
 from apps.audit import triggers
+from apps.registry import services as registry
+from apps.registry.models import RegisteredModel
 from tests.factories import TeamFactory, UserFactory
 from tests.support.services import unavailable
 from tests.support.worker import WorkerProcess
@@ -45,50 +47,66 @@ def _fresh_filesystem_broker() -> None:
         queue.mkdir(parents=True)
 
 
+def _made_by_data_migrations():  # type: ignore[no-untyped-def]
+    """Rows that data migrations create and the app relies on: role groups, default policies."""
+    from apps.validation.models import ValidationPolicy
+
+    return [
+        *Group.objects.filter(name__in=Role.values),
+        *ValidationPolicy.objects.filter(model__isnull=True, created_by__isnull=True),
+    ]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _flushes_keep_what_migrations_made():  # type: ignore[no-untyped-def]
     """Tests that commit (real worker, live server) empty every table when they end.
 
     Two things make that flush special here. The append-only audit triggers would refuse it, so
-    it lifts them the way the table's owner could and puts them back at once. And the role groups
-    with their permissions come from data migrations, so they are noted before the first flush
-    and put back after each, once Django's post-migrate step has recreated the permissions.
-    (Django's serialized rollback would do the latter, but Playwright's running event loop gives
-    browser tests another connection object, on which it silently does nothing.)
+    it lifts them the way the table's owner could and puts them back at once. And data migrations
+    made rows the portal relies on, so those are noted before the first flush and put back after
+    each, once Django's post-migrate step has recreated the permissions they point to. (Django's
+    serialized rollback would do the latter, but Playwright's running event loop gives browser
+    tests another connection object, on which it silently does nothing.)
     """
+    from django.core import serializers
     from django.db import connection
     from django.db.models.signals import post_migrate
 
-    roles: dict[str, list[tuple[str, str]]] = {}
+    snapshot: list[str] = []
     last_app = list(django_apps.get_app_configs())[-1]
 
-    def restore_roles(app_config: object, **kwargs: object) -> None:
-        if app_config is not last_app:  # post-migrate runs per app; permissions exist after all
+    def restore(app_config: object, **kwargs: object) -> None:
+        if app_config is not last_app or not snapshot:  # post-migrate runs once per app
             return
-        for name, perms in roles.items():
-            group, _ = Group.objects.get_or_create(name=name)
-            group.permissions.set(
-                [Permission.objects.get(content_type__app_label=a, codename=c) for a, c in perms]
-            )
+        for row in serializers.deserialize("json", snapshot[0]):
+            row.save()
 
     ops = type(connection.ops)
     original = ops.execute_sql_flush
 
     def execute_sql_flush(self, sql_list):  # type: ignore[no-untyped-def]
-        if not roles:
-            for group in Group.objects.filter(name__in=Role.values):
-                roles[group.name] = [
-                    (p.content_type.app_label, p.codename)
-                    for p in group.permissions.select_related("content_type")
-                ]
+        if not snapshot:
+            snapshot.append(
+                serializers.serialize(
+                    "json", _made_by_data_migrations(), use_natural_foreign_keys=True
+                )
+            )
         with triggers.suspended(self.connection):
             original(self, sql_list)
 
     ops.execute_sql_flush = execute_sql_flush
-    post_migrate.connect(restore_roles, dispatch_uid="tests-restore-roles")
+    post_migrate.connect(restore, dispatch_uid="tests-restore-migration-data")
     yield
-    post_migrate.disconnect(dispatch_uid="tests-restore-roles")
+    post_migrate.disconnect(dispatch_uid="tests-restore-migration-data")
     ops.execute_sql_flush = original
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Rate limits (DRF throttles) count in the cache; each test starts with none used."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @dataclass
@@ -119,6 +137,34 @@ def people(db: None) -> People:
         admin=UserFactory(username="admin", is_staff=True, is_superuser=True),
         retail=retail,
         fraud=fraud,
+    )
+
+
+@pytest.fixture
+def alices_model(people: People) -> RegisteredModel:
+    """Alice's team's high-risk model, risk owner rita (slug ``loan-default``)."""
+    return registry.register_model(
+        actor=people.alice,
+        name="Loan default",
+        use_case="Decline risky loans",
+        team=people.retail,
+        risk_tier="high",
+        risk_owner=people.rita,
+        tags=["credit", "retail"],
+    )
+
+
+@pytest.fixture
+def bobs_model(people: People) -> RegisteredModel:
+    """Bob's team's medium-risk model, risk owner rita (slug ``card-fraud``)."""
+    return registry.register_model(
+        actor=people.bob,
+        name="Card fraud",
+        use_case="Hold suspicious payments",
+        team=people.fraud,
+        risk_tier="medium",
+        risk_owner=people.rita,
+        tags=["fraud"],
     )
 
 

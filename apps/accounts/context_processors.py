@@ -16,6 +16,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items = [("Dashboard", reverse("dashboard"))]
     items.append(("Models", reverse("registry:model-list")))
     items.append(("Jobs", reverse("jobs:list")))
+    items.append(("Policies", reverse("validation:policies")))
     if user.has_perm("audit.view_auditevent"):
         items.append(("Audit", reverse("audit:list")))
     items.append(("API tokens", reverse("accounts:tokens")))

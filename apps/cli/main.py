@@ -212,18 +212,59 @@ def cmd_push(args: argparse.Namespace) -> int:
         version = portal.call(
             "POST",
             f"models/{args.model}/versions/",
-            data={"target_column": args.target, "notes": args.notes or ""},
+            data={
+                "target_column": args.target,
+                "sensitive_column": args.sensitive or "",
+                "notes": args.notes or "",
+            },
             files=files,
         )
     if not args.json:
         print(f"Uploaded {args.model} version {version['number']} ({version['status']}).")
-    if args.wait:
-        version = _wait(portal, args.model, version["number"], args.timeout, quiet=args.json)
+    if not args.wait:
+        if args.json:
+            print(json.dumps(version, indent=2, sort_keys=True))
+        return 0
+    version = _wait(portal, args.model, version["number"], args.timeout, quiet=args.json)
+    validation = portal.call("GET", f"models/{args.model}/versions/{version['number']}/validation/")
     if args.json:
-        print(json.dumps(version, indent=2, sort_keys=True))
-    elif args.wait:
-        print(_describe(version))
+        print(json.dumps({"version": version, "validation": validation}, indent=2, sort_keys=True))
+    else:
+        print(_validation_summary(validation))
     return FAILED_VALIDATION if version["status"] == "validation_failed" else 0
+
+
+def _validation_summary(validation: dict[str, Any]) -> str:
+    document = validation.get("report")
+    if not document:
+        job = validation.get("job") or {}
+        return f"Validation did not produce a report: {job.get('message') or 'no job found'}"
+    lines = [
+        f"Validation {document['outcome'].upper()}"
+        + (
+            f" (policy: {document['policy']['scope']} v{document['policy']['number']})"
+            if document.get("policy")
+            else ""
+        )
+    ]
+    lines += [f"  ✗ {reason}" for reason in document["reasons"]]
+    report = document["report"]
+    metrics = report.get("metrics", {})
+    shown = [k for k in ("roc_auc", "accuracy", "f1", "ks", "r2", "rmse") if k in metrics]
+    if shown:
+        lines.append(
+            "  "
+            + "  ".join(
+                f"{k}={metrics[k]:.4f}" if metrics[k] is not None else f"{k}=n/a" for k in shown
+            )
+        )
+    for check in document.get("checks", []):
+        mark = {True: "pass", False: "FAIL", None: "n/a "}[check["passed"]]
+        value = "—" if check["value"] is None else f"{check['value']:.4g}"
+        lines.append(
+            f"  [{mark}] {check['label']} {check['comparison']} {check['threshold']:g}: {value}"
+        )
+    return "\n".join(lines)
 
 
 def _wait(portal: Portal, model: str, number: int, timeout: float, quiet: bool) -> dict[str, Any]:
@@ -334,6 +375,7 @@ def parser() -> argparse.ArgumentParser:
     push.add_argument("--holdout", required=True, help="CSV or Parquet holdout data")
     push.add_argument("--target", required=True, help="the holdout's target column")
     push.add_argument("--reference", help="a sample of the training data")
+    push.add_argument("--sensitive", help="a holdout column to measure fairness across")
     push.add_argument("--notes", help="release notes")
     push.add_argument("--wait", action="store_true", help="wait for validation to finish")
     push.add_argument("--timeout", type=float, default=1800, help="seconds to wait at most")

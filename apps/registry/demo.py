@@ -45,6 +45,10 @@ def loan_applications(n: int, seed: int) -> pd.DataFrame:
         + rng.normal(0, 0.6, n)
     )
     frame["default"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+    # Not a feature: the group fairness is measured across.
+    frame["age_band"] = pd.cut(
+        frame["age"], [0, 30, 45, 60, 120], labels=["under 30", "30-44", "45-59", "60+"]
+    ).astype(str)
     return frame
 
 
@@ -115,6 +119,7 @@ class DemoModel:
     target: str
     data: Callable[[], pd.DataFrame]
     versions: tuple[tuple[Callable[[], Any], str], ...]
+    sensitive: str = ""
 
 
 DEMO_MODELS = [
@@ -133,6 +138,7 @@ DEMO_MODELS = [
             (_boosting, "Gradient boosting; captures the non-linear effect of debt-to-income."),
             (_forest, "Random forest challenger, shallower trees for stability."),
         ),
+        sensitive="age_band",
     ),
     DemoModel(
         "Card fraud detection",
@@ -199,7 +205,7 @@ def seed(stdout: io.TextIOBase | Any) -> None:
         frame = demo.data()
         split = int(len(frame) * 0.7)
         train, holdout = frame.iloc[:split], frame.iloc[split:]
-        features = [c for c in frame.columns if c != demo.target]
+        features = [c for c in frame.columns if c not in (demo.target, demo.sensitive)]
         for make_estimator, notes in demo.versions:
             estimator = make_estimator().fit(train[features], train[demo.target])
             services.upload_version(
@@ -209,6 +215,7 @@ def seed(stdout: io.TextIOBase | Any) -> None:
                 holdout=_csv(holdout, "holdout.csv"),
                 target_column=demo.target,
                 reference=_csv(train.sample(min(len(train), 2000), random_state=0), "train.csv"),
+                sensitive_column=demo.sensitive,
                 notes=notes,
             )
         stdout.write(f"  registered {model.name} with {len(demo.versions)} versions\n")

@@ -80,6 +80,12 @@ class UploadVersionForm(forms.Form):
         required=False,
         help_text="A sample of the training data, to measure drift against.",
     )
+    sensitive_column = forms.CharField(
+        label="Sensitive column (optional)",
+        max_length=200,
+        required=False,
+        help_text="A holdout column such as an age band, to measure fairness across its groups.",
+    )
     notes = forms.CharField(label="Release notes", widget=forms.Textarea, required=False)
 
 

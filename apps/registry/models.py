@@ -52,6 +52,11 @@ class RegisteredModel(models.Model):
     latest_version = models.ForeignKey(
         "ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The version live in production: validation compares new versions with it. Kept by the
+    # deployment service when production switches.
+    champion = models.ForeignKey(
+        "ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -106,6 +111,11 @@ class ModelVersion(models.Model):
     )
     artifact_format = models.CharField(max_length=10, choices=ArtifactFormat.choices)
     target_column = models.CharField(max_length=200)
+    sensitive_column = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="A holdout column (e.g. age band) to measure fairness across; optional.",
+    )
     notes = models.TextField("release notes", blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="uploaded_versions"

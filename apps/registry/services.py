@@ -22,6 +22,8 @@ from apps.accounts.models import Team
 from apps.accounts.permissions import require
 from apps.accounts.roles import Role, has_role
 from apps.audit import services as audit
+from apps.jobs import services as jobs
+from apps.jobs.models import Job
 from apps.registry import storage, uploads
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile, Tag
 
@@ -282,6 +284,7 @@ def _checked_files(
     artifact: UploadedFile | None,
     holdout: UploadedFile | None,
     target_column: str,
+    sensitive_column: str,
     reference: UploadedFile | None,
 ) -> list[IncomingFile]:
     """Every check that can refuse the upload, done before a byte is stored."""
@@ -300,6 +303,7 @@ def _checked_files(
     uploads.check_size("holdout", holdout.size or 0, limits[1])
     holdout_info = uploads.inspect_dataset("holdout", holdout.name or "", holdout)
     uploads.check_target(holdout_info, target_column)
+    uploads.check_sensitive(holdout_info, sensitive_column, target_column)
     files.append(
         IncomingFile(
             StoredFile.Role.HOLDOUT, holdout, holdout_info.file_format, holdout_info.as_details()
@@ -328,13 +332,21 @@ def upload_version(
     holdout: UploadedFile | None,
     target_column: str,
     reference: UploadedFile | None = None,
+    sensitive_column: str = "",
     notes: str = "",
 ) -> ModelVersion:
-    """Store a new version's files and create the version, numbered after the model's last."""
+    """Store a new version's files, create the version numbered after the model's last, and
+    queue its validation."""
     model = RegisteredModel.objects.get(pk=model_id)
     check_can_upload(actor, model)
+    target_column, sensitive_column = target_column.strip(), sensitive_column.strip()
     incoming = _checked_files(
-        model, artifact=artifact, holdout=holdout, target_column=target_column, reference=reference
+        model,
+        artifact=artifact,
+        holdout=holdout,
+        target_column=target_column,
+        sensitive_column=sensitive_column,
+        reference=reference,
     )
     blobs: list[storage.Blob] = []
     # Files are stored first and removed again if anything after fails, so that no stored blob
@@ -342,7 +354,8 @@ def upload_version(
     try:
         for item in incoming:
             blobs.append(storage.save(item.upload))
-        return _create_version(model_id, actor, incoming, blobs, target_column.strip(), notes)
+        columns = {"target_column": target_column, "sensitive_column": sensitive_column}
+        return _create_version(model_id, actor, incoming, blobs, columns, notes)
     except BaseException:
         storage.delete([b.key for b in blobs])
         raise
@@ -354,7 +367,7 @@ def _create_version(
     actor: User,
     incoming: list[IncomingFile],
     blobs: list[storage.Blob],
-    target_column: str,
+    columns: dict[str, str],
     notes: str,
 ) -> ModelVersion:
     model = RegisteredModel.objects.select_for_update().get(pk=model_id)
@@ -364,8 +377,8 @@ def _create_version(
             model=model,
             number=number,
             artifact_format=incoming[0].file_format,
-            target_column=target_column,
             notes=notes.strip(),
+            **columns,
             uploaded_by=actor,
         )
     except IntegrityError:  # unreachable while the model row is locked; kept as a clear error
@@ -385,6 +398,7 @@ def _create_version(
         files[item.role] = {"name": item.upload.name, "size": blob.size, "sha256": blob.sha256}
     model.latest_version = version
     model.save(update_fields=["latest_version", "updated_at"])
+    job = start_validation(version, actor=actor)
     audit.record(
         actor,
         "version.uploaded",
@@ -392,8 +406,29 @@ def _create_version(
         after={
             "model": model.slug,
             "number": number,
-            "target_column": target_column,
+            **columns,
             "files": files,
+            "validation_job": str(job.uuid),
         },
     )
     return version
+
+
+# Validation builds on the registry, not the other way round: its task is named, not imported.
+VALIDATION_KIND = "validation"
+VALIDATION_TASK = "validation.validate_version"
+
+
+def start_validation(version: ModelVersion, *, actor: User | None) -> Job:
+    """Mark the version as validating and queue its validation job once the caller commits."""
+    version.status = ModelVersion.Status.VALIDATING
+    version.save(update_fields=["status"])
+    return jobs.create_job(
+        kind=VALIDATION_KIND,
+        task_name=VALIDATION_TASK,
+        queue="validation",
+        target=version,
+        actor=actor,
+        time_limit=settings.PORTAL_VALIDATION_TIME_LIMIT,
+        max_attempts=3,
+    )

@@ -191,6 +191,18 @@ def check_target(holdout: DatasetInfo, target: str) -> None:
         raise UploadRefused("holdout", "The holdout needs feature columns besides the target.")
 
 
+def check_sensitive(holdout: DatasetInfo, sensitive: str, target: str) -> None:
+    if not sensitive:
+        return
+    if sensitive == target:
+        raise UploadRefused("sensitive_column", "The sensitive column cannot be the target.")
+    if sensitive not in holdout.columns:
+        raise UploadRefused(
+            "sensitive_column",
+            f"The holdout has no column named “{sensitive}” to measure fairness across.",
+        )
+
+
 def check_reference(holdout: DatasetInfo, reference: DatasetInfo, target: str) -> None:
     features: Sequence[str] = [c for c in holdout.columns if c != target]
     missing = [c for c in features if c not in reference.columns]

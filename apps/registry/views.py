@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -8,10 +11,10 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.accounts.extensions import app_modules
 from apps.accounts.permissions import can, get_visible_or_404, user_of, visible_to
 from apps.audit.models import AuditEvent
 from apps.audit.services import object_type_of
-from apps.jobs.models import Job
 from apps.registry import services
 from apps.registry.api.views import file_download
 from apps.registry.filters import InventoryFilterForm, inventory
@@ -170,6 +173,7 @@ def version_upload(request: HttpRequest, slug: str) -> HttpResponse:
                 holdout=data["holdout"],
                 target_column=data["target_column"],
                 reference=data.get("reference"),
+                sensitive_column=data.get("sensitive_column", ""),
                 notes=data.get("notes", ""),
             )
         except UploadRefused as refused:
@@ -185,6 +189,23 @@ def version_upload(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+@dataclass
+class Section:
+    """A part of the version page that an app above the registry contributes."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: int = 50
+
+
+def version_sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
+    """Sections from each app's ``version_page.sections(request, version)``, in order."""
+    found: list[Section] = []
+    for module in app_modules("version_page"):
+        found.extend(module.sections(request, version))
+    return sorted(found, key=lambda s: s.order)
+
+
 @login_required
 def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     model = _model(request, slug)
@@ -194,11 +215,10 @@ def version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse
         model=model,
         number=number,
     )
-    jobs = Job.objects.filter(target_type__model="modelversion", target_id=str(version.pk))
     return render(
         request,
         "registry/modelversion_detail.html",
-        {"model": model, "version": version, "jobs": jobs[:5]},
+        {"model": model, "version": version, "sections": version_sections(request, version)},
     )
 
 

@@ -1,6 +1,7 @@
 // MLOps Portal: the little behaviour pages need, without a framework.
 // - [data-poll-url]: refresh an element's content from a server fragment until the fragment
 //   contains [data-poll-done]. Polls send X-Portal-Poll so they do not keep a session alive.
+// - [data-plotly]: draw the Plotly figure held in the JSON script element it names.
 // - form[data-confirm]: ask before a destructive action.
 // - button[data-copy-target]: copy an element's text to the clipboard.
 // - form[data-upload-api]: send a file upload to the API with a progress bar; the form still
@@ -25,7 +26,8 @@ function startPolling(element) {
       element.innerHTML = await response.text();
       if (element.querySelector("[data-poll-done]")) {
         window.clearInterval(timer);
-        element.dispatchEvent(new CustomEvent("portal:poll-done", { bubbles: true }));
+        // A section that shows a result when its work ends (a validation report) reloads.
+        if (element.hasAttribute("data-poll-reload")) window.location.reload();
       }
     } catch (error) {
       // Network hiccup: keep polling.
@@ -75,7 +77,16 @@ function uploadWithProgress(form) {
   }
 }
 
+function drawCharts() {
+  if (typeof window.Plotly === "undefined") return;
+  document.querySelectorAll("[data-plotly]").forEach((element) => {
+    const figure = JSON.parse(document.getElementById(element.dataset.plotly).textContent);
+    window.Plotly.newPlot(element, figure.data, figure.layout, { displaylogo: false, responsive: true });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  drawCharts();
   document.querySelectorAll("[data-poll-url]").forEach(startPolling);
   document.querySelectorAll("form[data-upload-api]").forEach(uploadWithProgress);
 

@@ -11,7 +11,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.registry import services
-from apps.registry.models import RegisteredModel
 
 
 @dataclass(frozen=True)
@@ -47,32 +46,6 @@ def files() -> Files:
 
 def upload(name: str, content: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content)
-
-
-@pytest.fixture
-def alices_model(people) -> RegisteredModel:
-    return services.register_model(
-        actor=people.alice,
-        name="Loan default",
-        use_case="Decline risky loans",
-        team=people.retail,
-        risk_tier="high",
-        risk_owner=people.rita,
-        tags=["credit", "retail"],
-    )
-
-
-@pytest.fixture
-def bobs_model(people) -> RegisteredModel:
-    return services.register_model(
-        actor=people.bob,
-        name="Card fraud",
-        use_case="Hold suspicious payments",
-        team=people.fraud,
-        risk_tier="medium",
-        risk_owner=people.rita,
-        tags=["fraud"],
-    )
 
 
 @pytest.fixture

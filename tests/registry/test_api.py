@@ -176,7 +176,7 @@ def test_bob_never_sees_alices_models_in_any_listing(people, api, alices_version
         {"team": "retail-credit"},
         {"owner": "alice"},
         {"risk_owner": "rita"},
-        {"status": "draft"},
+        {"status": "validating"},
         {"sort": "risk"},
         {"sort": "-versions"},
         {"sort": "-updated"},
@@ -203,11 +203,11 @@ def test_the_list_filters_searches_sorts_and_pages(people, api, alices_version, 
     assert slugs(q="credit") == ["loan-default"]  # tag
     assert slugs(sort="risk") == ["loan-default", "card-fraud"]
     assert slugs(status="none") == ["card-fraud"]
-    assert slugs(status="draft", risk_owner="rita") == ["loan-default"]
+    assert slugs(status="validating", risk_owner="rita") == ["loan-default"]
     body = admin.get("/api/v1/models/", {"q": "loan"}).json()
     assert body["count"] == 1 and body["results"][0]["latest_version"] == {
         "number": 1,
-        "status": "draft",
+        "status": "validating",
     }
 
 
@@ -320,7 +320,7 @@ def test_downloads_are_attachments_that_browsers_do_not_sniff(people, api, alice
 
 def test_a_version_answers_with_its_files(people, api, alices_version, files):
     body = api(people.rita).get(f"{M}/versions/1/").json()
-    assert body["number"] == 1 and body["uploaded_by"] == "alice" and body["status"] == "draft"
+    assert body["number"] == 1 and body["uploaded_by"] == "alice" and body["status"] == "validating"
     assert {f["role"] for f in body["files"]} == {"artifact", "holdout", "reference"}
     assert body["web_url"] == "/models/loan-default/versions/1/"
 

@@ -80,7 +80,7 @@ def test_login_register_push_and_status(people, cli, files, tmp_path):
     assert "Mortgage PD (mortgage-pd), team retail-credit, high risk" in overview
     assert "v1" in overview
     listing = cli("models").stdout
-    assert "mortgage-pd" in listing and "v1 draft" in listing
+    assert "mortgage-pd" in listing and "v1 validating" in listing
 
 
 def test_errors_carry_the_portals_message_and_a_non_zero_exit(people, cli, files, tmp_path):

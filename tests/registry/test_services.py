@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.accounts.permissions import can, visible_to
 from apps.audit.models import AuditEvent
+from apps.jobs.models import Job
 from apps.registry import services
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
 from apps.registry.uploads import UploadRefused
@@ -158,7 +159,7 @@ def test_versions_are_numbered_and_their_files_hashed(people, alices_model, file
         notes="adds a reference sample",
     )
     assert (first.number, second.number) == (1, 2)
-    assert first.target_column == "default" and first.status == ModelVersion.Status.DRAFT
+    assert first.target_column == "default" and first.status == ModelVersion.Status.VALIDATING
     alices_model.refresh_from_db()
     assert alices_model.latest_version == second
     artifact = second.files.get(role=StoredFile.Role.ARTIFACT)
@@ -171,6 +172,9 @@ def test_versions_are_numbered_and_their_files_hashed(people, alices_model, file
     assert len(stored_files(media)) == 5
     event = AuditEvent.objects.get(action="version.uploaded", object_id=str(second.pk))
     assert event.after["files"]["artifact"]["sha256"] == artifact.sha256
+    # Each upload queues its validation job (run by a worker once the transaction commits).
+    job = Job.objects.get(uuid=event.after["validation_job"])
+    assert (job.kind, job.queue, job.target) == ("validation", "validation", second)
 
 
 def test_only_people_who_may_change_the_model_upload(people, alices_model, files, media):

@@ -98,7 +98,9 @@ class WorkerProcess:
         if self.process is None or self.process.poll() is not None:
             return
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            # A cold shutdown: tests have nothing in flight worth finishing, and a warm one
+            # waits for the pool.
+            os.killpg(self.process.pid, signal.SIGQUIT)
             self.process.wait(timeout=15)
         except (subprocess.TimeoutExpired, ProcessLookupError):
             with contextlib.suppress(ProcessLookupError):

@@ -106,6 +106,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "status",
             "artifact_format",
             "target_column",
+            "sensitive_column",
             "notes",
             "uploaded_by",
             "created_at",
@@ -120,6 +121,7 @@ class VersionUploadSerializer(serializers.Serializer):
     holdout = serializers.FileField(help_text="CSV or Parquet")
     target_column = serializers.CharField(max_length=200)
     reference = serializers.FileField(required=False)
+    sensitive_column = serializers.CharField(required=False, allow_blank=True, default="")
     notes = serializers.CharField(required=False, allow_blank=True, default="")
 
 

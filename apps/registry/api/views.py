@@ -166,6 +166,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scop
                 holdout=files.get("holdout"),
                 target_column=str(request.data.get("target_column", "")),
                 reference=files.get("reference"),
+                sensitive_column=str(request.data.get("sensitive_column", "")),
                 notes=str(request.data.get("notes", "")),
             )
         except UploadRefused as refused:

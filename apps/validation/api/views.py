@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.api.serializers import ErrorSerializer
+from apps.accounts.permissions import get_visible_or_404, user_of
+from apps.jobs.api.serializers import JobSerializer
+from apps.registry.models import ModelVersion
+from apps.validation import services
+from apps.validation.views import report_document
+
+
+class ValidationSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="The version's status")
+    job = JobSerializer(allow_null=True)
+    report = serializers.JSONField(allow_null=True, help_text="The latest report, if any")
+
+
+ERRORS = {401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+
+
+class ValidationView(APIView):
+    """The version's latest validation: its job and its report. POST re-runs it."""
+
+    def version(self, request: Request, slug: str, number: int) -> ModelVersion:
+        return get_visible_or_404(
+            request.user,
+            ModelVersion.objects.select_related("model"),
+            model__slug=slug,
+            number=number,
+        )
+
+    def body(self, version: ModelVersion) -> dict[str, object]:
+        report = services.latest_report(version)
+        job = services.jobs_of(version).select_related("target_type").first()
+        return {
+            "status": version.status,
+            "job": JobSerializer(job).data if job else None,
+            "report": report_document(report) if report else None,
+        }
+
+    @extend_schema(responses={200: ValidationSerializer, **ERRORS})
+    def get(self, request: Request, slug: str, number: int) -> Response:
+        return Response(self.body(self.version(request, slug, number)))
+
+    @extend_schema(
+        request=None, responses={202: ValidationSerializer, 400: ErrorSerializer, **ERRORS}
+    )
+    def post(self, request: Request, slug: str, number: int) -> Response:
+        version = self.version(request, slug, number)
+        services.rerun_validation(version.pk, actor=user_of(request))
+        version.refresh_from_db()
+        return Response(self.body(version), status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,186 @@
+"""The sandboxed validation process. Run as a script: ``python -I child.py`` in its scratch folder.
+
+It reads ``job.json`` from the current folder, lowers its own privileges and limits before it opens
+anything uploaded, and writes exactly one JSON object to the file descriptor that was its stdout.
+Progress goes to stderr as ``@@progress {...}`` lines. Whatever an opened model prints lands on
+stderr too, so it can never be taken for the result.
+
+Two modes:
+- ``convert`` opens a pickle or joblib artifact (untrusted code may run here, which is why this
+  stage exists at all) and writes ``out/canonical.skops`` plus predictions on sample rows;
+- ``validate`` opens a ``.skops`` file with the trusted-type allowlist, writes its canonical copy,
+  checks the copy predicts the same, and computes the report. No uploaded code runs in this stage,
+  so its result can be trusted.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+_PR_SET_NO_NEW_PRIVS = 38
+
+
+def _lock_down(spec: dict[str, Any]) -> None:
+    """Give up privileges and set the limits. Runs before any uploaded file is opened."""
+    uid = spec.get("drop_to_uid")
+    if uid is not None and os.getuid() == 0:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)  # clears every remaining capability
+        if os.getuid() == 0:
+            raise SystemExit("could not drop root privileges")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # no setuid program can give them back
+    limits = spec["limits"]
+    memory = limits["memory_mb"] * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 5))
+    size = limits["file_mb"] * 2**20
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # One BLAS thread: predictable on a shared worker, and fewer processes against the limit.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
+
+
+def progress(percent: int, step: str) -> None:
+    print(
+        "@@progress " + json.dumps({"percent": percent, "step": step}), file=sys.stderr, flush=True
+    )
+
+
+def _same(a: Any, b: Any) -> bool:
+    import numpy as np
+
+    return bool(a.shape == b.shape and np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
+
+
+def convert(spec: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
+    report = importlib.import_module("engine.report")
+    trusted = importlib.import_module("engine.trusted")
+
+    progress(10, "Opening the pickle in the sandbox")
+    estimator = trusted.load_untrusted(Path(spec["artifact"]["path"]), spec["artifact"]["format"])
+    Path("out").mkdir(exist_ok=True)
+    trusted.dump_skops(estimator, Path("out/canonical.skops"))
+    holdout = report.read_frame(Path(spec["holdout"]["path"]), spec["holdout"]["format"])
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        sample = holdout[[str(n) for n in names]].head(spec["check_rows"])
+    else:  # the same columns, in the same order, that validation will give the model
+        dropped = [c for c in (spec["target"], spec.get("sensitive")) if c]
+        sample = holdout.drop(columns=dropped).head(spec["check_rows"])
+    np.save("out/expected.npy", report.predictions_for_check(estimator, sample), allow_pickle=False)
+    return {}
+
+
+def validate(spec: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
+    report = importlib.import_module("engine.report")
+    trusted = importlib.import_module("engine.trusted")
+
+    archive = spec["archive"]
+    extra = spec.get("trusted_types", [])
+    progress(10, "Checking the model file")
+    artifact = Path(spec["artifact"]["path"])
+    trusted.check_archive(
+        artifact, max_members=archive["max_members"], max_total_bytes=archive["max_total_bytes"]
+    )
+    progress(15, "Loading the model with the trusted-type allowlist")
+    estimator = trusted.load_skops(artifact, extra_trusted=extra)
+    progress(20, "Reading the holdout")
+    holdout = report.read_frame(Path(spec["holdout"]["path"]), spec["holdout"]["format"])
+    reference = None
+    if spec.get("reference"):
+        reference = report.read_frame(Path(spec["reference"]["path"]), spec["reference"]["format"])
+    champion = None
+    if spec.get("champion"):
+        champion_path = Path(spec["champion"]["path"])
+        trusted.check_archive(
+            champion_path,
+            max_members=archive["max_members"],
+            max_total_bytes=archive["max_total_bytes"],
+        )
+        champion = trusted.load_skops(champion_path, extra_trusted=extra)
+
+    built = report.build(
+        estimator,
+        holdout=holdout,
+        target=spec["target"],
+        reference=reference,
+        sensitive=spec.get("sensitive"),
+        champion=champion,
+        progress=progress,
+    )
+
+    progress(93, "Writing and checking the canonical .skops copy")
+    features = [f["name"] for f in built["signature"]["features"]]
+    sample = holdout[features].head(spec["check_rows"])
+    before = report.predictions_for_check(estimator, sample)
+    Path("out").mkdir(exist_ok=True)
+    trusted.dump_skops(estimator, Path("out/canonical.skops"))
+    reloaded = trusted.load_skops(Path("out/canonical.skops"), extra_trusted=extra)
+    after = report.predictions_for_check(reloaded, sample)
+    matches = _same(before, after)
+    if spec.get("expected_predictions"):
+        matches = matches and _same(
+            np.load(spec["expected_predictions"], allow_pickle=False), after
+        )
+    if not matches:
+        raise report.ValidationProblem(
+            "The canonical .skops copy does not predict the same as the uploaded model, so it "
+            "cannot be deployed in its place.",
+            "model",
+        )
+    built["canonical"] = {"predictions_match": True, "rows_checked": len(sample)}
+    # ru_maxrss is in KiB on Linux: the sandboxed process's peak resident memory.
+    built["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return {"report": built}
+
+
+def main() -> None:
+    # The result goes to the original stdout only; from here on fd 1 is stderr, so that anything
+    # a model prints cannot pass for the result.
+    result_fd = os.dup(1)
+    os.dup2(2, 1)
+    spec = json.loads(Path("job.json").read_text())
+    _lock_down(spec)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    report = importlib.import_module("engine.report")
+    trusted = importlib.import_module("engine.trusted")
+
+    try:
+        outcome = {"ok": True, **(convert(spec) if spec["mode"] == "convert" else validate(spec))}
+    except MemoryError:
+        outcome = {
+            "ok": False,
+            "kind": "limit",
+            "error": (
+                f"Validation needed more than {spec['limits']['memory_mb']} MB of memory, the "
+                "sandbox's limit."
+            ),
+        }
+    except report.ValidationProblem as problem:
+        outcome = {"ok": False, "kind": problem.kind, "error": problem.message}
+    except trusted.UnsafeModel as unsafe:
+        outcome = {"ok": False, "kind": "unsafe", "error": str(unsafe)}
+    except BaseException as exc:  # anything an uploaded model raises while loading or scoring
+        outcome = {"ok": False, "kind": "error", "error": f"{type(exc).__name__}: {exc}"[:2000]}
+    with os.fdopen(result_fd, "w") as out:
+        json.dump(outcome, out, allow_nan=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,811 @@
+"""Pure, vectorised metrics for validation reports.
+
+This module runs inside the locked-down validation sandbox as well as in ordinary code, so it
+imports nothing but numpy, scipy and pandas (no Django, no other project module). Every public
+function takes numpy arrays or pandas objects and returns plain JSON-serialisable Python values:
+dicts, lists, ``float``, ``int``, ``bool``, ``str`` and ``None``. A value that is undefined for the
+given data (for example ROC AUC when only one class is present) is ``None``, never NaN or inf.
+
+The exact definitions, as a reader of a report sees them, are in ``docs/metrics.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "binary_classification",
+    "fairness",
+    "ks_test",
+    "latency",
+    "multiclass_classification",
+    "permutation_importance",
+    "psi",
+    "psi_categorical",
+    "regression",
+    "stability",
+]
+
+PSI_FLOOR = 1e-4
+CALIBRATION_BINS = 10
+LIFT_FRACTIONS = 10
+RESIDUAL_BINS = 30
+# Above this many effective observations m n / (m + n), KS p-values use the limiting
+# distribution.
+KS_EXACT_LIMIT = 5000
+# scikit-learn's log_loss clips probabilities to [eps, 1 - eps] of the input's dtype.
+_EPS = float(np.finfo(np.float64).eps)
+
+
+# --------------------------------------------------------------------------------------------
+# Conversion helpers: everything leaving this module goes through one of these.
+
+
+def _num(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _floats(values: np.ndarray) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in np.asarray(values, dtype=np.float64).tolist()]
+
+
+def _ints(values: np.ndarray) -> list[int]:
+    return [int(v) for v in np.asarray(values).tolist()]
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return _num(numerator / denominator) if denominator else None
+
+
+def _labels01(values: np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    if array.dtype == bool:
+        return array.astype(np.int64)
+    if array.size and not np.all((array == 0) | (array == 1)):
+        raise ValueError(f"{name} must contain only 0 and 1")
+    return array.astype(np.int64)
+
+
+def _class_indices(values: np.ndarray, k: int, name: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    if array.size and (not np.all(array == np.round(array)) or array.min() < 0 or array.max() >= k):
+        raise ValueError(f"{name} must contain class indices 0..{k - 1}")
+    return array.astype(np.int64)
+
+
+def _finite_floats(values: np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def _same_length(*arrays: np.ndarray) -> int:
+    lengths = {len(a) for a in arrays}
+    if len(lengths) != 1:
+        raise ValueError(f"inputs have different lengths: {sorted(lengths)}")
+    return lengths.pop()
+
+
+def _is_probability(values: np.ndarray) -> bool:
+    return bool(values.size == 0 or (values.min() >= 0.0 and values.max() <= 1.0))
+
+
+# --------------------------------------------------------------------------------------------
+# Ranking curves. One stable sort of the scores gives the cumulative counts from which ROC, PR,
+# KS, lift and gain are all derived.
+
+
+class _Ranking:
+    """Cumulative counts of a score vector sorted descending (ties in their original order)."""
+
+    def __init__(self, y: np.ndarray, score: np.ndarray) -> None:
+        order = np.argsort(-score, kind="stable")
+        ordered = score[order]
+        self.n = int(y.size)
+        self.cum_pos = np.cumsum(y[order])
+        self.positives = int(self.cum_pos[-1]) if self.n else 0
+        self.negatives = self.n - self.positives
+        # The last row of each block of tied scores: one ROC/PR point per distinct threshold.
+        last = np.flatnonzero(np.diff(ordered))
+        last = np.append(last, self.n - 1) if self.n else last
+        self.tps = self.cum_pos[last].astype(np.float64)
+        self.fps = (last + 1).astype(np.float64) - self.tps
+
+    @property
+    def both_classes(self) -> bool:
+        return self.positives > 0 and self.negatives > 0
+
+    def roc(self) -> tuple[np.ndarray, np.ndarray]:
+        fpr = np.concatenate(([0.0], self.fps / self.negatives))
+        tpr = np.concatenate(([0.0], self.tps / self.positives))
+        return fpr, tpr
+
+    def auc(self) -> float:
+        fpr, tpr = self.roc()
+        return float(np.trapezoid(tpr, fpr))
+
+    def ks(self) -> float:
+        fpr, tpr = self.roc()
+        return float(np.max(tpr - fpr))
+
+    def pr(self) -> tuple[np.ndarray, np.ndarray]:
+        """From the conventional (0, 1) down to the lowest score, as scikit-learn 1.9 draws it."""
+        recall = np.concatenate(([0.0], self.tps / self.positives))
+        precision = np.concatenate(([1.0], self.tps / (self.tps + self.fps)))
+        return recall, precision
+
+    def average_precision(self) -> float:
+        recall, precision = self.pr()
+        return float(np.sum(np.diff(recall) * precision[1:]))
+
+    def lift(self) -> dict[str, list[Any]]:
+        tenths = np.arange(1, LIFT_FRACTIONS + 1)
+        # Top fraction f holds ceil(f * n) rows, so every fraction has at least one row.
+        rows = (tenths * self.n + LIFT_FRACTIONS - 1) // LIFT_FRACTIONS
+        captured = self.cum_pos[rows - 1].astype(np.float64)
+        gain = captured / self.positives
+        lift = (captured / rows) / (self.positives / self.n)
+        return {
+            "fraction": [round(t / LIFT_FRACTIONS, 10) for t in tenths.tolist()],
+            "gain": _floats(gain),
+            "lift": _floats(lift),
+        }
+
+
+def _thin(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most `points` points of a curve, spread evenly along its length, ends kept exactly.
+
+    Spacing by path length (rather than by threshold) keeps the error of the thinned curve's area
+    below about 2 / points even when most thresholds crowd into one corner.
+    """
+    if x.size <= points:
+        return x, y
+    path = np.concatenate(([0.0], np.cumsum(np.abs(np.diff(x)) + np.abs(np.diff(y)))))
+    idx = np.searchsorted(path, np.linspace(0.0, path[-1], points), side="left")
+    idx[0], idx[-1] = 0, x.size - 1
+    idx = np.unique(idx)
+    return x[idx], y[idx]
+
+
+def _calibration(y: np.ndarray, score: np.ndarray) -> dict[str, list[Any]]:
+    bins = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+    # Same binning as scikit-learn: bin i is (edge_i, edge_i+1], the first bin also holds 0.
+    ids = np.searchsorted(bins[1:-1], score)
+    total = np.bincount(ids, minlength=CALIBRATION_BINS)
+    sums = np.bincount(ids, weights=score, minlength=CALIBRATION_BINS)
+    positives = np.bincount(ids, weights=y, minlength=CALIBRATION_BINS)
+    used = total > 0
+    return {
+        "mean_predicted": _floats(sums[used] / total[used]),
+        "fraction_positive": _floats(positives[used] / total[used]),
+        "count": _ints(total[used]),
+    }
+
+
+def _empty_curves() -> dict[str, Any]:
+    return {
+        "roc_curve": {"fpr": [], "tpr": []},
+        "pr_curve": {"recall": [], "precision": []},
+        "calibration": {"mean_predicted": [], "fraction_positive": [], "count": []},
+        "lift": {"fraction": [], "gain": [], "lift": []},
+    }
+
+
+def binary_classification(
+    y_true: np.ndarray, score: np.ndarray, y_pred: np.ndarray, *, curve_points: int = 200
+) -> dict:
+    """Metrics of a binary classifier (1 = positive class).
+
+    ``y_true`` and ``y_pred`` hold 0/1, ``score`` the predicted probability of class 1 (finite).
+    With n rows, P positives, N negatives and tp, fp, tn, fn counted at ``y_pred``:
+
+    - ``n``; ``base_rate`` = P / n; ``accuracy`` = (tp + tn) / n.
+    - ``precision`` = tp / (tp + fp), ``recall`` = tp / (tp + fn), ``f1`` = 2tp / (2tp + fp + fn);
+      each is 0 when its denominator is 0 (scikit-learn's ``zero_division=0``).
+    - ``roc_auc``: trapezoidal area under the ROC curve with one point per distinct score (tied
+      scores move together), equal to P(score of a positive > score of a negative) + half the
+      probability of a tie. ``gini`` = 2 * roc_auc - 1.
+    - ``pr_auc``: average precision, sum over distinct thresholds t (descending) of
+      (R_t - R_{t-1}) * P_t, exactly as scikit-learn's ``average_precision_score``.
+    - ``ks``: max over thresholds (including "nothing selected") of TPR - FPR, i.e. the one-sided
+      Kolmogorov-Smirnov statistic between the score distributions of negatives and positives.
+    - ``log_loss`` = -mean(y log p + (1 - y) log(1 - p)) with p and 1 - p clipped to
+      [eps, 1 - eps], eps the float64 machine epsilon; ``brier`` = mean((p - y)^2).
+    - ``confusion_matrix`` = [[tn, fp], [fn, tp]].
+    - ``roc_curve`` {fpr, tpr} from (0, 0) to (1, 1) and ``pr_curve`` {recall, precision} in
+      order of decreasing threshold, from the conventional point (0, 1) to the lowest score
+      (recall 1, precision = base rate), as scikit-learn's ``precision_recall_curve``; both
+      thinned to at most ``curve_points`` points along their length, ends kept.
+    - ``calibration`` {mean_predicted, fraction_positive, count}: 10 uniform bins of [0, 1]
+      (right-closed, the first also holding 0), empty bins omitted, as scikit-learn's
+      ``calibration_curve(strategy="uniform", n_bins=10)``.
+    - ``lift``: rows ordered by score descending, ties in input order; for f in 0.1, ..., 1.0 the
+      top ceil(f * n) rows; ``gain`` = positives among them / P, ``lift`` = their positive rate /
+      base rate.
+
+    roc_auc, gini, ks, roc_curve need both classes; pr_auc, pr_curve, gain and lift need at least
+    one positive; otherwise they are None or empty lists. log_loss, brier and calibration are None
+    or empty when some score lies outside [0, 1]. With no rows every metric is None.
+    """
+    if curve_points < 2:
+        raise ValueError("curve_points must be at least 2")
+    y = _labels01(y_true, "y_true")
+    pred = _labels01(y_pred, "y_pred")
+    p = _finite_floats(score, "score")
+    n = _same_length(y, pred, p)
+
+    tn, fp, fn, tp = (int(c) for c in np.bincount(2 * y + pred, minlength=4))
+    result: dict[str, Any] = {
+        "n": n,
+        "base_rate": None,
+        "accuracy": None,
+        "precision": None,
+        "recall": None,
+        "f1": None,
+        "roc_auc": None,
+        "pr_auc": None,
+        "log_loss": None,
+        "brier": None,
+        "ks": None,
+        "gini": None,
+        "confusion_matrix": [[tn, fp], [fn, tp]],
+        **_empty_curves(),
+    }
+    if n == 0:
+        return result
+
+    result["base_rate"] = (tp + fn) / n
+    result["accuracy"] = (tp + tn) / n
+    result["precision"] = tp / (tp + fp) if tp + fp else 0.0
+    result["recall"] = tp / (tp + fn) if tp + fn else 0.0
+    result["f1"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+
+    if _is_probability(p):
+        on_true = np.clip(p, _EPS, 1 - _EPS)
+        on_false = np.clip(1 - p, _EPS, 1 - _EPS)
+        result["log_loss"] = _num(-np.mean(np.log(np.where(y == 1, on_true, on_false))))
+        result["brier"] = _num(np.mean((p - y) ** 2))
+        result["calibration"] = _calibration(y, p)
+
+    ranking = _Ranking(y, p)
+    if ranking.both_classes:
+        auc = ranking.auc()
+        result["roc_auc"] = _num(auc)
+        result["gini"] = _num(2 * auc - 1)
+        result["ks"] = _num(ranking.ks())
+        fpr, tpr = _thin(*ranking.roc(), curve_points)
+        result["roc_curve"] = {"fpr": _floats(fpr), "tpr": _floats(tpr)}
+    if ranking.positives:
+        result["pr_auc"] = _num(ranking.average_precision())
+        recall, precision = _thin(*ranking.pr(), curve_points)
+        result["pr_curve"] = {"recall": _floats(recall), "precision": _floats(precision)}
+        result["lift"] = ranking.lift()
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Multiclass and regression
+
+
+def _rank_auc(y: np.ndarray, score: np.ndarray) -> float | None:
+    """Mann-Whitney AUC of binary labels; ties count one half."""
+    positives = int(y.sum())
+    negatives = y.size - positives
+    if not positives or not negatives:
+        return None
+    ranks = stats.rankdata(score)
+    return _num((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def multiclass_classification(y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray) -> dict:
+    """Metrics of a k-class classifier; classes are the indices 0..k-1 of ``proba``'s columns.
+
+    - ``n``; ``accuracy`` = share of rows with y_pred = y_true.
+    - ``precision_macro``, ``recall_macro``, ``f1_macro``: unweighted mean over the classes that
+      occur in y_true or y_pred (scikit-learn's default label set) of the per-class precision
+      tp / (tp + fp), recall tp / (tp + fn) and F1 2tp / (2tp + fp + fn), each 0 when its
+      denominator is 0.
+    - ``roc_auc_ovr``: unweighted mean over all k classes of the AUC of "class j versus the rest"
+      scored by proba[:, j] (ties count one half); None unless every class occurs in y_true and
+      at least two classes do (where scikit-learn refuses to compute it).
+    - ``log_loss`` = -mean(log clip(proba[i, y_i], eps, 1 - eps)), proba not renormalised; None if
+      proba has values outside [0, 1].
+    - ``confusion_matrix``: k x k counts, rows = true class, columns = predicted class.
+    """
+    scores = np.asarray(proba, dtype=np.float64)
+    if scores.ndim != 2:
+        raise ValueError("proba must be two-dimensional (n, k)")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("proba contains NaN or infinite values")
+    k = scores.shape[1]
+    y = _class_indices(y_true, k, "y_true")
+    pred = _class_indices(y_pred, k, "y_pred")
+    n = _same_length(y, pred, scores)
+
+    cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
+    result: dict[str, Any] = {
+        "n": n,
+        "accuracy": None,
+        "precision_macro": None,
+        "recall_macro": None,
+        "f1_macro": None,
+        "roc_auc_ovr": None,
+        "log_loss": None,
+        "confusion_matrix": [_ints(row) for row in cm],
+    }
+    if n == 0:
+        return result
+
+    tp = np.diag(cm).astype(np.float64)
+    predicted = cm.sum(axis=0).astype(np.float64)
+    actual = cm.sum(axis=1).astype(np.float64)
+    labels = (predicted + actual) > 0
+
+    def per_class(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(numerator)
+        np.divide(numerator, denominator, out=out, where=denominator > 0)
+        return out
+
+    result["accuracy"] = float(tp.sum() / n)
+    result["precision_macro"] = _num(per_class(tp, predicted)[labels].mean())
+    result["recall_macro"] = _num(per_class(tp, actual)[labels].mean())
+    result["f1_macro"] = _num(per_class(2 * tp, predicted + actual)[labels].mean())
+
+    if k >= 2 and np.all(actual > 0):
+        # One sort per column; the rank sum of each class's own rows gives its one-vs-rest AUC.
+        ranks = stats.rankdata(scores, axis=0)
+        own = np.bincount(y, weights=ranks[np.arange(n), y], minlength=k)
+        aucs = (own - actual * (actual + 1) / 2) / (actual * (n - actual))
+        result["roc_auc_ovr"] = _num(aucs.mean())
+    if _is_probability(scores.ravel()):
+        chosen = np.clip(scores[np.arange(n), y], _EPS, 1 - _EPS)
+        result["log_loss"] = _num(-np.mean(np.log(chosen)))
+    return result
+
+
+def regression(y_true: np.ndarray, y_pred: np.ndarray, *, sample: int = 500, seed: int = 0) -> dict:
+    """Metrics of a regression model. Residual r = y_true - y_pred.
+
+    - ``n``; ``rmse`` = sqrt(mean(r^2)); ``mae`` = mean(|r|).
+    - ``r2`` = 1 - sum(r^2) / sum((y_true - mean(y_true))^2); None when y_true is constant or has
+      fewer than two values (scikit-learn would report 1.0 or 0.0 there).
+    - ``residuals.histogram``: 30 equal-width bins spanning min(r)..max(r) (``numpy.histogram``,
+      last bin closed), 31 ``edges`` and 30 ``counts``; when all residuals are equal (up to
+      rounding) the bins span median(r) - 0.5 .. median(r) + 0.5.
+    - ``residuals.sample``: at most ``sample`` rows drawn without replacement with
+      ``numpy.random.default_rng(seed)``, kept in input order: ``predicted`` and ``residual``.
+
+    Inputs must be finite. With no rows the metrics are None and the lists empty.
+    """
+    truth = _finite_floats(y_true, "y_true")
+    predicted = _finite_floats(y_pred, "y_pred")
+    n = _same_length(truth, predicted)
+    result: dict[str, Any] = {
+        "n": n,
+        "rmse": None,
+        "mae": None,
+        "r2": None,
+        "residuals": {
+            "histogram": {"edges": [], "counts": []},
+            "sample": {"predicted": [], "residual": []},
+        },
+    }
+    if n == 0:
+        return result
+
+    residual = truth - predicted
+    squared = float(np.dot(residual, residual))
+    result["rmse"] = _num(math.sqrt(squared / n))
+    result["mae"] = _num(np.mean(np.abs(residual)))
+    centred = truth - truth.mean()
+    total = float(np.dot(centred, centred))
+    result["r2"] = _num(1 - squared / total) if n >= 2 and total > 0 else None
+
+    try:
+        counts, edges = np.histogram(residual, bins=RESIDUAL_BINS)
+    except ValueError:
+        # Residuals equal up to rounding leave no room for 30 finite bins: centre a unit range on
+        # them, as numpy does for exactly constant data.
+        middle = float(np.median(residual))
+        counts, edges = np.histogram(
+            residual, bins=RESIDUAL_BINS, range=(middle - 0.5, middle + 0.5)
+        )
+    rows = np.arange(n)
+    if n > sample:
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=max(sample, 0), replace=False))
+    result["residuals"] = {
+        "histogram": {"edges": _floats(edges), "counts": _ints(counts)},
+        "sample": {"predicted": _floats(predicted[rows]), "residual": _floats(residual[rows])},
+    }
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Stability: PSI and Kolmogorov-Smirnov. Both work on sorted non-missing values, so `stability`
+# sorts each column once and derives both from it.
+
+
+def _as_float(values: np.ndarray | pd.Series) -> np.ndarray:
+    if isinstance(values, pd.Series):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    array = np.asarray(values)
+    if array.dtype == object:
+        return pd.Series(array).to_numpy(dtype=np.float64, na_value=np.nan)
+    return array.astype(np.float64).ravel()
+
+
+def _sorted_present(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Sorted non-NaN values and the number of NaNs."""
+    missing = np.isnan(values)
+    count = int(missing.sum())
+    return np.sort(values[~missing] if count else values), count
+
+
+def _quantiles_of_sorted(ordered: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """``numpy.quantile(..., method="linear")`` of an already sorted array, without re-sorting.
+
+    The arithmetic follows numpy's own (virtual index (n - 1) q, and its two-sided lerp), so the
+    edges are bit-for-bit those of ``numpy.quantile``.
+    """
+    virtual = (ordered.size - 1) * probs
+    below = np.floor(virtual).astype(np.intp)
+    above = np.minimum(below + 1, ordered.size - 1)
+    gamma = virtual - below
+    a, b = ordered[below], ordered[above]
+    with np.errstate(invalid="ignore"):  # inf - inf between infinite values gives NaN: dropped
+        diff = b - a
+        out = a + diff * gamma
+        np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    return out
+
+
+def _psi_of_counts(expected: np.ndarray, actual: np.ndarray) -> float:
+    e = np.maximum(expected / expected.sum(), PSI_FLOOR)
+    a = np.maximum(actual / actual.sum(), PSI_FLOOR)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def _psi_sorted(
+    expected: np.ndarray, expected_nan: int, actual: np.ndarray, actual_nan: int, bins: int
+) -> float | None:
+    if expected.size + expected_nan == 0 or actual.size + actual_nan == 0:
+        return None
+    if expected.size:
+        edges = _quantiles_of_sorted(expected, np.linspace(0.0, 1.0, bins + 1)[1:-1])
+        edges = np.unique(edges[~np.isnan(edges)])
+    else:
+        edges = np.empty(0)
+    # Bins are right-closed, (edge_i-1, edge_i], between -inf and +inf; then one bin for NaN.
+    e = np.diff(np.concatenate(([0], np.searchsorted(expected, edges, "right"), [expected.size])))
+    a = np.diff(np.concatenate(([0], np.searchsorted(actual, edges, "right"), [actual.size])))
+    return _num(_psi_of_counts(np.append(e, expected_nan), np.append(a, actual_nan)))
+
+
+def psi(expected: np.ndarray, actual: np.ndarray, *, bins: int = 10) -> float | None:
+    """Population stability index of a numeric variable, ``actual`` against ``expected``.
+
+    Bin edges are the quantiles at 1/bins, ..., (bins-1)/bins of the non-missing ``expected``
+    values (``numpy.quantile``, linear interpolation), duplicates dropped, with outer edges -inf
+    and +inf; bins are right-closed, (lower, upper]. Missing values (NaN) form one more bin.
+    With e_i and a_i the shares of all rows of each sample in bin i, each floored at 1e-4:
+    PSI = sum_i (a_i - e_i) * ln(a_i / e_i). Bins empty in both samples contribute 0.
+    None if either sample has no rows.
+    """
+    if bins < 1:
+        raise ValueError("bins must be at least 1")
+    exp_sorted, exp_nan = _sorted_present(_as_float(expected))
+    act_sorted, act_nan = _sorted_present(_as_float(actual))
+    return _psi_sorted(exp_sorted, exp_nan, act_sorted, act_nan, bins)
+
+
+def psi_categorical(
+    expected: np.ndarray | pd.Series, actual: np.ndarray | pd.Series
+) -> float | None:
+    """Population stability index of a categorical variable, ``actual`` against ``expected``.
+
+    One bin per distinct value seen in either sample; all missing values (None, NaN, NA) form one
+    bin. Shares floored at 1e-4 and summed as in ``psi``. None if either sample has no rows.
+    """
+    left = pd.Series(expected).reset_index(drop=True)
+    right = pd.Series(actual).reset_index(drop=True)
+    if left.size == 0 or right.size == 0:
+        return None
+    joined = pd.concat([left, right], ignore_index=True)
+    codes, uniques = pd.factorize(joined, use_na_sentinel=False)
+    e = np.bincount(codes[: left.size], minlength=len(uniques))
+    a = np.bincount(codes[left.size :], minlength=len(uniques))
+    return _num(_psi_of_counts(e, a))
+
+
+def _block_ends(ordered: np.ndarray) -> np.ndarray:
+    """Index of the last element of each run of equal values in a sorted array."""
+    return np.append(np.flatnonzero(np.diff(ordered)), ordered.size - 1)
+
+
+def _ks_p_value(d: float, m: int, k: int) -> float | None:
+    big, small = max(m, k), min(m, k)
+    effective = big * small / (big + small)
+    if effective <= KS_EXACT_LIMIT:
+        # scipy.stats.ks_2samp(method="asymp"), two-sided.
+        p = stats.kstwo.sf(d, np.round(effective))
+    else:
+        # kstwo.sf takes up to 0.4 s for large samples; its limit differs by less than 0.004.
+        p = stats.kstwobign.sf(math.sqrt(effective) * d)
+    return _num(np.clip(p, 0.0, 1.0))
+
+
+def _ks_sorted(a: np.ndarray, b: np.ndarray) -> dict[str, float | None]:
+    if a.size == 0 or b.size == 0:
+        return {"statistic": None, "p_value": None}
+    # |F_a - F_b| can only peak where one of the two steps up, i.e. at the last copy of a value;
+    # counts stay integers so that D is exact.
+    ends_a, ends_b = _block_ends(a), _block_ends(b)
+    at_a = np.abs((ends_a + 1) * b.size - np.searchsorted(b, a[ends_a], "right") * a.size).max()
+    at_b = np.abs(np.searchsorted(a, b[ends_b], "right") * b.size - (ends_b + 1) * a.size).max()
+    d = float(max(at_a, at_b)) / (a.size * b.size)
+    return {"statistic": _num(d), "p_value": _ks_p_value(d, a.size, b.size)}
+
+
+def ks_test(a: np.ndarray, b: np.ndarray) -> dict:
+    """Two-sample Kolmogorov-Smirnov test, NaNs ignored.
+
+    ``statistic`` D = sup_x |F_a(x) - F_b(x)| with F the empirical distribution functions;
+    ``p_value`` two-sided, from the distribution of D under "same distribution" for
+    en = m n / (m + n) observations (m, n the sample sizes): ``scipy.stats.kstwo.sf(D, round(en))``
+    as in scipy's ``ks_2samp(method="asymp")`` when en <= 5000, else its large-sample limit
+    ``scipy.stats.kstwobign.sf(sqrt(en) * D)`` (absolute difference below 0.004 there).
+    Both None if either sample has no non-missing value.
+    """
+    a_sorted, _ = _sorted_present(_as_float(a))
+    b_sorted, _ = _sorted_present(_as_float(b))
+    return _ks_sorted(a_sorted, b_sorted)
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    dtype = column.dtype
+    return bool(
+        pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+        and not pd.api.types.is_complex_dtype(dtype)
+    )
+
+
+def stability(reference: pd.DataFrame, holdout: pd.DataFrame, columns: list[str]) -> list[dict]:
+    """Per column, in order: {feature, kind, psi, ks_statistic, ks_p_value}.
+
+    A column is "numeric" when its dtype is numeric (not bool) in both frames, else
+    "categorical". Numeric: ``psi`` with 10 quantile bins of the reference, and ``ks_test``.
+    Categorical: ``psi_categorical``, KS fields None. The reference is the expected sample.
+    """
+    result: list[dict] = []
+    for name in columns:
+        ref, hold = reference[name], holdout[name]
+        if _is_numeric(ref) and _is_numeric(hold):
+            ref_sorted, ref_nan = _sorted_present(_as_float(ref))
+            hold_sorted, hold_nan = _sorted_present(_as_float(hold))
+            ks = _ks_sorted(ref_sorted, hold_sorted)
+            result.append(
+                {
+                    "feature": str(name),
+                    "kind": "numeric",
+                    "psi": _psi_sorted(ref_sorted, ref_nan, hold_sorted, hold_nan, 10),
+                    "ks_statistic": ks["statistic"],
+                    "ks_p_value": ks["p_value"],
+                }
+            )
+        else:
+            result.append(
+                {
+                    "feature": str(name),
+                    "kind": "categorical",
+                    "psi": psi_categorical(ref, hold),
+                    "ks_statistic": None,
+                    "ks_p_value": None,
+                }
+            )
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Fairness
+
+
+def fairness(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    groups: np.ndarray,
+    *,
+    score: np.ndarray | None = None,
+    max_groups: int = 50,
+) -> dict:
+    """Binary-classification metrics per group (1 = positive) and the gaps between groups.
+
+    Groups are the distinct values of ``groups`` as text; missing values form the group
+    "missing". If there are more than ``max_groups``, the largest ``max_groups`` (ties by name)
+    are kept, rows of the others are left out, and ``truncated`` is True; ``total_groups`` is
+    the number before truncation. Groups are listed by size, largest first, ties by name.
+
+    Per group: ``n``; ``selection_rate`` = share with y_pred = 1; ``true_positive_rate`` =
+    tp / (tp + fn), None without positives; ``false_positive_rate`` = fp / (fp + tn), None
+    without negatives; ``accuracy``; ``roc_auc`` of ``score`` in the group (ties count one half),
+    None without score or without both classes.
+
+    ``demographic_parity_difference`` = max - min selection rate over the groups (0 with one
+    group, None with none); ``equal_opportunity_difference`` = max - min true positive rate over
+    the groups where it is defined, None if fewer than two.
+    """
+    y = _labels01(y_true, "y_true")
+    pred = _labels01(y_pred, "y_pred")
+    if isinstance(groups, pd.Series):
+        raw_groups = groups.reset_index(drop=True)
+    else:
+        raw_groups = pd.Series(np.asarray(groups, dtype=object))
+    scores = None if score is None else _finite_floats(score, "score")
+    n = _same_length(y, pred, raw_groups.to_numpy(), *(() if scores is None else (scores,)))
+
+    codes, uniques = pd.factorize(raw_groups, use_na_sentinel=True)
+    names = [str(u) for u in uniques] + ["missing"]
+    codes = np.where(codes < 0, len(uniques), codes)
+    sizes = np.bincount(codes, minlength=len(names))
+    present = [g for g in range(len(names)) if sizes[g] > 0]
+    present.sort(key=lambda g: (-int(sizes[g]), names[g]))
+    kept = present[:max_groups]
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(codes[mask], minlength=len(names))
+
+    selected = count(pred == 1)
+    positives = count(y == 1)
+    true_pos = count((y == 1) & (pred == 1))
+    false_pos = count((y == 0) & (pred == 1))
+    correct = count(y == pred)
+
+    rows_of: dict[int, np.ndarray] = {}
+    if scores is not None and n:
+        order = np.argsort(codes, kind="stable")
+        starts = np.concatenate(([0], np.cumsum(sizes)))
+        rows_of = {g: order[starts[g] : starts[g + 1]] for g in kept}
+
+    out_groups: list[dict[str, Any]] = []
+    for g in kept:
+        size = int(sizes[g])
+        negatives = size - int(positives[g])
+        auc = None
+        if scores is not None:
+            rows = rows_of[g]
+            auc = _rank_auc(y[rows], scores[rows])
+        out_groups.append(
+            {
+                "group": names[g],
+                "n": size,
+                "selection_rate": float(selected[g] / size),
+                "true_positive_rate": _ratio(float(true_pos[g]), float(positives[g])),
+                "false_positive_rate": _ratio(float(false_pos[g]), float(negatives)),
+                "accuracy": float(correct[g] / size),
+                "roc_auc": auc,
+            }
+        )
+
+    selection = [grp["selection_rate"] for grp in out_groups]
+    tprs = [
+        grp["true_positive_rate"] for grp in out_groups if grp["true_positive_rate"] is not None
+    ]
+    return {
+        "groups": out_groups,
+        "demographic_parity_difference": max(selection) - min(selection) if selection else None,
+        "equal_opportunity_difference": max(tprs) - min(tprs) if len(tprs) >= 2 else None,
+        "truncated": len(present) > len(kept),
+        "total_groups": len(present),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Model-dependent measurements
+
+
+def permutation_importance(
+    score_fn: Callable[[pd.DataFrame], float],
+    frame: pd.DataFrame,
+    features: list[str],
+    *,
+    n_repeats: int = 3,
+    max_rows: int = 5000,
+    seed: int = 0,
+) -> list[dict]:
+    """Drop in ``score_fn`` (higher is better) when one feature's values are shuffled.
+
+    At most ``max_rows`` rows are used, drawn without replacement with
+    ``numpy.random.default_rng(seed)`` and kept in input order with their original index labels,
+    so ``score_fn`` can align true labels by index. The baseline is ``score_fn`` on those rows;
+    each feature is then permuted ``n_repeats`` times (the other columns untouched) and
+    importance = mean(baseline - permuted score), ``std`` = population standard deviation of
+    those drops. Returned as [{feature, importance, std}], importance descending (stable).
+    Raises ValueError if ``score_fn`` returns NaN or inf.
+    """
+    if n_repeats < 1:
+        raise ValueError("n_repeats must be at least 1")
+    rng = np.random.default_rng(seed)
+    rows = len(frame)
+    if rows > max_rows:
+        frame = frame.iloc[np.sort(rng.choice(rows, size=max_rows, replace=False))]
+        rows = max_rows
+
+    def scored(data: pd.DataFrame) -> float:
+        value = float(score_fn(data))
+        if not math.isfinite(value):
+            raise ValueError("score_fn returned a non-finite value")
+        return value
+
+    baseline = scored(frame)
+    work = frame.copy()
+    result: list[dict] = []
+    for feature in features:
+        original = frame[feature]
+        drops = []
+        for _ in range(n_repeats):
+            # take + set_axis keeps the column's dtype (categoricals, nullable ints) intact.
+            work[feature] = original.take(rng.permutation(rows)).set_axis(frame.index)
+            drops.append(baseline - scored(work))
+        work[feature] = original
+        result.append(
+            {
+                "feature": str(feature),
+                "importance": float(np.mean(drops)),
+                "std": float(np.std(drops)),
+            }
+        )
+    result.sort(key=lambda item: -item["importance"])
+    return result
+
+
+def latency(
+    predict: Callable[[pd.DataFrame], object],
+    frame: pd.DataFrame,
+    *,
+    single_repeats: int = 50,
+    batch_rows: int = 1000,
+    batch_repeats: int = 5,
+) -> dict:
+    """Wall-clock prediction time, measured with ``time.perf_counter``.
+
+    ``ms_per_row_single``: median over ``single_repeats`` calls on the first row, after one
+    warm-up call. ``ms_per_1000_rows``: median over ``batch_repeats`` calls on the first
+    ``batch_rows`` rows (all rows if fewer), scaled to 1,000 rows. ``rows_in_batch``: rows in that
+    batch. With an empty frame both times are None.
+    """
+    if single_repeats < 1 or batch_repeats < 1 or batch_rows < 1:
+        raise ValueError("repeats and batch_rows must be at least 1")
+    if len(frame) == 0:
+        return {"ms_per_row_single": None, "ms_per_1000_rows": None, "rows_in_batch": 0}
+
+    def timed(data: pd.DataFrame) -> float:
+        start = time.perf_counter()
+        predict(data)
+        return (time.perf_counter() - start) * 1000.0
+
+    one = frame.iloc[:1]
+    predict(one)
+    single = statistics.median(timed(one) for _ in range(single_repeats))
+    batch = frame.iloc[:batch_rows]
+    per_batch = statistics.median(timed(batch) for _ in range(batch_repeats))
+    return {
+        "ms_per_row_single": float(single),
+        "ms_per_1000_rows": float(per_batch * 1000.0 / len(batch)),
+        "rows_in_batch": len(batch),
+    }

@@ -1,0 +1,303 @@
+"""Running the validation engine in a sandboxed child process (worker side).
+
+With bubblewrap the child gets: no network (its own network namespace: the host's loopback, where
+the database and broker listen, does not exist there), its own PID namespace, a read-only view of
+the system and the Python installation only (not the portal's code, settings or data), a private
+writable scratch folder, an empty environment, no capabilities, uid 65534, and resource limits. The
+worker kills its whole process group at the wall-clock limit.
+
+Without bubblewrap (or where the kernel refuses namespaces) the child still runs with the limits,
+an empty environment and its own scratch folder, but pickle formats are refused: only `.skops`
+files, opened with a type allowlist, are validated there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+ENGINE_DIR = Path(__file__).resolve().parent / "engine"
+SANDBOX_ENGINE = "/opt/portal/engine"
+SANDBOX_SCRATCH = "/scratch"
+NOBODY = 65534
+MAX_RESULT_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int
+    cpu_seconds: int
+    wall_seconds: int
+    file_mb: int
+    processes: int
+    open_files: int
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        return cls(**settings.PORTAL_SANDBOX_LIMITS)
+
+
+@dataclass(frozen=True)
+class Isolation:
+    isolated: bool
+    reason: str
+
+
+class SandboxFailure(Exception):
+    """Validation could not finish; ``message`` is written for the data scientist."""
+
+    def __init__(self, message: str, kind: str = "error") -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+
+
+def _python_paths() -> list[str]:
+    """What the child needs to run this interpreter and its packages, and nothing more."""
+    paths = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent)}
+    return sorted(p for p in paths if not p.startswith("/usr/"))
+
+
+def _bwrap_command(scratch: Path, argv: list[str]) -> list[str]:
+    as_root = os.geteuid() == 0
+    command = [
+        "bwrap",
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--cap-drop",
+        "ALL",
+    ]
+    if as_root:
+        # Namespaces as real root, then the child drops to uid 65534 itself: only a non-root uid
+        # is held to RLIMIT_NPROC, and it can still read a Python installed under /root.
+        command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        command += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+    command += ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        top = Path("/") / name
+        if top.is_symlink():
+            command += ["--symlink", os.readlink(top), str(top)]
+        elif top.is_dir():
+            command += ["--ro-bind", str(top), str(top)]
+    binds = [*_python_paths(), SANDBOX_ENGINE]
+    created: list[str] = []
+    for target in binds:  # bwrap creates missing parents as 0700; uid 65534 must traverse them
+        for parent in reversed(PurePosixPath(target).parents):
+            if str(parent) != "/" and str(parent) not in created:
+                created.append(str(parent))
+                command += ["--perms", "0755", "--dir", str(parent)]
+    for path in _python_paths():
+        command += ["--ro-bind", path, path]
+    command += [
+        "--ro-bind",
+        str(ENGINE_DIR),
+        SANDBOX_ENGINE,
+        "--bind",
+        str(scratch),
+        SANDBOX_SCRATCH,
+        "--chdir",
+        SANDBOX_SCRATCH,
+        "--tmpfs",
+        "/tmp",  # noqa: S108 - the sandbox's own empty /tmp
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        *argv,
+    ]
+    return command
+
+
+@functools.cache
+def isolation() -> Isolation:
+    """Whether this host can isolate the child (probed once per process)."""
+    if not settings.PORTAL_SANDBOX_ISOLATION:
+        return Isolation(False, "isolation is switched off (PORTAL_SANDBOX_ISOLATION=0)")
+    if shutil.which("bwrap") is None:
+        return Isolation(False, "bubblewrap (bwrap) is not installed on the worker")
+    scratch = Path(tempfile.mkdtemp(prefix="probe-", dir=_scratch_root()))
+    try:
+        result = subprocess.run(  # noqa: S603 - fixed command, no shell
+            _bwrap_command(scratch, [sys.executable, "-I", "-c", "pass"]),
+            env={},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Isolation(False, f"bubblewrap could not start: {exc}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if result.returncode != 0:
+        detail = result.stderr.strip().splitlines()[-1:] or ["no message"]
+        return Isolation(False, f"this kernel refuses the sandbox's namespaces ({detail[0]})")
+    return Isolation(
+        True,
+        "bubblewrap: no network, read-only system, private scratch folder, "
+        "uid 65534, resource limits",
+    )
+
+
+def _scratch_root() -> Path:
+    root = Path(settings.PORTAL_SANDBOX_DIR)
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o711)  # others may enter a scratch folder they know the random name of, not list
+    return root
+
+
+def new_scratch() -> Path:
+    scratch = Path(tempfile.mkdtemp(prefix="validation-", dir=_scratch_root()))
+    # bwrap enters the folder as root without capabilities, so "others" need to traverse it.
+    scratch.chmod(0o755)
+    (scratch / "in").mkdir(mode=0o755)
+    (scratch / "out").mkdir(mode=0o755)
+    return scratch
+
+
+def _interpret_exit(
+    code: int, limits: Limits, stderr_tail: list[str], timed_out: bool
+) -> tuple[str, str]:
+    """A sentence for the data scientist, and whether a limit ("limit") or a crash ("error")."""
+    if timed_out:
+        return (
+            f"Validation ran longer than {limits.wall_seconds} s and was stopped (the "
+            "sandbox's wall-clock limit).",
+            "limit",
+        )
+    signals = {
+        signal.SIGXCPU: f"used more than {limits.cpu_seconds} s of CPU time",
+        signal.SIGXFSZ: f"tried to write a file larger than {limits.file_mb} MB",
+        signal.SIGKILL: "was killed, most likely for running out of memory",
+    }
+    number = -code if code < 0 else code - 128 if code > 128 else 0
+    for sig, what in signals.items():
+        if number == sig:
+            return f"Validation {what}, and was stopped at the sandbox's limit.", "limit"
+    detail = "; ".join(stderr_tail[-3:]) or "no message"
+    return f"The validation process stopped unexpectedly (exit code {code}): {detail}", "error"
+
+
+def run(
+    spec: dict[str, Any],
+    scratch: Path,
+    *,
+    limits: Limits,
+    on_progress: Callable[[int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Run one stage of the engine in ``scratch`` and return its JSON result."""
+    isolated = isolation().isolated
+    spec = {
+        **spec,
+        "limits": asdict(limits),
+        "drop_to_uid": NOBODY if isolated and os.geteuid() == 0 else None,
+    }
+    (scratch / "job.json").write_text(json.dumps(spec))
+    if isolated:
+        if os.geteuid() == 0:
+            for path in [scratch, *scratch.rglob("*")]:
+                os.chown(path, NOBODY, NOBODY)
+        command = _bwrap_command(
+            scratch, [sys.executable, "-I", "-B", f"{SANDBOX_ENGINE}/child.py"]
+        )
+    else:
+        command = [sys.executable, "-I", "-B", str(ENGINE_DIR / "child.py")]
+    stderr_tail: list[str] = []
+    timed_out = False
+    with tempfile.TemporaryFile() as result_file:
+        process = subprocess.Popen(  # noqa: S603 - fixed command, no shell
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=result_file,
+            stderr=subprocess.PIPE,
+            env={},
+            cwd=scratch,
+            start_new_session=True,
+        )
+        assert process.stderr is not None
+        deadline = time.monotonic() + limits.wall_seconds
+        selector = selectors.DefaultSelector()
+        selector.register(process.stderr, selectors.EVENT_READ)
+        buffer = b""
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                if not selector.select(timeout=min(remaining, 1.0)):
+                    continue
+                chunk = os.read(process.stderr.fileno(), 65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                buffer = buffer[-65536:]  # a process printing without newlines stays bounded
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace").rstrip()
+                    if line.startswith("@@progress ") and on_progress is not None:
+                        try:
+                            update = json.loads(line.removeprefix("@@progress "))
+                            on_progress(int(update["percent"]), str(update["step"])[:200])
+                        except (ValueError, KeyError, TypeError):
+                            pass
+                    elif line:
+                        stderr_tail = [*stderr_tail[-29:], line[:500]]
+            if timed_out:
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=max(deadline - time.monotonic(), 0) + 30)
+        except BaseException:
+            # The worker is shutting down or the job was lost: take the whole sandbox down too.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+        finally:
+            selector.close()
+            process.stderr.close()
+        if process.returncode != 0:
+            raise SandboxFailure(
+                *_interpret_exit(process.returncode, limits, stderr_tail, timed_out)
+            )
+        result_file.seek(0)
+        raw = result_file.read(MAX_RESULT_BYTES + 1)
+    if len(raw) > MAX_RESULT_BYTES:
+        raise SandboxFailure("The validation result was larger than the portal accepts.")
+    try:
+        result = json.loads(raw)
+    except ValueError:
+        raise SandboxFailure(
+            "The validation process returned no readable result: "
+            + ("; ".join(stderr_tail[-3:]) or "no message")
+        ) from None
+    if not isinstance(result, dict) or "ok" not in result:
+        raise SandboxFailure("The validation process returned an unexpected result.")
+    if not result["ok"]:
+        raise SandboxFailure(
+            str(result.get("error", "unknown error"))[:2000], str(result.get("kind", "error"))
+        )
+    return result

@@ -1,0 +1,356 @@
+"""Validation of model versions: running it in the sandbox, storing its report, policies, re-runs.
+
+A validation job's ``execute`` step (``run_validation``) does the long work outside any
+transaction: it checks each file's SHA-256, copies the files into a scratch folder, runs the
+engine in the sandbox and judges the report against the policy. Its ``commit`` step
+(``store_validation``) stores the report, the canonical artifact and the version's new status in
+the job's completion transaction, so a redelivered job stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files import File
+from django.db import transaction
+
+from apps.accounts.permissions import can
+from apps.accounts.roles import Role, has_role
+from apps.audit import services as audit
+from apps.jobs import services as jobs
+from apps.jobs.models import Job
+from apps.registry import services as registry
+from apps.registry import storage
+from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
+from apps.validation import checks, sandbox
+from apps.validation.models import ValidationPolicy, ValidationReport
+
+# Statuses from which a version may be validated again: review and later stages are past it.
+RERUNNABLE = {
+    ModelVersion.Status.DRAFT,
+    ModelVersion.Status.VALIDATING,
+    ModelVersion.Status.VALIDATED,
+    ModelVersion.Status.VALIDATION_FAILED,
+}
+
+
+def policy_for_tier(risk_tier: str) -> ValidationPolicy:
+    return ValidationPolicy.objects.get(model__isnull=True, risk_tier=risk_tier, is_current=True)
+
+
+def policy_for(model: RegisteredModel) -> ValidationPolicy:
+    """The model's own current policy if it has one, else its risk tier's."""
+    own = ValidationPolicy.objects.filter(model=model, is_current=True).first()
+    return own if own is not None else policy_for_tier(model.risk_tier)
+
+
+def jobs_of(version: ModelVersion) -> Any:
+    return Job.objects.filter(
+        kind=registry.VALIDATION_KIND, target_type__model="modelversion", target_id=str(version.pk)
+    )
+
+
+def active_job(version: ModelVersion) -> Job | None:
+    return jobs_of(version).active().first()
+
+
+# --- The job ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Produced:
+    """What the sandbox produced for one validation, before it is stored."""
+
+    version_id: int
+    policy_id: int | None
+    outcome: str
+    reasons: list[str]
+    results: list[dict[str, Any]] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+    canonical: Path | None = None
+    champion_id: int | None = None
+    isolated: bool = False
+    duration_ms: int = 0
+    scratch: Path | None = None
+
+
+def _copy_in(stored: StoredFile, destination: Path) -> None:
+    """Copy a stored file into the scratch folder, refusing one whose bytes changed."""
+    digest_source = storage.sha256_of(stored.key)
+    if digest_source != stored.sha256:
+        raise sandbox.SandboxFailure(
+            f"The stored {stored.get_role_display().lower()} does not match the SHA-256 recorded "
+            "at upload; it may have been altered. Upload the version again.",
+            "integrity",
+        )
+    with storage.open_blob(stored.key) as source, open(destination, "wb") as target:
+        shutil.copyfileobj(source, target, length=storage.CHUNK)
+
+
+def run_validation(job: Job) -> Produced:
+    """The long part of a validation job. Never raises for a problem with the version itself."""
+    started = time.monotonic()
+    version = ModelVersion.objects.select_related("model__champion").get(pk=job.target_id)
+    files = {f.role: f for f in version.files.all()}
+    policy = policy_for(version.model)
+    isolation = sandbox.isolation()
+    scratch = sandbox.new_scratch()
+    produced = Produced(
+        version.pk,
+        policy.pk,
+        ValidationReport.Outcome.ERROR,
+        [],
+        isolated=isolation.isolated,
+        scratch=scratch,
+    )
+    limits = sandbox.Limits.from_settings()
+
+    def progress(percent: int, step: str) -> None:
+        jobs.report_progress(job, percent, step)
+
+    try:
+        progress(2, "Checking the stored files")
+        artifact = files[StoredFile.Role.ARTIFACT]
+        extension = {"joblib": "joblib", "pickle": "pkl"}.get(artifact.file_format, "skops")
+        _copy_in(artifact, scratch / "in" / f"artifact.{extension}")
+        holdout = files[StoredFile.Role.HOLDOUT]
+        _copy_in(holdout, scratch / "in" / f"holdout.{holdout.file_format}")
+        spec: dict[str, Any] = {
+            "mode": "validate",
+            "artifact": {"path": f"in/artifact.{extension}", "format": artifact.file_format},
+            "holdout": {"path": f"in/holdout.{holdout.file_format}", "format": holdout.file_format},
+            "reference": None,
+            "target": version.target_column,
+            "sensitive": version.sensitive_column or None,
+            "champion": None,
+            "expected_predictions": None,
+            "check_rows": 1000,
+            "trusted_types": list(settings.PORTAL_SKOPS_TRUSTED_TYPES),
+            "archive": {
+                "max_members": settings.PORTAL_SKOPS_MAX_MEMBERS,
+                "max_total_bytes": settings.PORTAL_SKOPS_MAX_BYTES,
+            },
+        }
+        if reference := files.get(StoredFile.Role.REFERENCE):
+            _copy_in(reference, scratch / "in" / f"reference.{reference.file_format}")
+            spec["reference"] = {
+                "path": f"in/reference.{reference.file_format}",
+                "format": reference.file_format,
+            }
+        champion = version.model.champion
+        if champion is not None and champion.pk != version.pk:
+            canonical = champion.files.filter(role=StoredFile.Role.CANONICAL).first()
+            if canonical is not None:
+                _copy_in(canonical, scratch / "in" / "champion.skops")
+                spec["champion"] = {"path": "in/champion.skops", "version": champion.number}
+                produced.champion_id = champion.pk
+
+        if artifact.file_format != "skops":
+            if not isolation.isolated:
+                raise sandbox.SandboxFailure(
+                    f"Pickle formats are refused on this worker because {isolation.reason}: "
+                    "opening a pickle can run any code it contains, and only the sandbox can "
+                    "contain it. Upload the model as .skops (skops.io.dump).",
+                    "refused",
+                )
+            progress(5, "Converting the pickle to .skops inside the sandbox")
+            sandbox.run({**spec, "mode": "convert"}, scratch, limits=limits)
+            converted = scratch / "in" / "converted.skops"
+            shutil.move(scratch / "out" / "canonical.skops", converted)
+            shutil.move(scratch / "out" / "expected.npy", scratch / "in" / "expected.npy")
+            spec["artifact"] = {"path": "in/converted.skops", "format": "skops"}
+            spec["expected_predictions"] = "in/expected.npy"
+
+        result = sandbox.run(spec, scratch, limits=limits, on_progress=progress)
+        report = result["report"]
+        results = checks.evaluate(policy.checks, report)
+        failed = checks.failures(results)
+        produced.report = report
+        produced.results = results
+        produced.reasons = failed
+        produced.outcome = (
+            ValidationReport.Outcome.FAILED if failed else ValidationReport.Outcome.PASSED
+        )
+        produced.canonical = scratch / "out" / "canonical.skops"
+    except sandbox.SandboxFailure as failure:
+        produced.reasons = [failure.message]
+        produced.report = {"error": failure.message, "error_kind": failure.kind}
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    produced.duration_ms = int((time.monotonic() - started) * 1000)
+    return produced
+
+
+def store_validation(job: Job, produced: Produced) -> dict[str, Any]:
+    """Store the report (inside the job's completion transaction) and move the version on."""
+    try:
+        version = ModelVersion.objects.select_for_update().get(pk=produced.version_id)
+        report = ValidationReport.objects.create(
+            version=version,
+            job=job,
+            policy_id=produced.policy_id,
+            outcome=produced.outcome,
+            reasons=produced.reasons,
+            checks=produced.results,
+            data=produced.report,
+            champion_id=produced.champion_id,
+            isolated=produced.isolated,
+            duration_ms=produced.duration_ms,
+        )
+        if produced.canonical is not None:
+            _store_canonical(version, produced.canonical)
+        before = version.status
+        if before in RERUNNABLE:
+            version.status = (
+                ModelVersion.Status.VALIDATED
+                if produced.outcome == ValidationReport.Outcome.PASSED
+                else ModelVersion.Status.VALIDATION_FAILED
+            )
+            version.save(update_fields=["status"])
+        action = (
+            "validation.passed"
+            if produced.outcome == ValidationReport.Outcome.PASSED
+            else "validation.failed"
+        )
+        audit.record(
+            None,
+            action,
+            version,
+            before={"status": before},
+            after={
+                "status": version.status,
+                "outcome": produced.outcome,
+                "reasons": produced.reasons,
+                "report": report.pk,
+                "policy": str(report.policy) if report.policy else None,
+            },
+        )
+        job.message = (
+            "Validation passed"
+            if produced.outcome == ValidationReport.Outcome.PASSED
+            else "Validation failed: " + "; ".join(produced.reasons)
+        )[:500]
+        job.save(update_fields=["message"])
+        return {"report": report.pk, "outcome": produced.outcome}
+    finally:
+        if produced.scratch is not None:
+            transaction.on_commit(
+                lambda: shutil.rmtree(produced.scratch or "", ignore_errors=True), robust=True
+            )
+
+
+def _store_canonical(version: ModelVersion, path: Path) -> None:
+    """Keep the validated canonical .skops copy that deployment will load (one per version)."""
+    previous = version.files.filter(role=StoredFile.Role.CANONICAL).first()
+    with open(path, "rb") as handle:
+        blob = storage.save(File(handle))
+    if previous is not None:
+        old_key = previous.key
+        previous.delete()
+        transaction.on_commit(lambda: storage.delete([old_key]), robust=True)
+    StoredFile.objects.create(
+        version=version,
+        role=StoredFile.Role.CANONICAL,
+        key=blob.key,
+        original_name="canonical.skops",
+        file_format="skops",
+        size=blob.size,
+        sha256=blob.sha256,
+    )
+
+
+# --- People's actions -------------------------------------------------------------------------
+
+
+def check_can_rerun(actor: User, version: ModelVersion) -> None:
+    model = version.model
+    data_scientist = can(actor, "registry.add_modelversion") and can(actor, registry.CHANGE, model)
+    operator = has_role(actor, Role.MODEL_OPS) and can(actor, registry.VIEW, model)
+    if not (data_scientist or operator or actor.is_superuser):
+        raise PermissionDenied(
+            "Only the model's data scientists and model operations may re-run validation."
+        )
+
+
+@transaction.atomic
+def rerun_validation(version_id: int, *, actor: User) -> Job:
+    version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version_id)
+    check_can_rerun(actor, version)
+    if version.status not in RERUNNABLE:
+        raise ValidationError(
+            f"Version {version.number} is {version.get_status_display().lower()}; validation can "
+            "only be re-run before review."
+        )
+    if active_job(version) is not None:
+        raise ValidationError("A validation of this version is already queued or running.")
+    before = version.status
+    job = registry.start_validation(version, actor=actor)
+    audit.record(
+        actor,
+        "validation.rerun_requested",
+        version,
+        before={"status": before},
+        after={"status": version.status, "job": str(job.uuid)},
+    )
+    return job
+
+
+@transaction.atomic
+def update_policy(
+    *,
+    actor: User,
+    thresholds: dict[str, float | None],
+    note: str,
+    risk_tier: str = "",
+    model: RegisteredModel | None = None,
+) -> ValidationPolicy:
+    """Make a new version of a tier's (or one model's) policy current; admins only."""
+    if not actor.is_superuser:
+        raise PermissionDenied("Only administrators change validation policies.")
+    if bool(risk_tier) == (model is not None):
+        raise ValidationError("A policy is for a risk tier or for one model.")
+    unknown = set(thresholds) - set(checks.CHECKS)
+    if unknown:
+        raise ValidationError(f"Unknown checks: {', '.join(sorted(unknown))}.")
+    new_checks = {k: float(v) for k, v in thresholds.items() if v is not None}
+    scope = ValidationPolicy.objects.select_for_update().filter(
+        model=model, risk_tier="" if model else risk_tier
+    )
+    current = scope.filter(is_current=True).first()
+    number = (max(scope.values_list("number", flat=True), default=0)) + 1
+    if current is not None:
+        current.is_current = False
+        current.save(update_fields=["is_current"])
+    policy = ValidationPolicy.objects.create(
+        risk_tier="" if model else risk_tier,
+        model=model,
+        number=number,
+        checks=new_checks,
+        note=note.strip()[:300],
+        created_by=actor,
+    )
+    audit.record(
+        actor,
+        "policy.changed",
+        policy,
+        before={"number": current.number, "checks": current.checks} if current else None,
+        after={"number": number, "checks": new_checks, "note": policy.note},
+    )
+    return policy
+
+
+def latest_report(version: ModelVersion) -> ValidationReport | None:
+    return (
+        ValidationReport.objects.filter(version=version)
+        .select_related("policy", "champion", "job")
+        .order_by("-created_at", "-id")
+        .first()
+    )

@@ -1,0 +1,37 @@
+"""The validation part of the version page: the live job, then the report and its charts."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from apps.accounts.permissions import user_of
+from apps.registry.models import ModelVersion
+from apps.registry.views import Section
+from apps.validation import charts, sandbox, services
+
+
+def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
+    report = services.latest_report(version)
+    job = services.jobs_of(version).first()
+    active = job is not None and not job.is_finished
+    try:
+        services.check_can_rerun(user_of(request), version)
+        can_rerun = version.status in services.RERUNNABLE and not active
+    except Exception:
+        can_rerun = False
+    return [
+        Section(
+            "validation/_version_section.html",
+            {
+                "version": version,
+                "report": report,
+                "job": job,
+                "active": active,
+                "figures": charts.figures(report.data) if report and not active else [],
+                "can_rerun": can_rerun,
+                "pickle": version.artifact_format != "skops",
+                "isolation": sandbox.isolation() if version.artifact_format != "skops" else None,
+            },
+            order=10,
+        )
+    ]

@@ -1,0 +1,187 @@
+"""Uploaded models that try to harm the portal are blocked or killed, and the job says why.
+
+Each test uploads a version (pickle formats allowed for the model, as an administrator could) and
+runs its validation job in this process exactly as a worker does: the real sandbox, real limits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from apps.registry import services as registry
+from apps.registry.models import ModelVersion
+from apps.validation import sandbox
+from apps.validation.models import ValidationReport
+from tests.validation.conftest import pickled, require_isolation, upload, validate_now, zip_bomb
+
+pytestmark = pytest.mark.django_db
+
+FAST_LIMITS = {
+    "memory_mb": 2048,
+    "cpu_seconds": 5,
+    "wall_seconds": 20,
+    "file_mb": 256,
+    "processes": 64,
+    "open_files": 256,
+}
+
+
+@pytest.fixture
+def pickle_model(people, alices_model, settings):
+    require_isolation()
+    settings.PORTAL_SANDBOX_LIMITS = FAST_LIMITS
+    registry.update_model(alices_model.pk, actor=people.admin, changes={"pickle_allowed": True})
+    alices_model.refresh_from_db()
+    return alices_model
+
+
+def attempt(people, model, code: str, models) -> tuple[ModelVersion, ValidationReport]:
+    version = upload(model, people.alice, pickled(code), name="model.pkl", holdout=models.holdout)
+    job = validate_now(version)
+    report = ValidationReport.objects.get(job=job)
+    assert report.outcome == ValidationReport.Outcome.ERROR
+    assert version.status == ModelVersion.Status.VALIDATION_FAILED
+    assert job.message.startswith("Validation failed: ")
+    return version, report
+
+
+def test_a_payload_cannot_write_into_the_portals_data_folder(people, pickle_model, models):
+    marker = Path(settings.VAR_DIR) / "pwned-marker"
+    media_marker = Path(settings.MEDIA_ROOT) / "pwned-marker"
+    code = (
+        f"for path in ({str(marker)!r}, {str(media_marker)!r}, '/scratch/../pwned'):\n"
+        "    try:\n        open(path, 'w').write('pwned')\n    except OSError:\n        pass\n"
+        f"open({str(marker)!r}, 'w').write('pwned')"
+    )
+    _, report = attempt(people, pickle_model, code, models)
+    assert "No such file or directory" in report.reasons[0]
+    assert not marker.exists() and not media_marker.exists()
+
+
+def test_a_payload_cannot_reach_redis_or_postgresql_on_loopback(people, pickle_model, models):
+    code = (
+        "import socket\nreached = []\n"
+        "for port in (6379, 5432):\n"
+        "    try:\n"
+        "        socket.create_connection(('127.0.0.1', port), timeout=2).close()\n"
+        "        reached.append(port)\n"
+        "    except OSError:\n        pass\n"
+        "raise RuntimeError('reached ports %s' % reached)"
+    )
+    _, report = attempt(people, pickle_model, code, models)
+    assert "RuntimeError: reached ports []" in report.reasons[0]
+
+
+def test_a_payload_sees_no_environment_and_no_settings(people, pickle_model, models):
+    settings_file = Path(settings.BASE_DIR) / "mlops_portal" / "settings.py"
+    secret_key = Path(settings.VAR_DIR) / "secret_key"
+    code = (
+        "import os\nfound = []\n"
+        f"for path in ({str(settings_file)!r}, {str(secret_key)!r}):\n"
+        "    try:\n        open(path).read(); found.append(path)\n"
+        "    except OSError:\n        pass\n"
+        "raise RuntimeError('env=%s readable=%s' % (sorted(os.environ), found))"
+    )
+    _, report = attempt(people, pickle_model, code, models)
+    message = report.reasons[0]
+    assert "readable=[]" in message
+    for secret in ("SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "PORTAL_DEMO_PASSWORD"):
+        assert secret not in message
+
+
+def test_a_fork_bomb_stops_at_the_process_limit(people, pickle_model, models):
+    code = (
+        "import os, time\nn = 0\nwhile n < 100000:\n"
+        "    if os.fork() == 0:\n        time.sleep(60)\n        os._exit(0)\n    n += 1"
+    )
+    _, report = attempt(people, pickle_model, code, models)
+    assert "Resource temporarily unavailable" in report.reasons[0]
+
+
+def test_allocating_10_gb_fails_at_the_memory_limit(people, pickle_model, models):
+    _, report = attempt(people, pickle_model, "block = bytearray(10 * 2**30)", models)
+    assert report.reasons[0] == (
+        "Validation needed more than 2048 MB of memory, the sandbox's limit."
+    )
+
+
+def test_an_endless_loop_is_killed_at_the_cpu_limit(people, pickle_model, models):
+    _, report = attempt(people, pickle_model, "while True:\n    pass", models)
+    assert report.reasons[0] == (
+        "Validation used more than 5 s of CPU time, and was stopped at the sandbox's limit."
+    )
+
+
+def test_a_sleeping_payload_is_killed_at_the_wall_clock_limit(
+    people, pickle_model, models, settings
+):
+    settings.PORTAL_SANDBOX_LIMITS = {**FAST_LIMITS, "wall_seconds": 8}
+    _, report = attempt(people, pickle_model, "import time\ntime.sleep(600)", models)
+    assert report.reasons[0] == (
+        "Validation ran longer than 8 s and was stopped (the sandbox's wall-clock limit)."
+    )
+
+
+def test_a_skops_file_with_an_untrusted_type_is_refused_before_loading(
+    people, alices_model, models
+):
+    version = upload(alices_model, people.alice, models.untrusted, holdout=models.holdout)
+    job = validate_now(version)
+    report = ValidationReport.objects.get(job=job)
+    assert report.outcome == ValidationReport.Outcome.ERROR
+    assert report.reasons[0].startswith("The model contains types the portal does not trust: ")
+    assert "tests.validation.conftest.CustomScaler" in report.reasons[0]
+
+
+def test_a_zip_bomb_is_refused_before_it_is_inflated(people, alices_model, models):
+    version = upload(alices_model, people.alice, zip_bomb(), holdout=models.holdout)
+    report = ValidationReport.objects.get(job=validate_now(version))
+    assert "looks like a zip bomb" in report.reasons[0]
+
+
+def test_without_isolation_pickle_is_refused_and_the_page_says_why(
+    people, pickle_model, models, settings, client
+):
+    settings.PORTAL_SANDBOX_ISOLATION = False
+    sandbox.isolation.cache_clear()
+    version = upload(
+        pickle_model,
+        people.alice,
+        pickled("raise SystemExit"),
+        name="model.pkl",
+        holdout=models.holdout,
+    )
+    report = ValidationReport.objects.get(job=validate_now(version))
+    assert report.reasons[0].startswith(
+        "Pickle formats are refused on this worker because isolation is switched off"
+    )
+    client.force_login(people.alice)
+    page = client.get(version.get_absolute_url()).content.decode()
+    assert "pickle formats are refused on this worker: isolation is switched off" in page
+
+
+def test_a_clean_pickle_is_converted_and_validated_from_its_skops_copy(
+    people, pickle_model, models
+):
+    import pickle
+
+    import skops.io
+
+    estimator = skops.io.loads(
+        models.logistic, trusted=skops.io.get_untrusted_types(data=models.logistic)
+    )
+    version = upload(
+        pickle_model,
+        people.alice,
+        pickle.dumps(estimator),
+        name="model.pkl",
+        holdout=models.holdout,
+    )
+    job = validate_now(version)
+    report = ValidationReport.objects.get(job=job)
+    assert report.outcome == ValidationReport.Outcome.PASSED, report.reasons
+    assert report.isolated and report.data["canonical"]["predictions_match"]
+    assert version.files.filter(role="canonical").exists()

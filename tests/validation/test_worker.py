@@ -1,0 +1,210 @@
+"""Validation through real `celery worker` processes: queued on upload, survives a killed worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from apps.jobs import services as jobs
+from apps.jobs.models import Job
+from apps.registry.models import ModelVersion
+from apps.validation import services
+from apps.validation.models import ValidationReport
+from tests.factories import TeamFactory, UserFactory
+from tests.support.worker import WorkerProcess, wait_for
+from tests.validation.conftest import upload
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def _status(version: ModelVersion) -> str:
+    version.refresh_from_db()
+    return version.status
+
+
+def test_an_upload_is_validated_by_a_worker(people, alices_model, models, worker):
+    version = upload(
+        alices_model,
+        people.alice,
+        models.boosting,
+        holdout=models.holdout,
+        reference=models.reference,
+    )
+    wait_for(
+        lambda: _status(version) == ModelVersion.Status.VALIDATED,
+        timeout=90,
+        message=f"the worker to validate the version\n{worker.output()}",
+    )
+    job = services.jobs_of(version).get()
+    assert job.worker == worker.hostname and job.status == Job.Status.SUCCEEDED
+    assert ValidationReport.objects.get(job=job).outcome == "passed"
+    steps = job.log
+    for step in (
+        "Loading the model with the trusted-type allowlist",
+        "Scoring the holdout",
+        "Permutation feature importance",
+        "Writing and checking the canonical",
+    ):
+        assert step in steps
+
+
+def test_a_validation_whose_worker_is_killed_is_stored_exactly_once(people, alices_model, models):
+    first = WorkerProcess(queues="validation").start()
+    try:
+        version = upload(
+            alices_model,
+            people.alice,
+            models.boosting,
+            holdout=models.holdout,
+            reference=models.reference,
+        )
+        job = services.jobs_of(version).get()
+
+        def running() -> bool:
+            job.refresh_from_db()
+            return job.status == Job.Status.RUNNING and job.progress >= 2
+
+        wait_for(
+            running, timeout=60, interval=0.05, message=f"validation to start\n{first.output()}"
+        )
+        first.kill()
+    finally:
+        first.stop()
+    assert not ValidationReport.objects.filter(version=version).exists()
+
+    second = WorkerProcess(queues="validation").start()
+    try:
+        wait_for(
+            lambda: jobs.reap_stale_jobs(stale_after=2).requeued == 1,
+            timeout=30,
+            interval=0.5,
+            message="the reaper to re-queue the validation",
+        )
+        wait_for(
+            lambda: _status(version) == ModelVersion.Status.VALIDATED,
+            timeout=120,
+            message=f"the second worker to validate\n{second.output()}",
+        )
+    finally:
+        second.stop()
+    job.refresh_from_db()
+    assert job.attempts == 2 and job.worker == second.hostname
+    assert ValidationReport.objects.filter(version=version).count() == 1
+    assert version.files.filter(role="canonical").count() == 1
+
+
+def test_a_hostile_pickle_fails_its_job_and_the_worker_lives_on(
+    people, alices_model, models, worker, settings
+):
+    from apps.registry import services as registry
+    from tests.validation.conftest import pickled, require_isolation
+
+    require_isolation()
+    registry.update_model(alices_model.pk, actor=people.admin, changes={"pickle_allowed": True})
+    alices_model.refresh_from_db()
+    marker = Path(settings.VAR_DIR) / "worker-marker"
+    version = upload(
+        alices_model,
+        people.alice,
+        pickled(f"open({str(marker)!r}, 'w').write('pwned')"),
+        name="model.pkl",
+        holdout=models.holdout,
+    )
+    wait_for(
+        lambda: _status(version) == ModelVersion.Status.VALIDATION_FAILED,
+        timeout=90,
+        message=f"the hostile validation to fail\n{worker.output()}",
+    )
+    report = ValidationReport.objects.get(version=version)
+    assert "No such file or directory" in report.reasons[0] and not marker.exists()
+    assert worker.process.poll() is None  # still running
+    healthy = upload(alices_model, people.alice, models.logistic, holdout=models.holdout)
+    wait_for(
+        lambda: _status(healthy) == ModelVersion.Status.VALIDATED,
+        timeout=90,
+        message=f"the worker to go on validating\n{worker.output()}",
+    )
+
+
+def test_push_wait_prints_the_summary_and_fails_on_a_failed_validation(
+    live_server, worker, models, tmp_path
+):
+    team = TeamFactory(slug="retail-credit")
+    UserFactory(username="alice", role="data_scientist", team=team)
+    UserFactory(username="rita", role="risk_owner")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env.update(PORTAL_CONFIG=str(tmp_path / "login.json"), PORTAL_URL=live_server.url)
+    cli = str(Path(sys.executable).parent / "mlops-portal")
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [cli, *args],
+            input=stdin,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    assert (
+        run("login", "--username", "alice", "--password-stdin", stdin="pw-alice\n").returncode == 0
+    )
+    assert (
+        run(
+            "register",
+            "Loan default",
+            "--team",
+            "retail-credit",
+            "--risk-tier",
+            "low",
+            "--risk-owner",
+            "rita",
+            "--use-case",
+            "loans",
+        ).returncode
+        == 0
+    )
+    (tmp_path / "good.skops").write_bytes(models.boosting)
+    (tmp_path / "holdout.csv").write_bytes(models.holdout)
+    passed = run(
+        "push",
+        "loan-default",
+        str(tmp_path / "good.skops"),
+        "--holdout",
+        str(tmp_path / "holdout.csv"),
+        "--target",
+        "default",
+        "--sensitive",
+        "age_band",
+        "--wait",
+    )
+    assert passed.returncode == 0, passed.stderr + worker.output()
+    assert "Validation PASSED (policy: low risk v1)" in passed.stdout
+    assert "[pass] ROC AUC >= 0.6" in passed.stdout
+
+    services.update_policy(
+        actor=UserFactory(username="root", is_superuser=True),
+        thresholds={"min_roc_auc": 0.999},
+        note="strict",
+        risk_tier="low",
+    )
+    failed = run(
+        "push",
+        "loan-default",
+        str(tmp_path / "good.skops"),
+        "--holdout",
+        str(tmp_path / "holdout.csv"),
+        "--target",
+        "default",
+        "--sensitive",
+        "age_band",
+        "--wait",
+    )
+    assert failed.returncode == 4, failed.stderr
+    assert "Validation FAILED (policy: low risk v2)" in failed.stdout
+    assert "the policy requires at least 0.999" in failed.stdout
