@@ -70,8 +70,10 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.jobs",
     "apps.accounts",
+    "apps.notifications",
     "apps.registry",
     "apps.validation",
+    "apps.reviews",
 ]
 
 MIDDLEWARE = [
@@ -103,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.accounts.context_processors.navigation",
+                "apps.notifications.context_processors.inbox",
             ],
         },
     },
@@ -273,8 +276,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(BROKER_DIR / "processed"),
         # Broadcast (remote control) messages; by default kombu writes them to ./control.
         "control_folder": str(BROKER_DIR / "control"),
+        # kombu polls the folder once a second by default: up to a second's wait per job
+        # (bench/validation.py measured it); listing a folder four times a second costs nothing.
+        "polling_interval": 0.25,
         "store_processed": False,
     }
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis redelivers an unacknowledged task after this long. It must exceed the longest
+    # countdown (webhook retries wait up to an hour) and the longest task; a task lost by a killed
+    # worker is re-queued sooner by the jobs reaper.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"
@@ -301,15 +312,37 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jobs.reap_stale_jobs",
         "schedule": float(PORTAL_REAPER_INTERVAL_SECONDS),
     },
+    "resend-stalled-webhooks": {
+        "task": "notifications.resend_stalled_webhooks",
+        "schedule": 300.0,
+    },
     "verify-audit-chain": {
         "task": "audit.verify_chain",
         "schedule": float(env_int("PORTAL_AUDIT_VERIFY_SECONDS", 3600, minimum=60)),
     },
 }
 
-# --- Email and logging ------------------------------------------------------------------------
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# --- Email, notifications and logging ---------------------------------------------------------
+# Links in emails and webhook payloads point here.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+# Console email unless an SMTP host is configured (or EMAIL_BACKEND names another backend).
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 15
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "mlops-portal@localhost")
+PORTAL_WEBHOOK_TIMEOUT_SECONDS = env_int("PORTAL_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+PORTAL_WEBHOOK_MAX_ATTEMPTS = env_int("PORTAL_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+# Retry n waits about BACKOFF * 3**(n-1) seconds (with jitter), at most an hour.
+PORTAL_WEBHOOK_BACKOFF_SECONDS = env_int("PORTAL_WEBHOOK_BACKOFF_SECONDS", 10, minimum=1)
 
 LOGGING = {
     "version": 1,

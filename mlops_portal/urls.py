@@ -12,6 +12,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.jobs.api.urls")),
     path("", include("apps.registry.api.urls")),
     path("", include("apps.validation.api.urls")),
+    path("", include("apps.notifications.api.urls")),
+    path("", include("apps.reviews.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # A page for people: anonymous visitors go to the login page rather than getting a 401.
     path(
@@ -26,10 +28,12 @@ urlpatterns = [
     path("login/", accounts.PortalLoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("account/", include("apps.accounts.urls")),
+    path("inbox/", include("apps.notifications.urls")),
     path("audit/", include("apps.audit.urls")),
     path("jobs/", include("apps.jobs.urls")),
     path("models/", include("apps.registry.urls")),
     path("", include("apps.validation.urls")),
+    path("", include("apps.reviews.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),

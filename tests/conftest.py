@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
@@ -49,11 +52,13 @@ def _fresh_filesystem_broker() -> None:
 
 def _made_by_data_migrations():  # type: ignore[no-untyped-def]
     """Rows that data migrations create and the app relies on: role groups, default policies."""
+    from apps.reviews.models import ReviewPolicy
     from apps.validation.models import ValidationPolicy
 
     return [
         *Group.objects.filter(name__in=Role.values),
         *ValidationPolicy.objects.filter(model__isnull=True, created_by__isnull=True),
+        *ReviewPolicy.objects.filter(created_by__isnull=True),
     ]
 
 
@@ -107,6 +112,37 @@ def _fresh_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@dataclass(frozen=True)
+class Files:
+    skops: bytes
+    pickle: bytes
+    holdout_csv: bytes
+    holdout_parquet: bytes
+    reference_csv: bytes
+
+
+@pytest.fixture(scope="session")
+def files() -> Files:
+    import pickle
+
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"income": rng.normal(50, 10, 200), "debt": rng.normal(10, 3, 200)})
+    frame["default"] = (frame["debt"] * 3 > frame["income"] * 0.6).astype(int)
+    estimator = LogisticRegression().fit(frame[["income", "debt"]], frame["default"])
+    parquet = io.BytesIO()
+    frame.to_parquet(parquet)
+    return Files(
+        skops=skops.io.dumps(estimator),
+        pickle=pickle.dumps(estimator, protocol=4),
+        holdout_csv=frame.iloc[:100].to_csv(index=False).encode(),
+        holdout_parquet=parquet.getvalue(),
+        reference_csv=frame.iloc[100:].to_csv(index=False).encode(),
+    )
 
 
 @dataclass

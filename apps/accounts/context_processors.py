@@ -15,6 +15,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return {}
     items = [("Dashboard", reverse("dashboard"))]
     items.append(("Models", reverse("registry:model-list")))
+    items.append(("Reviews", reverse("reviews:queue")))
     items.append(("Jobs", reverse("jobs:list")))
     items.append(("Policies", reverse("validation:policies")))
     if user.has_perm("audit.view_auditevent"):

@@ -298,6 +298,33 @@ def _describe(version: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    """Request review of a version, or (with --show) print where its review stands."""
+    portal = connect(args)
+    path = f"models/{args.model}/versions/{args.version}/review/"
+    if args.show:
+        review = portal.call("GET", path)
+    else:
+        if not args.summary:
+            raise CliError("Say what the reviewers should know: --summary TEXT.", USAGE)
+        review = portal.call(
+            "POST", path, json={"summary": args.summary, "justification": args.justification or ""}
+        )
+    lines = [
+        f"{review['model']} version {review['version']}: review {review['status']}"
+        + (" (policy exception)" if review["is_exception"] else ""),
+        f"  policy {review['policy']}: needs "
+        + ", ".join(f"{n} {role}" for role, n in review["sign_offs_required"].items()),
+    ]
+    for decision in review["decisions"]:
+        lines.append(
+            f"  {decision['role']}: {decision['decision']} by {decision['reviewer']}: "
+            f"{decision['reason']}"
+        )
+    emit(args, review, "\n".join(lines))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     portal = connect(args)
     if args.version is not None:
@@ -380,6 +407,18 @@ def parser() -> argparse.ArgumentParser:
     push.add_argument("--wait", action="store_true", help="wait for validation to finish")
     push.add_argument("--timeout", type=float, default=1800, help="seconds to wait at most")
     push.set_defaults(run=cmd_push)
+
+    review = commands.add_parser(
+        "review", parents=[common], help="request review of a version (or --show its review)"
+    )
+    review.add_argument("model")
+    review.add_argument("version", type=int)
+    review.add_argument("--summary", help="what changed and why it is ready")
+    review.add_argument(
+        "--justification", help="why a version that failed validation should be reviewed anyway"
+    )
+    review.add_argument("--show", action="store_true", help="print the review instead")
+    review.set_defaults(run=cmd_review)
 
     status = commands.add_parser("status", parents=[common], help="a model or one version")
     status.add_argument("model")

@@ -26,6 +26,8 @@ from apps.accounts.roles import Role, has_role
 from apps.audit import services as audit
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
+from apps.notifications import services as notifications
+from apps.notifications.models import Event
 from apps.registry import services as registry
 from apps.registry import storage
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
@@ -233,10 +235,22 @@ def store_validation(job: Job, produced: Produced) -> dict[str, Any]:
                 "policy": str(report.policy) if report.policy else None,
             },
         )
+        passed = produced.outcome == ValidationReport.Outcome.PASSED
+        notifications.emit(
+            Event.VALIDATION_FINISHED if passed else Event.VALIDATION_FAILED,
+            recipients=[version.uploaded_by],
+            title=f"{version} {'passed' if passed else 'failed'} validation",
+            body="\n".join(produced.reasons) or "Every applicable check of the policy holds.",
+            url=version.get_absolute_url() + "#validation",
+            payload={
+                "model": version.model.slug,
+                "version": version.number,
+                "outcome": produced.outcome,
+                "reasons": produced.reasons,
+            },
+        )
         job.message = (
-            "Validation passed"
-            if produced.outcome == ValidationReport.Outcome.PASSED
-            else "Validation failed: " + "; ".join(produced.reasons)
+            "Validation passed" if passed else "Validation failed: " + "; ".join(produced.reasons)
         )[:500]
         job.save(update_fields=["message"])
         return {"report": report.pk, "outcome": produced.outcome}

@@ -2,46 +2,10 @@
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.registry import services
-
-
-@dataclass(frozen=True)
-class Files:
-    skops: bytes
-    pickle: bytes
-    holdout_csv: bytes
-    holdout_parquet: bytes
-    reference_csv: bytes
-
-
-@pytest.fixture(scope="session")
-def files() -> Files:
-    import pickle
-
-    import skops.io
-    from sklearn.linear_model import LogisticRegression
-
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"income": rng.normal(50, 10, 200), "debt": rng.normal(10, 3, 200)})
-    frame["default"] = (frame["debt"] * 3 > frame["income"] * 0.6).astype(int)
-    estimator = LogisticRegression().fit(frame[["income", "debt"]], frame["default"])
-    parquet = io.BytesIO()
-    frame.to_parquet(parquet)
-    return Files(
-        skops=skops.io.dumps(estimator),
-        pickle=pickle.dumps(estimator, protocol=4),
-        holdout_csv=frame.iloc[:100].to_csv(index=False).encode(),
-        holdout_parquet=parquet.getvalue(),
-        reference_csv=frame.iloc[100:].to_csv(index=False).encode(),
-    )
 
 
 def upload(name: str, content: bytes) -> SimpleUploadedFile:

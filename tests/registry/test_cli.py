@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.support.cli import cli_for
 
-CLI = str(Path(sys.executable).parent / "mlops-portal")
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def cli(live_server, tmp_path):
     config = tmp_path / "credentials.json"
+    command = cli_for(live_server.url, config)
 
     def run(*args: str, stdin: str = "", check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-        env.update(PORTAL_CONFIG=str(config), PORTAL_URL=live_server.url)
-        result = subprocess.run(
-            [CLI, *args], input=stdin, env=env, capture_output=True, text=True, timeout=120
-        )
+        result = command(*args, stdin=stdin)
         if check:
             assert result.returncode == 0, result.stderr
         return result

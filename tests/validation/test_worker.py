@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ from apps.registry.models import ModelVersion
 from apps.validation import services
 from apps.validation.models import ValidationReport
 from tests.factories import TeamFactory, UserFactory
+from tests.support.cli import cli_for
 from tests.support.worker import WorkerProcess, wait_for
 from tests.validation.conftest import upload
 
@@ -136,20 +134,7 @@ def test_push_wait_prints_the_summary_and_fails_on_a_failed_validation(
     team = TeamFactory(slug="retail-credit")
     UserFactory(username="alice", role="data_scientist", team=team)
     UserFactory(username="rita", role="risk_owner")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-    env.update(PORTAL_CONFIG=str(tmp_path / "login.json"), PORTAL_URL=live_server.url)
-    cli = str(Path(sys.executable).parent / "mlops-portal")
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [cli, *args],
-            input=stdin,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+    run = cli_for(live_server.url, tmp_path / "login.json")
 
     assert (
         run("login", "--username", "alice", "--password-stdin", stdin="pw-alice\n").returncode == 0

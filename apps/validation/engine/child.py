@@ -52,6 +52,18 @@ def _lock_down(spec: dict[str, Any]) -> None:
         os.environ[name] = "1"
 
 
+def _peak_memory_mb() -> float | None:
+    """This process's own peak resident memory (VmHWM). ru_maxrss would do inside bubblewrap, but
+    without it the child starts from the worker, whose resident size ru_maxrss carries over."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def progress(percent: int, step: str) -> None:
     print(
         "@@progress " + json.dumps({"percent": percent, "step": step}), file=sys.stderr, flush=True
@@ -145,8 +157,7 @@ def validate(spec: dict[str, Any]) -> dict[str, Any]:
             "model",
         )
     built["canonical"] = {"predictions_match": True, "rows_checked": len(sample)}
-    # ru_maxrss is in KiB on Linux: the sandboxed process's peak resident memory.
-    built["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    built["peak_memory_mb"] = _peak_memory_mb()
     return {"report": built}
 
 

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import logging
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import send_mass_mail
+from django.urls import reverse
+
+from apps.notifications import webhooks
+from apps.notifications.services import absolute
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="notifications.send_emails",
+    ignore_result=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_jitter=True,
+    max_retries=4,
+)
+def send_emails(subject: str, body: str, url: str, user_ids: list[int]) -> int:
+    """Email one notification to the people who asked for email; retried if SMTP fails."""
+    footer = "\n\n-- \nYou receive this because of your notification settings: " + absolute(
+        reverse("notifications:preferences")
+    )
+    messages = [
+        (
+            f"[MLOps Portal] {subject}",
+            f"{body}\n\n{url}{footer}".strip(),
+            settings.DEFAULT_FROM_EMAIL,
+            [user.email],
+        )
+        for user in User.objects.filter(pk__in=user_ids, is_active=True).exclude(email="")
+    ]
+    return send_mass_mail(messages, fail_silently=False) if messages else 0
+
+
+# Timeouts apply per network read; the task limits bound a receiver that answers byte by byte.
+@shared_task(
+    name="notifications.deliver_webhook", ignore_result=True, soft_time_limit=60, time_limit=90
+)
+def deliver_webhook(delivery_id: int) -> None:
+    webhooks.deliver(delivery_id)
+
+
+@shared_task(name="notifications.resend_stalled_webhooks", ignore_result=True)
+def resend_stalled_webhooks() -> int:
+    """Beat: pending deliveries whose task was lost (a crash, a broker outage) are sent again."""
+    return webhooks.resend_stalled()

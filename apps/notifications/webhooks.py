@@ -1,0 +1,633 @@
+"""Sending webhook deliveries: the SSRF guard, signing, the HTTP request, retries.
+
+A webhook URL is typed by an administrator but the request is made from inside the bank's
+network, so every attempt first checks where the URL leads (``check_target``): the host is
+resolved once, every address is checked, and the request then goes to one of those checked
+addresses (with a ``Host`` header and TLS verified against the name). Resolving again at connect
+time would let a DNS answer that changes between the check and the connection (DNS rebinding)
+walk around the guard.
+
+A delivery row moves PENDING → DELIVERED, FAILED or REFUSED. Each attempt is claimed with a
+conditional UPDATE, so duplicate or late Celery messages do nothing. While an attempt is in flight
+the row is PENDING with ``attempts > 0`` and an empty ``error``: every attempt that ends badly
+writes an error, so an empty one means "someone is sending right now" (or crashed while sending,
+which the lease below bounds). Receivers deduplicate on ``X-Portal-Delivery``: delivery is
+at-least-once, never exactly-once, because a crash after the receiver answered and before the
+answer is recorded sends again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import random
+import re
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from urllib.parse import quote, urlsplit
+
+import certifi
+import urllib3
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from apps.audit import services as audit
+from apps.notifications.models import AllowedWebhookHost, Webhook, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+USER_AGENT = "MLOps-Portal-Webhooks/1.0"
+SIGNATURE_PREFIX = "sha256="
+
+# Enough of a response body to show a person why the receiver said no; the rest is never read,
+# so a receiver cannot make the worker download something large.
+_BODY_PREVIEW_BYTES = 512
+_ERROR_MAX_CHARS = 500  # WebhookDelivery.error
+_BACKOFF_CAP_SECONDS = 3600.0
+_JITTER = 0.2
+# How long after its last attempt (or creation) a pending delivery may wait for its message on
+# top of the backoff, before resend_stalled concludes the message was lost. The beat task runs
+# every five minutes and a busy queue can hold a message for a while; a resend that turns out to
+# be a duplicate costs nothing because of the claim.
+_STALL_MARGIN_SECONDS = 600.0
+_RESEND_BATCH = 500
+
+_HOST_NAME = re.compile(r"^[a-z0-9_.-]+$")
+_SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")  # RFC 6598, carrier-grade NAT
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d (also :: and ::1)
+
+
+class TargetRefused(Exception):
+    """The webhook URL may not be called; the message says why and what to change."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a webhook request goes, after the checks: connect only to ``addresses``."""
+
+    scheme: str
+    host: str  # lower-case, IDNA (ASCII) form; an IPv6 literal without brackets
+    port: int
+    path: str  # path and query, as sent on the request line
+    addresses: tuple[str, ...]  # every address the host resolved to, each one checked
+    allowlisted: bool = False  # the exact host (or host:port) is in AllowedWebhookHost
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return host if self.port == default else f"{host}:{self.port}"
+
+
+# --- The SSRF guard ---------------------------------------------------------------------------
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for, where the network would deliver it there."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _why_not_public(ip: IPAddress) -> str | None:
+    """Why ``ip`` is not a public unicast address, or None when it is one.
+
+    ``is_global`` alone is not enough: Python counts multicast, IPv6 site-local and 6to4 or
+    IPv4-mapped spellings of internal IPv4 addresses as global, so those are checked by name.
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            reason = _why_not_public(embedded)
+            return f"{reason} (written as the IPv6 address {ip})" if reason else None
+        if ip in _IPV4_COMPATIBLE and int(ip) > 1:
+            return "an IPv4-compatible IPv6 address (a deprecated form)"
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address (this range includes cloud metadata services)"
+    if ip.is_multicast:
+        return "a multicast address"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED_ADDRESS_SPACE:
+        return "a shared (carrier-grade NAT) address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        return "a site-local address"
+    if ip.is_reserved:
+        return "a reserved address"
+    if ip.is_private:
+        return "a private or special-purpose address"
+    if not ip.is_global:
+        return "not a publicly routable address"
+    return None
+
+
+def _why_not_allowlisted_target(ip: IPAddress) -> str | None:
+    """An allowlisted host may be internal, but never an address no receiver can listen on."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_multicast:
+        return "a multicast address"
+    return None
+
+
+def _ascii_host(host: str) -> str:
+    """The host as it goes on the wire: an IP literal as is, a name in IDNA (ASCII) form."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return host
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError as exc:
+        raise TargetRefused(f"{host!r} is not a valid host name.") from exc
+    if not _HOST_NAME.match(ascii_host) or len(ascii_host) > 253:
+        raise TargetRefused(f"{host!r} is not a valid host name.")
+    return ascii_host
+
+
+def _is_allowlisted(host: str, ascii_host: str, port: int) -> bool:
+    """Whether an administrator allowed this exact host (any port) or this exact host and port.
+
+    The comparison is exact on purpose: another name or spelling of the same address (``127.1``
+    for ``127.0.0.1``, ``localhost``) is not allowed by it. An entry ``host:port`` allows that
+    port only, so allowing an internal receiver need not open the database next to it.
+    """
+    # An IPv6 literal may have been written with or without brackets; with a port it needs them.
+    bracketed = {f"[{name}]" if ":" in name else name for name in (host, ascii_host)}
+    candidates = {host, ascii_host} | bracketed | {f"{name}:{port}" for name in bracketed}
+    return AllowedWebhookHost.objects.filter(host__in=candidates).exists()
+
+
+def _resolve(host: str, port: int) -> tuple[str, ...]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise TargetRefused(
+            f"The host {host!r} could not be resolved ({exc}). Check the webhook URL."
+        ) from exc
+    addresses: list[str] = []
+    for _family, _type, _proto, _name, sockaddr in infos:
+        address = str(sockaddr[0])
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise TargetRefused(f"The host {host!r} resolved to no address. Check the webhook URL.")
+    return tuple(addresses)
+
+
+def check_target(url: str) -> Target:
+    """Check that ``url`` may receive webhooks and return where to send them.
+
+    Refuses (``TargetRefused``) anything but http(s), URLs with credentials or without a host,
+    and hosts that resolve to any address that is not public unicast, unless the exact host (or
+    exact ``host:port``) is in ``AllowedWebhookHost``. The addresses are checked after
+    resolution, so spellings such as ``2130706433``, ``0x7f.0.0.1`` or ``127.1`` are judged by
+    where they actually lead.
+    """
+    if any(ch <= " " or ch == "\x7f" for ch in url):
+        # urlsplit silently drops tabs and newlines; refuse rather than guess what was meant.
+        raise TargetRefused("The webhook URL contains spaces or control characters.")
+    try:
+        parts = urlsplit(url)
+        port_in_url = parts.port
+    except ValueError as exc:
+        raise TargetRefused(f"The webhook URL is not valid: {exc}.") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise TargetRefused(
+            f"Webhook URLs must start with http:// or https://, not {parts.scheme or 'nothing'}."
+        )
+    if "@" in parts.netloc:
+        raise TargetRefused(
+            "Webhook URLs must not contain a user name or password; receivers authenticate the "
+            "portal by checking the X-Portal-Signature header."
+        )
+    host = parts.hostname or ""
+    if not host:
+        raise TargetRefused("The webhook URL has no host.")
+    if port_in_url == 0:
+        raise TargetRefused("Port 0 is not a valid port for a webhook URL.")
+    port = port_in_url or (443 if scheme == "https" else 80)
+    ascii_host = _ascii_host(host)
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    # Percent-encode what may not appear on a request line (non-ASCII), keep everything else.
+    path = quote(path, safe="/?&=%:@!$'()*+,;~-._")
+
+    allowlisted = _is_allowlisted(host, ascii_host, port)
+    addresses = _resolve(ascii_host, port)
+    judge = _why_not_allowlisted_target if allowlisted else _why_not_public
+    for address in addresses:
+        reason = judge(ipaddress.ip_address(address))
+        if reason:
+            where = host if address == host else f"{host} resolves to {address}, which"
+            advice = (
+                ""
+                if allowlisted
+                else " Webhooks may only reach public addresses, unless an administrator allows "
+                "this exact host under Allowed webhook hosts."
+            )
+            raise TargetRefused(f"{where} is {reason}.{advice}")
+    return Target(
+        scheme=scheme,
+        host=ascii_host,
+        port=port,
+        path=path,
+        addresses=addresses,
+        allowlisted=allowlisted,
+    )
+
+
+# --- Signing ----------------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=`` and the hex HMAC-SHA256 of ``timestamp.body``: the X-Portal-Signature value.
+
+    The timestamp is signed too, so a receiver that rejects old timestamps also rejects replays.
+    """
+    message = timestamp.encode("ascii") + b"." + body
+    return SIGNATURE_PREFIX + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def verify(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    *,
+    max_age_seconds: float | None = None,
+) -> bool:
+    """For receivers: whether ``signature`` is ours for this timestamp and body.
+
+    With ``max_age_seconds``, a timestamp further than that from now is refused as well.
+    """
+    if max_age_seconds is not None:
+        try:
+            age = abs(time.time() - int(timestamp))
+        except ValueError:
+            return False
+        if age > max_age_seconds:
+            return False
+    try:
+        expected = sign(secret, timestamp, body)
+    except UnicodeError:
+        return False
+    # Constant time, so the comparison does not tell an attacker how much of a guess was right.
+    return hmac.compare_digest(expected.encode("utf-8"), signature.encode("utf-8"))
+
+
+# --- One HTTP request -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: int | None
+    error: str  # empty when the receiver accepted the delivery
+
+
+def _body_of(delivery: WebhookDelivery) -> bytes:
+    # The id goes last so that nothing in the payload can pretend to be another delivery.
+    document = {**delivery.payload, "delivery": delivery.pk}
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def _headers(target: Target, delivery: WebhookDelivery, secret: str, body: bytes) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    return {
+        "Host": target.host_header,
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Portal-Event": delivery.event,
+        "X-Portal-Delivery": str(delivery.pk),
+        "X-Portal-Timestamp": timestamp,
+        "X-Portal-Signature": sign(secret, timestamp, body),
+        "Connection": "close",
+    }
+
+
+def _pool(target: Target, address: str, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPool:
+    """A pool that connects to ``address`` itself: urllib3 never resolves the name again."""
+    if target.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            address,
+            target.port,
+            timeout=timeout,
+            retries=False,
+            maxsize=1,
+            # TLS is checked against the name in the URL, not the address we connect to.
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+        )
+    return urllib3.HTTPConnectionPool(
+        address, target.port, timeout=timeout, retries=False, maxsize=1
+    )
+
+
+def _preview(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="replace")
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())[:200]
+
+
+def _read_preview(response: urllib3.BaseHTTPResponse) -> str:
+    """The start of the body, for the error message. The status is the answer: a body that
+    breaks off or trickles must not turn an accepted delivery into a failure and a resend."""
+    try:
+        # decode_content=False: a compressed answer is not inflated either.
+        return _preview(response.read(_BODY_PREVIEW_BYTES, decode_content=False))
+    except (HTTPError, OSError):
+        return ""
+    finally:
+        response.close()
+
+
+def _post(target: Target, body: bytes, headers: dict[str, str]) -> _Outcome:
+    """POST once. Addresses are tried in order only while connecting, as a resolver-driven
+    client would; once a request may have reached a receiver it is never sent again here."""
+    timeout = float(settings.PORTAL_WEBHOOK_TIMEOUT_SECONDS)
+    deadline = time.monotonic() + timeout
+    failure = _Outcome(None, f"Could not connect to {target.host}.")
+    for address in target.addresses:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        where = target.host if address == target.host else f"{target.host} ({address})"
+        where = f"{where} port {target.port}"
+        pool = _pool(target, address, urllib3.Timeout(connect=remaining, read=remaining))
+        try:
+            response = pool.urlopen(
+                "POST",
+                target.path,
+                body=body,
+                headers=headers,
+                retries=False,
+                redirect=False,  # a 3xx is an answer, and a failure: never followed
+                preload_content=False,
+                assert_same_host=False,
+            )
+            preview = _read_preview(response)
+        except NewConnectionError as exc:
+            cause = exc.__cause__
+            reason = getattr(cause, "strerror", None) or str(cause or exc)
+            failure = _Outcome(None, f"Could not connect to {where}: {reason}.")
+            continue
+        except ConnectTimeoutError:
+            failure = _Outcome(None, f"Timed out connecting to {where} after {timeout:g} s.")
+            continue
+        except ReadTimeoutError:
+            return _Outcome(None, f"{where} did not answer within {timeout:g} s.")
+        except SSLError as exc:
+            return _Outcome(None, f"The TLS connection to {where} failed: {exc.__cause__ or exc}.")
+        except ProtocolError as exc:
+            return _Outcome(None, f"The connection to {where} broke: {exc}.")
+        except (HTTPError, OSError) as exc:
+            return _Outcome(None, f"Sending to {where} failed: {exc}.")
+        finally:
+            pool.close()
+        status = response.status
+        if 200 <= status < 300:
+            return _Outcome(status, "")
+        if 300 <= status < 400:
+            location = _preview((response.headers.get("Location") or "").encode("utf-8"))
+            return _Outcome(
+                status,
+                f"The receiver answered HTTP {status}, a redirect to {location or 'nowhere'}. "
+                "Redirects are not followed: point the webhook at the final URL.",
+            )
+        detail = f": {preview}" if preview else "."
+        return _Outcome(status, f"The receiver answered HTTP {status}{detail}")
+    return failure
+
+
+# --- Deliveries -------------------------------------------------------------------------------
+
+_PENDING = WebhookDelivery.Status.PENDING
+
+
+def _attempt_lease() -> timedelta:
+    """How long an attempt may be in flight before another one may start (a crashed worker).
+
+    Longer than a normal attempt takes, since connecting and each read are bounded by the
+    timeout. A receiver that trickles its answer byte by byte could outlast it; the worst that
+    does is let a second attempt overlap the first.
+    """
+    return timedelta(seconds=2 * settings.PORTAL_WEBHOOK_TIMEOUT_SECONDS + 60)
+
+
+def _claim(delivery_id: int, now: datetime) -> bool:
+    """Start an attempt: only on a PENDING delivery with no attempt in flight."""
+    not_in_flight = Q(attempts=0) | ~Q(error="") | Q(last_attempt_at__lt=now - _attempt_lease())
+    claimed = WebhookDelivery.objects.filter(not_in_flight, pk=delivery_id, status=_PENDING).update(
+        attempts=F("attempts") + 1, last_attempt_at=now, error="", response_code=None
+    )
+    return claimed == 1
+
+
+def _this_attempt(delivery_id: int, attempt: int) -> QuerySet[WebhookDelivery]:
+    """The row, if it is still ours: an attempt whose lease ran out must not overwrite a later
+    one's result."""
+    return WebhookDelivery.objects.filter(pk=delivery_id, status=_PENDING, attempts=attempt)
+
+
+def _clip(error: str) -> str:
+    return error if len(error) <= _ERROR_MAX_CHARS else error[: _ERROR_MAX_CHARS - 1] + "…"
+
+
+def redacted(url: str) -> str:
+    """The URL as the append-only audit trail may keep it: scheme, host and port only.
+
+    Webhook URLs often carry a token in the path or query (Slack-style URLs) or credentials; a
+    fingerprint still shows when the URL changed.
+    """
+    fingerprint = hashlib.sha256(url.encode()).hexdigest()[:12]
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return f"(unparseable URL, fingerprint {fingerprint})"
+    return f"{parts.scheme}://{host}{port}/… (fingerprint {fingerprint})"
+
+
+def _refuse(delivery: WebhookDelivery, hook: Webhook, reason: str) -> None:
+    with transaction.atomic():
+        refused = _this_attempt(delivery.pk, delivery.attempts).update(
+            status=WebhookDelivery.Status.REFUSED, error=_clip(reason)
+        )
+        if refused:
+            after = {"url": redacted(hook.url), "reason": reason}
+            audit.record(None, "webhook.refused", hook, after=after)
+    logger.warning("webhook delivery %s refused: %s", delivery.pk, reason)
+
+
+def _record_failure(delivery: WebhookDelivery, outcome: _Outcome) -> None:
+    from apps.notifications import tasks
+
+    attempt = delivery.attempts
+    max_attempts = settings.PORTAL_WEBHOOK_MAX_ATTEMPTS
+    give_up = attempt >= max_attempts
+    error = outcome.error or "The delivery failed."
+    if give_up:
+        error = f"{error} Gave up after {attempt} attempts."
+    with transaction.atomic():
+        updated = _this_attempt(delivery.pk, attempt).update(
+            status=WebhookDelivery.Status.FAILED if give_up else _PENDING,
+            response_code=outcome.status,
+            error=_clip(error),
+        )
+        if updated and not give_up:
+            # After commit, and robust: if the broker is down now, the row is still PENDING and
+            # resend_stalled sends it later.
+            transaction.on_commit(
+                partial(
+                    tasks.deliver_webhook.apply_async,
+                    (delivery.pk,),
+                    countdown=backoff(attempt),
+                ),
+                robust=True,
+            )
+    logger.warning(
+        "webhook delivery %s attempt %s/%s failed: %s", delivery.pk, attempt, max_attempts, error
+    )
+
+
+def deliver(delivery_id: int) -> None:
+    """One attempt at one delivery: what the ``notifications.deliver_webhook`` task runs.
+
+    Safe to run for a duplicate or late message: the claim makes it do nothing.
+    """
+    if not _claim(delivery_id, timezone.now()):
+        return  # finished already, or another attempt is in flight
+    try:
+        delivery = WebhookDelivery.objects.select_related("webhook").get(pk=delivery_id)
+    except WebhookDelivery.DoesNotExist:
+        return  # its webhook was deleted just now, and the delivery with it (CASCADE)
+    hook = delivery.webhook
+    if not hook.active:
+        _this_attempt(delivery_id, delivery.attempts).update(
+            status=WebhookDelivery.Status.FAILED,
+            error="The webhook was deactivated before this delivery could be sent.",
+        )
+        return
+    try:
+        target = check_target(hook.url)
+    except TargetRefused as refused:
+        _refuse(delivery, hook, str(refused))
+        return
+    body = _body_of(delivery)
+    try:
+        outcome = _post(target, body, _headers(target, delivery, hook.secret, body))
+    except Exception as exc:
+        # A bug here must not leave the row looking "in flight" until the lease runs out.
+        logger.exception("webhook delivery %s: unexpected error", delivery_id)
+        outcome = _Outcome(None, f"Unexpected error while sending: {exc!r}")
+    if outcome.error:
+        _record_failure(delivery, outcome)
+        return
+    _this_attempt(delivery_id, delivery.attempts).update(
+        status=WebhookDelivery.Status.DELIVERED,
+        response_code=outcome.status,
+        error="",
+        delivered_at=timezone.now(),
+    )
+    logger.info("webhook delivery %s delivered (HTTP %s)", delivery_id, outcome.status)
+
+
+def _backoff_base(attempt: int) -> float:
+    base = settings.PORTAL_WEBHOOK_BACKOFF_SECONDS * 3.0 ** (max(attempt, 1) - 1)
+    return min(base, _BACKOFF_CAP_SECONDS)
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1, 2, …) before the next one.
+
+    Grows threefold per attempt, ±20 % jitter so that deliveries that failed together (a receiver
+    that was down) do not come back together. Never more than an hour: with the Redis broker a
+    countdown near its visibility timeout (an hour by default) can get the message delivered
+    twice, and the claim in ``deliver`` is what makes such a duplicate harmless.
+    """
+    jitter = random.uniform(1 - _JITTER, 1 + _JITTER)  # noqa: S311 - spreading load, not a secret
+    return min(_backoff_base(attempt) * jitter, _BACKOFF_CAP_SECONDS)
+
+
+def _longest_wait(attempts: int) -> timedelta:
+    """The longest a healthy pending delivery with ``attempts`` attempts waits for its message."""
+    waiting = (
+        0.0 if attempts == 0 else min(_backoff_base(attempts) * (1 + _JITTER), _BACKOFF_CAP_SECONDS)
+    )
+    return timedelta(seconds=2 * waiting + _STALL_MARGIN_SECONDS) + _attempt_lease()
+
+
+def resend_stalled() -> int:
+    """Dispatch again the pending deliveries whose message was lost; return how many.
+
+    A crash or a broker outage between commit and enqueue (or a retry lost with a broker) leaves
+    a PENDING row that no message will ever pick up. Such a row is one whose last attempt (or
+    creation, if never attempted) is older than twice the longest backoff it could be waiting
+    for, plus a margin. Resending one that was merely slow is harmless: the claim turns the
+    duplicate message into nothing. A row whose last permitted attempt never reported back (its
+    worker died) is marked FAILED instead, since another attempt would exceed the limit.
+    """
+    from apps.notifications import tasks
+
+    now = timezone.now()
+    max_attempts = settings.PORTAL_WEBHOOK_MAX_ATTEMPTS
+    stalled = Q(attempts=0, created_at__lt=now - _longest_wait(0))
+    for attempts in range(1, max_attempts):
+        stalled |= Q(attempts=attempts, last_attempt_at__lt=now - _longest_wait(attempts))
+    pending = WebhookDelivery.objects.filter(status=_PENDING)
+
+    exhausted = pending.filter(
+        attempts__gte=max_attempts,
+        last_attempt_at__lt=now - _longest_wait(0),
+    ).update(
+        status=WebhookDelivery.Status.FAILED,
+        error="Gave up: no attempts left, and the last one never reported back.",
+    )
+    if exhausted:
+        logger.warning("%s webhook deliveries failed: their last attempt was lost", exhausted)
+
+    ids = list(
+        pending.filter(stalled)
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)[:_RESEND_BATCH]
+    )
+    for delivery_id in ids:
+        # robust: one failed enqueue (a broker hiccup) must not stop the others; the row stays
+        # PENDING and the next run tries again.
+        transaction.on_commit(partial(tasks.deliver_webhook.delay, delivery_id), robust=True)
+    if ids:
+        logger.warning("re-dispatched %s stalled webhook deliveries", len(ids))
+    return len(ids)

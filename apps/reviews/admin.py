@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from apps.registry.admin import ReadOnlyAdmin
+from apps.reviews.models import Comment, Decision, Review, ReviewPolicy
+
+
+@admin.register(ReviewPolicy)
+class ReviewPolicyAdmin(ReadOnlyAdmin):
+    """Edited on /reviews/policies/, which versions and audits each change."""
+
+    list_display = ["__str__", "required", "allow_exceptions", "is_current", "created_at"]
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = ["version", "status", "is_exception", "requested_by", "requested_at"]
+    list_filter = ["status", "is_exception"]
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyAdmin):
+    list_display = ["review", "role", "reviewer", "verdict", "created_at"]
+
+
+@admin.register(Comment)
+class CommentAdmin(ReadOnlyAdmin):
+    list_display = ["version", "author", "created_at"]

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.api.serializers import ErrorSerializer
+from apps.accounts.permissions import get_visible_or_404, user_of
+from apps.registry.models import ModelVersion
+from apps.reviews import services
+from apps.reviews.models import Comment, Decision, Review
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    reviewer: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    decision = serializers.CharField(source="verdict")
+
+    class Meta:
+        model = Decision
+        fields = ["decision", "role", "slot", "reviewer", "reason", "created_at"]
+        read_only_fields = fields
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="version.model.slug")
+    version = serializers.IntegerField(source="version.number")
+    requested_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    policy = serializers.CharField(source="policy.__str__")
+    # Not "required": that name belongs to every DRF field.
+    sign_offs_required = serializers.JSONField(source="policy.required")
+    decisions = DecisionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Review
+        fields = [
+            "model",
+            "version",
+            "status",
+            "summary",
+            "is_exception",
+            "justification",
+            "requested_by",
+            "requested_at",
+            "closed_at",
+            "policy",
+            "sign_offs_required",
+            "decisions",
+        ]
+        read_only_fields = fields
+
+
+class ReviewRequestSerializer(serializers.Serializer):
+    summary = serializers.CharField()
+    justification = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DecisionRequestSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Decision.Verdict.values)
+    reason = serializers.CharField()
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    html = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Comment
+        fields = ["id", "author", "body", "html", "created_at"]
+        read_only_fields = ["id", "author", "html", "created_at"]
+
+    def get_html(self, comment: Comment) -> str:
+        return services.render_markdown(comment.body)
+
+
+ERRORS = {
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
+}
+
+
+def _conflict(exc: services.Conflict) -> Response:
+    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+
+
+class VersionAPIView(APIView):
+    def version(self, request: Request, slug: str, number: int) -> ModelVersion:
+        return get_visible_or_404(
+            request.user,
+            ModelVersion.objects.select_related("model"),
+            model__slug=slug,
+            number=number,
+        )
+
+    def review(self, version: ModelVersion) -> dict[str, Any]:
+        review = (
+            Review.objects.select_related("version__model", "requested_by", "policy")
+            .prefetch_related("decisions__reviewer")
+            .get(version=version)
+        )
+        return dict(ReviewSerializer(review).data)
+
+
+class ReviewView(VersionAPIView):
+    """The version's review. POST requests it (the version must be validated, or failed with a
+    justification where the policy allows exceptions)."""
+
+    @extend_schema(responses={200: ReviewSerializer, **ERRORS})
+    def get(self, request: Request, slug: str, number: int) -> Response:
+        version = self.version(request, slug, number)
+        if not Review.objects.filter(version=version).exists():
+            return Response(
+                {"detail": "This version has not been submitted for review."},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        return Response(self.review(version))
+
+    @extend_schema(request=ReviewRequestSerializer, responses={201: ReviewSerializer, **ERRORS})
+    def post(self, request: Request, slug: str, number: int) -> Response:
+        version = self.version(request, slug, number)
+        body = ReviewRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            services.request_review(version.pk, actor=user_of(request), **body.validated_data)
+        except services.Conflict as exc:
+            return _conflict(exc)
+        return Response(self.review(version), status=status.HTTP_201_CREATED)
+
+
+class DecisionView(VersionAPIView):
+    """Approve, reject or request changes, with a reason. 409 when the sign-off is taken or
+    the review is closed."""
+
+    @extend_schema(request=DecisionRequestSerializer, responses={201: ReviewSerializer, **ERRORS})
+    def post(self, request: Request, slug: str, number: int) -> Response:
+        version = self.version(request, slug, number)
+        body = DecisionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            services.decide(
+                version.pk,
+                actor=user_of(request),
+                verdict=body.validated_data["decision"],
+                reason=body.validated_data["reason"],
+            )
+        except services.Conflict as exc:
+            return _conflict(exc)
+        return Response(self.review(version), status=status.HTTP_201_CREATED)
+
+
+class CommentView(VersionAPIView):
+    """The version's discussion. Markdown; @username mentions notify."""
+
+    @extend_schema(responses={200: CommentSerializer(many=True), **ERRORS})
+    def get(self, request: Request, slug: str, number: int) -> Response:
+        version = self.version(request, slug, number)
+        return Response(
+            CommentSerializer(
+                Comment.objects.filter(version=version).select_related("author"), many=True
+            ).data
+        )
+
+    @extend_schema(request=CommentSerializer, responses={201: CommentSerializer, **ERRORS})
+    def post(self, request: Request, slug: str, number: int) -> Response:
+        version = self.version(request, slug, number)
+        body = CommentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        comment = services.add_comment(
+            version.pk, actor=user_of(request), body=body.validated_data["body"]
+        )
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+
+class WaitingView(APIView):
+    """Open reviews waiting for your sign-off, oldest first."""
+
+    @extend_schema(responses={200: ReviewSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(ReviewSerializer(services.waiting_for(user_of(request)), many=True).data)

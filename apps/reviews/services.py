@@ -1,0 +1,417 @@
+"""Review and sign-off of model versions, and the discussion around them.
+
+``decide`` is where concurrency matters: it locks the version row, checks segregation of duties and
+the open sign-offs, and relies on two unique constraints (one decision per required sign-off, one
+per person) so that even racing requests can never record more than the policy asks for. A
+request that loses the race gets ``Conflict`` (HTTP 409) with a sentence saying why.
+"""
+
+from __future__ import annotations
+
+import re
+
+import markdown
+import nh3
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from guardian.shortcuts import assign_perm
+
+from apps.accounts.permissions import can, require, visible_to
+from apps.accounts.roles import Role, roles_of
+from apps.audit import services as audit
+from apps.notifications import services as notifications
+from apps.notifications.models import Event
+from apps.registry import services as registry
+from apps.registry.models import ModelVersion, RegisteredModel
+from apps.reviews.models import SIGN_OFF_ROLES, Comment, Decision, Review, ReviewPolicy
+
+REQUEST = "reviews.request_review"
+DECIDE = "reviews.decide_review"
+
+
+class Conflict(Exception):
+    """The request came too late or twice: the state it relied on has moved on (HTTP 409)."""
+
+
+def current_policy(risk_tier: str) -> ReviewPolicy:
+    return ReviewPolicy.objects.get(risk_tier=risk_tier, is_current=True)
+
+
+def open_slots(review: Review) -> list[tuple[str, int]]:
+    taken = {(d.role, d.slot) for d in review.decisions.all()}
+    return [slot for slot in review.policy.slots if slot not in taken]
+
+
+# --- Requesting review ------------------------------------------------------------------------
+
+
+def check_can_request(actor: User, version: ModelVersion) -> None:
+    require(actor, REQUEST, message="Only data scientists request review.")
+    require(
+        actor,
+        registry.CHANGE,
+        version.model,
+        "Only the model's team (or people it is shared with for change) request review.",
+    )
+
+
+def reviewers_for(review: Review) -> list[User]:
+    """Who is asked: every model operations person, and the model's risk owner if required."""
+    required = review.policy.required
+    people: list[User] = []
+    if required.get(Role.MODEL_OPS):
+        people += list(User.objects.filter(groups__name=Role.MODEL_OPS, is_active=True))
+    if required.get(Role.RISK_OWNER):
+        people.append(review.version.model.risk_owner)
+    excluded = {review.requested_by_id, review.version.uploaded_by_id}
+    return [p for p in dict.fromkeys(people) if p.pk not in excluded]
+
+
+@transaction.atomic
+def request_review(
+    version_id: int, *, actor: User, summary: str, justification: str = ""
+) -> Review:
+    version = (
+        ModelVersion.objects.select_for_update()
+        .select_related("model__risk_owner")
+        .get(pk=version_id)
+    )
+    check_can_request(actor, version)
+    summary, justification = summary.strip(), justification.strip()
+    if not summary:
+        raise ValidationError({"summary": "Say in a few lines what changed and why it is ready."})
+    if Review.objects.filter(version=version).exists():
+        raise Conflict(f"Version {version.number} has already been submitted for review.")
+    policy = current_policy(version.model.risk_tier)
+    exception = version.status == ModelVersion.Status.VALIDATION_FAILED
+    if exception:
+        if not policy.allow_exceptions:
+            raise ValidationError(
+                f"Version {version.number} failed validation, and the {policy} does not allow "
+                "reviews of failed versions. Fix the problems and upload a new version."
+            )
+        if not justification:
+            raise ValidationError(
+                {
+                    "justification": "A version that failed validation goes to "
+                    "review only with a written justification."
+                }
+            )
+    elif version.status != ModelVersion.Status.VALIDATED:
+        raise ValidationError(
+            f"Version {version.number} is {version.get_status_display().lower()}"
+            "; only validated versions go to review."
+        )
+    review = Review.objects.create(
+        version=version,
+        policy=policy,
+        requested_by=actor,
+        summary=summary,
+        is_exception=exception,
+        justification=justification if exception else "",
+    )
+    before = version.status
+    version.status = ModelVersion.Status.IN_REVIEW
+    version.save(update_fields=["status"])
+    # IT runs production for the whole bank: from the first review on, model operations may see
+    # the model. A grant that follows from this step, so it is made and recorded here.
+    assign_perm(registry.VIEW, Group.objects.get(name=Role.MODEL_OPS), version.model)
+    audit.record(
+        actor,
+        "review.exception_requested" if exception else "review.requested",
+        version,
+        before={"status": before},
+        after={
+            "status": version.status,
+            "summary": summary,
+            "exception": exception,
+            "justification": review.justification,
+            "policy": str(policy),
+            "granted": "model_ops may view the model",
+        },
+    )
+    notifications.emit(
+        Event.REVIEW_REQUESTED,
+        recipients=reviewers_for(review),
+        title=f"Review requested: {version}" + (" (policy exception)" if exception else ""),
+        body=summary,
+        url=version.get_absolute_url(),
+        payload={
+            "model": version.model.slug,
+            "version": version.number,
+            "requested_by": actor.username,
+            "exception": exception,
+        },
+    )
+    return review
+
+
+# --- Deciding ---------------------------------------------------------------------------------
+
+
+def _role_for(actor: User, review: Review) -> tuple[str, int]:
+    """The open sign-off this person may fill, or why not."""
+    required = [role for role in SIGN_OFF_ROLES if review.policy.required.get(role)]
+    held = [role for role in required if role in roles_of(actor)]
+    if not held:
+        names = " and ".join(r.replace("_", " ") for r in required)
+        raise PermissionDenied(f"This review needs sign-off from {names}; you hold neither role.")
+    for role, slot in open_slots(review):
+        if role in held:
+            return role, slot
+    raise Conflict(
+        f"The {held[0].replace('_', ' ')} sign-off of this version has already been given."
+    )
+
+
+@transaction.atomic
+def decide(version_id: int, *, actor: User, verdict: str, reason: str) -> Decision:
+    version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version_id)
+    require(actor, DECIDE, message="Only model operations and risk owners decide on reviews.")
+    require(actor, registry.VIEW, version.model)
+    if verdict not in Decision.Verdict.values:
+        raise ValidationError({"decision": "Decide “approve”, “reject” or “request_changes”."})
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason: it is part of the record."})
+    review = Review.objects.select_for_update().filter(version=version).first()
+    if review is None:
+        raise Conflict(f"Version {version.number} is not in review.")
+    if review.status != Review.Status.OPEN:
+        raise Conflict(f"This review is already closed ({review.get_status_display().lower()}).")
+    if actor.pk in (version.uploaded_by_id, review.requested_by_id):
+        raise PermissionDenied("You uploaded or submitted this version; someone else must decide.")
+    if review.decisions.filter(reviewer=actor).exists():
+        raise Conflict("You have already decided on this version: one person gives one sign-off.")
+    role, slot = _role_for(actor, review)
+    try:
+        with transaction.atomic():
+            decision = Decision.objects.create(
+                review=review, role=role, slot=slot, reviewer=actor, verdict=verdict, reason=reason
+            )
+    except IntegrityError:  # another request took this sign-off first (the lock makes it rare)
+        raise Conflict(
+            "Another reviewer decided at the same moment; reload and look again."
+        ) from None
+
+    before = version.status
+    if verdict == Decision.Verdict.REJECT:
+        review.status, version.status = Review.Status.REJECTED, ModelVersion.Status.REJECTED
+    elif verdict == Decision.Verdict.REQUEST_CHANGES:
+        review.status = Review.Status.CHANGES_REQUESTED
+        version.status = ModelVersion.Status.CHANGES_REQUESTED
+    elif not open_slots(review):
+        review.status, version.status = Review.Status.APPROVED, ModelVersion.Status.APPROVED
+    if review.status != Review.Status.OPEN:
+        review.closed_at = timezone.now()
+        review.save(update_fields=["status", "closed_at"])
+        version.save(update_fields=["status"])
+    audit.record(
+        actor,
+        f"review.{verdict}",
+        version,
+        before={"status": before},
+        after={"status": version.status, "role": role, "reason": reason, "review": review.status},
+    )
+    event = (
+        Event.CHANGES_REQUESTED
+        if verdict == Decision.Verdict.REQUEST_CHANGES
+        else Event.REVIEW_DECIDED
+    )
+    outcome = {
+        "approve": "signed off",
+        "reject": "rejected",
+        "request_changes": "requested changes to",
+    }[verdict]
+    notifications.emit(
+        event,
+        recipients=[review.requested_by, version.uploaded_by],
+        title=f"{actor.get_full_name() or actor.username} {outcome} {version}",
+        body=reason
+        + (
+            f"\n\nThe version is now {version.get_status_display().lower()}."
+            if review.status != Review.Status.OPEN
+            else ""
+        ),
+        url=version.get_absolute_url(),
+        payload={
+            "model": version.model.slug,
+            "version": version.number,
+            "verdict": verdict,
+            "role": role,
+            "reviewer": actor.username,
+            "status": version.status,
+        },
+    )
+    return decision
+
+
+def can_decide(actor: User, version: ModelVersion) -> bool:
+    """Whether the decision form should be offered (decide() checks everything again)."""
+    review = getattr(version, "review", None)
+    if review is None or review.status != Review.Status.OPEN:
+        return False
+    if actor.pk in (version.uploaded_by_id, review.requested_by_id):
+        return False
+    if not (can(actor, DECIDE) and can(actor, registry.VIEW, version.model)):
+        return False
+    if review.decisions.filter(reviewer=actor).exists():
+        return False
+    held = set(roles_of(actor))
+    return any(role in held for role, _ in open_slots(review))
+
+
+def waiting_for(user: User) -> QuerySet[Review]:
+    """Open reviews with a sign-off this person could give: their "my work" queue."""
+    held = [r for r in roles_of(user) if r in SIGN_OFF_ROLES]
+    if not held:
+        return Review.objects.none()
+    visible = visible_to(user, RegisteredModel.objects.all())
+    candidates = (
+        Review.objects.filter(status=Review.Status.OPEN, version__model__in=visible)
+        .exclude(requested_by=user)
+        .exclude(version__uploaded_by=user)
+        .exclude(decisions__reviewer=user)
+        .select_related("version__model", "requested_by", "policy")
+        .prefetch_related("decisions")
+        .order_by("requested_at")
+    )
+    return candidates.filter(
+        pk__in=[r.pk for r in candidates if any(role in held for role, _ in open_slots(r))]
+    )
+
+
+# --- Discussion -------------------------------------------------------------------------------
+
+_MENTION = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
+_ALLOWED_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h3",
+    "h4",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "hr",
+    "del",
+}
+
+
+def render_markdown(text: str) -> str:
+    """Markdown to HTML that no script survives: the output goes through nh3's allowlist."""
+    html = markdown.markdown(
+        text, extensions=["fenced_code", "tables", "sane_lists"], output_format="html"
+    )
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+@transaction.atomic
+def add_comment(version_id: int, *, actor: User, body: str) -> Comment:
+    version = ModelVersion.objects.select_related("model").get(pk=version_id)
+    require(actor, registry.VIEW, version.model)
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": "Write something first."})
+    if len(body) > 20_000:
+        raise ValidationError({"body": "Keep a comment under 20,000 characters."})
+    comment = Comment.objects.create(version=version, author=actor, body=body)
+    names = set(_MENTION.findall(body))
+    mentioned = [
+        u
+        for u in User.objects.filter(username__in=names, is_active=True)
+        if u.pk != actor.pk and can(u, registry.VIEW, version.model)
+    ]
+    comment.mentions.set(mentioned)
+    audit.record(
+        actor,
+        "comment.added",
+        version,
+        after={"comment": comment.pk, "mentions": sorted(u.username for u in mentioned)},
+    )
+    if mentioned:
+        notifications.emit(
+            Event.MENTIONED,
+            recipients=mentioned,
+            title=f"{actor.get_full_name() or actor.username} mentioned you on {version}",
+            body=body[:500],
+            url=version.get_absolute_url() + "#discussion",
+            payload={
+                "model": version.model.slug,
+                "version": version.number,
+                "author": actor.username,
+            },
+        )
+    return comment
+
+
+# --- Policies ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def update_policy(
+    *, actor: User, risk_tier: str, required: dict[str, int], allow_exceptions: bool, note: str
+) -> ReviewPolicy:
+    if not actor.is_superuser:
+        raise PermissionDenied("Only administrators change review policies.")
+    unknown = set(required) - set(SIGN_OFF_ROLES)
+    if unknown or any(not 0 <= n <= 5 for n in required.values()):
+        raise ValidationError("Require between 0 and 5 sign-offs of model_ops and risk_owner.")
+    if not any(required.values()):
+        raise ValidationError("A review needs at least one sign-off.")
+    current = (
+        ReviewPolicy.objects.select_for_update()
+        .filter(risk_tier=risk_tier, is_current=True)
+        .first()
+    )
+    number = (current.number if current else 0) + 1
+    if current is not None:
+        current.is_current = False
+        current.save(update_fields=["is_current"])
+    policy = ReviewPolicy.objects.create(
+        risk_tier=risk_tier,
+        number=number,
+        required={k: v for k, v in required.items() if v},
+        allow_exceptions=allow_exceptions,
+        note=note.strip()[:300],
+        created_by=actor,
+    )
+    audit.record(
+        actor,
+        "review_policy.changed",
+        policy,
+        before={
+            "required": current.required,
+            "allow_exceptions": current.allow_exceptions,
+            "number": current.number,
+        }
+        if current
+        else None,
+        after={
+            "required": policy.required,
+            "allow_exceptions": allow_exceptions,
+            "number": number,
+            "note": policy.note,
+        },
+    )
+    return policy

@@ -1,0 +1,58 @@
+"""The review part of the version page: sign-offs, the timeline, and the discussion."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from apps.accounts.permissions import user_of
+from apps.registry.models import ModelVersion
+from apps.registry.views import Section
+from apps.reviews import lead_times, services
+from apps.reviews.forms import CommentForm, DecisionForm, RequestReviewForm
+from apps.reviews.models import Comment, Review
+
+
+def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
+    user = user_of(request)
+    review = (
+        Review.objects.filter(version=version)
+        .select_related("requested_by", "policy")
+        .prefetch_related("decisions__reviewer")
+        .first()
+    )
+    try:
+        services.check_can_request(user, version)
+        may_request = review is None and version.status in (
+            ModelVersion.Status.VALIDATED,
+            ModelVersion.Status.VALIDATION_FAILED,
+        )
+    except Exception:
+        may_request = False
+    sign_offs = []
+    if review is not None:
+        decided = {(d.role, d.slot): d for d in review.decisions.all()}
+        sign_offs = [(role, slot, decided.get((role, slot))) for role, slot in review.policy.slots]
+    comments = Comment.objects.filter(version=version).select_related("author")
+    return [
+        Section(
+            "reviews/_version_section.html",
+            {
+                "version": version,
+                "review": review,
+                "sign_offs": sign_offs,
+                "may_request": may_request,
+                "exception_needed": version.status == ModelVersion.Status.VALIDATION_FAILED,
+                "request_form": RequestReviewForm(),
+                "may_decide": services.can_decide(user, version),
+                "decision_form": DecisionForm(),
+                "timeline": lead_times.timeline(version),
+                "stages": [
+                    (label, lead_times.stage_times(version)[key])
+                    for key, label in lead_times.STAGES
+                ],
+                "comments": [(c, services.render_markdown(c.body)) for c in comments],
+                "comment_form": CommentForm(),
+            },
+            order=20,
+        )
+    ]

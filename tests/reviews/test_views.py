@@ -1,0 +1,102 @@
+"""Review pages: the version page's section per role, the queue, exceptions and lead times."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from apps.registry.models import ModelVersion
+from apps.reviews import services
+from tests.reviews.conftest import new_version
+
+pytestmark = pytest.mark.django_db
+
+V = "/models/loan-default/versions/1"
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_author_requests_review_from_the_version_page(people, validated):
+    page = client_for(people.alice).get(f"{V}/").content.decode()
+    assert "Request review" in page and "Record decision" not in page
+    response = client_for(people.alice).post(
+        f"{V}/review/", {"summary": "Ready for IT"}, follow=True
+    )
+    assert "Review requested; the reviewers have been notified." in response.content.decode()
+    validated.refresh_from_db()
+    assert validated.status == ModelVersion.Status.IN_REVIEW
+
+
+def test_reviewers_see_the_decision_form_and_the_author_does_not(people, validated):
+    services.request_review(validated.pk, actor=people.alice, summary="Ready for IT")
+    assert "Record decision" in client_for(people.ivan).get(f"{V}/").content.decode()
+    assert "Record decision" in client_for(people.rita).get(f"{V}/").content.decode()
+    alice_page = client_for(people.alice).get(f"{V}/").content.decode()
+    assert "Record decision" not in alice_page and "waiting since" in alice_page
+    response = client_for(people.ivan).post(
+        f"{V}/decide/", {"decision": "approve", "reason": "Infra ok"}, follow=True
+    )
+    assert "Recorded: approved." in response.content.decode()
+    page = client_for(people.alice).get(f"{V}/").content.decode()
+    assert "“Infra ok”" in page and "Approved (model ops)" in page  # timeline
+    late = client_for(people.ivan).post(
+        f"{V}/decide/", {"decision": "approve", "reason": "x"}, follow=True
+    )
+    assert "one person gives one sign-off" in late.content.decode()
+
+
+def test_the_discussion_renders_markdown_without_scripts(people, validated):
+    client_for(people.rita).post(
+        f"{V}/comments/", {"body": "Looks **good** <img src=x onerror=alert(1)>"}
+    )
+    page = client_for(people.alice).get(f"{V}/").content.decode()
+    assert "<strong>good</strong>" in page and "onerror" not in page
+
+
+def test_queue_exceptions_and_lead_times(people, alices_model, bobs_model, files):
+    version = new_version(alices_model, people.alice, files)
+    services.request_review(version.pk, actor=people.alice, summary="Ready")
+    failed = new_version(
+        bobs_model, people.bob, files, status=ModelVersion.Status.VALIDATION_FAILED
+    )
+    services.request_review(
+        failed.pk, actor=people.bob, summary="Needed", justification="Seasonal shift"
+    )
+    queue = client_for(people.ivan).get("/reviews/").content.decode()
+    assert "Loan default v1" in queue and "Card fraud v1" in queue and "exception" in queue
+    assert "Loan default v1" in client_for(people.rita).get("/reviews/").content.decode()
+    assert (
+        "Nothing waits for your sign-off"
+        in client_for(people.alice).get("/reviews/").content.decode()
+    )
+    exceptions = client_for(people.carl).get("/reviews/exceptions/").content.decode()
+    assert "Seasonal shift" in exceptions and "Card fraud v1" in exceptions
+    assert client_for(people.alice).get("/reviews/exceptions/").status_code == 403
+    services.decide(version.pk, actor=people.ivan, verdict="approve", reason="ok")
+    times = client_for(people.carl).get("/reviews/lead-times/").context["rows"]
+    assert {r["stage"]: r["count"] for r in times}["waiting_for_it"] == 1
+
+
+def test_dashboards_show_each_role_its_review_work(people, validated):
+    services.request_review(validated.pk, actor=people.alice, summary="Ready")
+    ivan = client_for(people.ivan).get("/").content.decode()
+    assert "Reviews waiting for your sign-off" in ivan and "Loan default v1" in ivan
+    alice = client_for(people.alice).get("/").content.decode()
+    assert "Your versions needing action" in alice
+
+
+def test_admins_edit_review_policies(people):
+    assert client_for(people.ivan).get("/reviews/policies/high/").status_code == 403
+    admin = client_for(people.admin)
+    response = admin.post(
+        "/reviews/policies/low/",
+        {"model_ops": 2, "risk_owner": 0, "allow_exceptions": "on", "note": "two IT"},
+    )
+    assert response.status_code == 302
+    assert "two IT" in admin.get("/reviews/policies/").content.decode()
+    bad = admin.post("/reviews/policies/low/", {"model_ops": 0, "risk_owner": 0, "note": "none"})
+    assert bad.status_code == 400 and "at least one sign-off" in bad.content.decode()
