@@ -13,6 +13,7 @@ foreign key): a model version is visible to whoever may view its registered mode
 
 from __future__ import annotations
 
+import functools
 from typing import TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -48,10 +49,41 @@ def visible_to(
         allowed = visible_to(user, parent_model._default_manager.all(), action)
         return queryset.filter(**{f"{parent}__in": allowed.values("pk")})
     codename = f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+    tables = _direct_tables(model)
+    if tables is not None:
+        by_user, by_group = (
+            table._default_manager.filter(_granting(codename), **{holder: user}).values(
+                "content_object_id"
+            )
+            for table, holder in zip(tables, ("user", "group__user"), strict=True)
+        )
+        return queryset.filter(models.Q(pk__in=by_user) | models.Q(pk__in=by_group))
     scoped: models.QuerySet[M] = get_objects_for_user(
         user, codename, klass=queryset, accept_global_perms=False, with_superuser=False
     )
     return scoped
+
+
+@functools.cache
+def _direct_tables(
+    model: type[models.Model],
+) -> tuple[type[models.Model], type[models.Model]] | None:
+    """The model's own user and group permission tables, if it has them (guardian's direct
+    foreign-key tables). Scoping and checks then read those two small tables directly, which is
+    several times cheaper than guardian's generic queries (bench/registry.py measured it)."""
+    from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
+
+    tables = (get_user_obj_perms_model(model()), get_group_obj_perms_model(model()))
+    for table in tables:
+        field = table._meta.get_field("content_object")
+        if not (isinstance(field, models.ForeignKey) and field.related_model is model):
+            return None
+    return tables
+
+
+def _granting(perm: str) -> models.Q:
+    app_label, codename = perm.split(".", 1)
+    return models.Q(permission__codename=codename, permission__content_type__app_label=app_label)
 
 
 def not_found_message(name: object, value: object = "") -> str:
@@ -78,8 +110,23 @@ def can(user: Person, perm: str, obj: models.Model | None = None) -> bool:
         return True
     if obj is None:
         return user.has_perm(perm)
+    target = permission_target(obj)
+    tables = _direct_tables(type(target))
+    if tables is not None:
+        user_table, group_table = tables
+        return (
+            user_table._default_manager.filter(
+                _granting(perm), user=user, content_object_id=target.pk
+            )
+            .union(
+                group_table._default_manager.filter(
+                    _granting(perm), group__user=user, content_object_id=target.pk
+                )
+            )
+            .exists()
+        )
     # ModelBackend answers False for any object; only guardian's object permissions count here.
-    return user.has_perm(perm, permission_target(obj))
+    return user.has_perm(perm, target)
 
 
 def require(user: Person, perm: str, obj: models.Model | None = None, message: str = "") -> None:

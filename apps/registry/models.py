@@ -57,6 +57,9 @@ class RegisteredModel(models.Model):
     champion = models.ForeignKey(
         "ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Kept by the upload service under the model's row lock, so that the inventory needs no
+    # COUNT over every visible model's versions to show and sort by it.
+    version_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

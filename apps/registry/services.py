@@ -397,7 +397,8 @@ def _create_version(
         )
         files[item.role] = {"name": item.upload.name, "size": blob.size, "sha256": blob.sha256}
     model.latest_version = version
-    model.save(update_fields=["latest_version", "updated_at"])
+    model.version_count = number
+    model.save(update_fields=["latest_version", "version_count", "updated_at"])
     job = start_validation(version, actor=actor)
     audit.record(
         actor,

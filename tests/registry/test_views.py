@@ -176,6 +176,7 @@ def _bulk_inventory(people, models: int, versions_per_model: int) -> None:
             owner=people.alice,
             risk_tier="low",
             risk_owner=people.rita,
+            version_count=versions_per_model,
         )
         for i in range(models)
     )
