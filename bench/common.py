@@ -238,6 +238,47 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / ticks
 
 
+def tree_memory(pid: int) -> dict[str, Any]:
+    """Memory of ``pid`` and its live descendants, in MiB, from /proc (Linux).
+
+    ``rss`` adds up each process's resident set, so pages the processes share (a forked
+    server's code and libraries) count once per process; ``pss`` shares each page among the
+    processes mapping it, so it adds up to what the tree really occupies; ``uss`` is the memory
+    private to the tree's processes, what stopping it would give back at least.
+    """
+    totals = {"rss": 0.0, "pss": 0.0, "uss": 0.0}
+    by_process: list[dict[str, Any]] = []
+    for process in descendants(pid):
+        try:
+            status = Path(f"/proc/{process}/status").read_text()
+            rollup = Path(f"/proc/{process}/smaps_rollup").read_text()
+            argv = Path(f"/proc/{process}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        kib: dict[str, int] = {}
+        for line in (*status.splitlines(), *rollup.splitlines()):
+            name, _, rest = line.partition(":")
+            parts = rest.split()
+            if len(parts) == 2 and parts[1] == "kB":
+                kib[name] = int(parts[0])
+        sizes = {
+            "rss": kib.get("VmRSS", 0) / 1024,
+            "pss": kib.get("Pss", 0) / 1024,
+            "uss": (kib.get("Private_Clean", 0) + kib.get("Private_Dirty", 0)) / 1024,
+        }
+        for key, value in sizes.items():
+            totals[key] += value
+        command = " ".join(a.decode(errors="replace") for a in argv[:3] if a)[:120]
+        by_process.append(
+            {"pid": process, "command": command, **{k: round(v, 1) for k, v in sizes.items()}}
+        )
+    return {
+        **{key: round(value, 1) for key, value in totals.items()},
+        "processes": len(by_process),
+        "by_process": by_process,
+    }
+
+
 def cpu_busy_fraction(interval: float = 1.0) -> float:
     """Share of all cores busy over ``interval`` seconds, from /proc/stat."""
 
@@ -332,8 +373,26 @@ def start_portal(
         ["seed_demo"],
     ):
         run_checked([*manage, *command], cwd=REPO, env=env, log_path=setup_log, timeout=600)
+    return serve_portal(processes, var_dir, password=password, workers=workers, threads=threads)
+
+
+def serve_portal(
+    processes: Processes,
+    var_dir: Path,
+    *,
+    password: str,
+    workers: int = 2,
+    threads: int = 4,
+    name: str = "portal gunicorn",
+) -> Portal:
+    """gunicorn as in the Procfile on a data folder ``start_portal`` already set up.
+
+    Calling it again on the same folder gives a second server on the same database (another
+    worker count, say) without repeating the set-up.
+    """
+    env = portal_env(var_dir, password)
     port = free_port()
-    log_path = var_dir / "gunicorn.log"
+    log_path = var_dir / f"gunicorn-{port}.log"
     # The Procfile's command (what `make run` serves), bound to a free local port.
     cmd = [
         str(VENV_BIN / "gunicorn"),
@@ -349,7 +408,7 @@ def start_portal(
         "--access-logfile",
         "-",
     ]
-    proc = processes.start("portal gunicorn", cmd, cwd=REPO, env=env, log_path=log_path)
+    proc = processes.start(name, cmd, cwd=REPO, env=env, log_path=log_path)
     base_url = f"http://127.0.0.1:{port}"
     # /login/ needs only the database; /healthz would answer 503 without a Celery worker.
     wait_for_http(f"{base_url}/login/", proc=proc, log_path=log_path)
@@ -420,7 +479,7 @@ class _ConnectionCounter:
             self.total += 1
             original(connection)
 
-        urllib3.connection.HTTPConnection.connect = counting_connect  # type: ignore[method-assign]
+        urllib3.connection.HTTPConnection.connect = counting_connect  # type: ignore[method-assign,assignment]
 
     def record(self, session: requests.Session, connects: int) -> None:
         self.connects[session] = self.connects.get(session, 0) + connects

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "apps.registry",
     "apps.validation",
     "apps.reviews",
+    "apps.deployments",
 ]
 
 MIDDLEWARE = [
@@ -260,6 +261,15 @@ PORTAL_SKOPS_TRUSTED_TYPES = env_list("PORTAL_SKOPS_TRUSTED_TYPES", [])
 PORTAL_VALIDATION_TIME_LIMIT = 2 * PORTAL_SANDBOX_LIMITS["wall_seconds"] + 120
 PORTAL_SKOPS_MAX_MEMBERS = env_int("PORTAL_SKOPS_MAX_MEMBERS", 50_000, minimum=10)
 PORTAL_SKOPS_MAX_BYTES = env_int("PORTAL_SKOPS_MAX_MB", 4096, minimum=1) * 2**20
+
+# --- Serving ----------------------------------------------------------------------------------
+# Each serving process looks for a switched version, new or revoked keys this often.
+PORTAL_SERVING_REFRESH_SECONDS = env_int("PORTAL_SERVING_REFRESH_MS", 1000, minimum=50) / 1000
+PORTAL_SERVING_MAX_ROWS = env_int("PORTAL_SERVING_MAX_ROWS", 10_000, minimum=1)
+PORTAL_SERVING_MAX_BODY_BYTES = env_int("PORTAL_SERVING_MAX_BODY_MB", 20, minimum=1) * 2**20
+PORTAL_PREDICTION_LOG_FLUSH_SECONDS = (
+    env_int("PORTAL_PREDICTION_LOG_FLUSH_MS", 1000, minimum=50) / 1000
+)
 
 # Uploads above this size are spooled to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20

@@ -14,6 +14,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.validation.api.urls")),
     path("", include("apps.notifications.api.urls")),
     path("", include("apps.reviews.api.urls")),
+    path("", include("apps.deployments.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # A page for people: anonymous visitors go to the login page rather than getting a 401.
     path(
@@ -34,6 +35,7 @@ urlpatterns = [
     path("models/", include("apps.registry.urls")),
     path("", include("apps.validation.urls")),
     path("", include("apps.reviews.urls")),
+    path("", include("apps.deployments.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),

@@ -52,11 +52,13 @@ def _fresh_filesystem_broker() -> None:
 
 def _made_by_data_migrations():  # type: ignore[no-untyped-def]
     """Rows that data migrations create and the app relies on: role groups, default policies."""
+    from apps.deployments.models import Environment
     from apps.reviews.models import ReviewPolicy
     from apps.validation.models import ValidationPolicy
 
     return [
         *Group.objects.filter(name__in=Role.values),
+        *Environment.objects.order_by("pk"),
         *ValidationPolicy.objects.filter(model__isnull=True, created_by__isnull=True),
         *ReviewPolicy.objects.filter(created_by__isnull=True),
     ]
@@ -104,6 +106,15 @@ def _flushes_keep_what_migrations_made():  # type: ignore[no-untyped-def]
     yield
     post_migrate.disconnect(dispatch_uid="tests-restore-migration-data")
     ops.execute_sql_flush = original
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _prediction_logs_flushed_by_tests() -> None:
+    """Served in this process, logs are written when a test flushes them; the background
+    writer runs in real server processes (tests/deployments/test_server_process.py)."""
+    from apps.deployments import serving
+
+    serving.LOG.in_background = False
 
 
 @pytest.fixture(autouse=True)

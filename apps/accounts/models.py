@@ -25,16 +25,38 @@ class Team(models.Model):
         return self.name
 
 
+class HashedSecret:
+    """Bearer secrets of which only a SHA-256 is stored: API tokens, serving keys.
+
+    They are 256 bits of randomness, so a fast hash is enough: there is nothing to brute-force.
+    ``PREFIX`` marks what kind of secret a leaked string is.
+    """
+
+    PREFIX = ""
+    name: str
+    hint: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint}…)"
+
+    @classmethod
+    def generate(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def active(self) -> ApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
 
 
-class ApiToken(models.Model):
-    """A personal API token. Only its SHA-256 is stored; the token is shown once, at creation.
+class ApiToken(HashedSecret, models.Model):
+    """A personal API token. Only its SHA-256 is stored; the token is shown once, at creation."""
 
-    Tokens are 256 bits of randomness, so a fast hash is enough: there is nothing to brute-force.
-    """
+    PREFIX = TOKEN_PREFIX
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=100)
@@ -49,17 +71,6 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.hint}…)"
-
-    @staticmethod
-    def generate() -> str:
-        return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-    @staticmethod
-    def hash(raw: str) -> str:
-        return hashlib.sha256(raw.encode()).hexdigest()
 
     @property
     def is_active(self) -> bool:

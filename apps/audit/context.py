@@ -49,11 +49,14 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+def request_id_from(inbound: str) -> str:
+    """The caller's X-Request-ID when it looks like one, else a new id."""
+    return inbound if _REQUEST_ID.match(inbound) else new_request_id()
+
+
 def from_request(request: HttpRequest) -> RequestContext:
-    inbound = request.headers.get("X-Request-ID", "")
-    request_id = inbound if _REQUEST_ID.match(inbound) else new_request_id()
     return RequestContext(
-        request_id=request_id,
+        request_id=request_id_from(request.headers.get("X-Request-ID", "")),
         ip=client_ip(request),
         user_agent=request.headers.get("User-Agent", "")[:300],
     )

@@ -325,6 +325,101 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deployment_line(deployment: dict[str, Any]) -> str:
+    return (
+        f"{deployment['model']} version {deployment['version']} in "
+        f"{deployment['environment']}: {deployment['status']}"
+        + (f" ({deployment['message']})" if deployment.get("message") else "")
+    )
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    portal = connect(args)
+    deployment = portal.call(
+        "POST",
+        "deployments/",
+        json={"model": args.model, "version": args.version, "environment": args.environment},
+    )
+    if args.wait:
+        deadline = time.monotonic() + args.timeout
+        while deployment["status"] in ("queued", "running"):
+            if time.monotonic() > deadline:
+                raise CliError(
+                    f"Still {deployment['status']} after {args.timeout:.0f} s.", UNREACHABLE
+                )
+            time.sleep(1)
+            deployment = portal.call("GET", f"deployments/{deployment['id']}/")
+    emit(args, deployment, _deployment_line(deployment))
+    return REFUSED if deployment["status"] == "failed" else 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    deployment = connect(args).call(
+        "POST", "deployments/rollback/", json={"model": args.model, "environment": args.environment}
+    )
+    emit(args, deployment, "Rolled back: " + _deployment_line(deployment))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Score the rows of a CSV file with the model live in an environment (a serving key)."""
+    import csv
+
+    key = args.key or os.environ.get("PORTAL_SERVING_KEY")
+    if not key:
+        raise CliError("Pass a serving key with --key or PORTAL_SERVING_KEY.", USAGE)
+    try:
+        with open(args.file, newline="") as handle:
+            records = [
+                {name: _cell(value) for name, value in row.items()}
+                for row in csv.DictReader(handle)
+            ]
+    except OSError as exc:
+        raise CliError(f"Cannot read {args.file}: {exc.strerror}", USAGE) from None
+    for column in args.drop or []:
+        for record in records:
+            record.pop(column, None)
+    stored = load_login()
+    url = args.url or os.environ.get("PORTAL_URL") or stored.get("url")
+    if not url:
+        raise CliError("Say which portal: --url or PORTAL_URL.", USAGE)
+    portal = Portal(url, None)
+    portal.session.headers["Authorization"] = f"Bearer {key}"
+    try:
+        response = portal.session.post(
+            f"{portal.url}/serve/{args.model}/{args.environment}/predict",
+            json={"records": records},
+            timeout=portal.timeout,
+        )
+    except requests.RequestException as exc:
+        raise CliError(f"Cannot reach the portal at {portal.url}: {exc}", UNREACHABLE) from None
+    body = response.json() if response.content else {}
+    if response.status_code >= 400:
+        raise CliError(
+            str(body.get("error", f"HTTP {response.status_code}")),
+            UNREACHABLE if response.status_code >= 500 else REFUSED,
+        )
+    lines = [
+        f"{args.model} version {body['version']} in {args.environment}, request "
+        f"{body['request_id']}"
+    ]
+    lines += [str(p) for p in body["predictions"]]
+    emit(args, body, "\n".join(lines))
+    return 0
+
+
+def _cell(value: str) -> Any:
+    """CSV text to the JSON value the signature expects: numbers as numbers, empty as null."""
+    if value == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return {"true": True, "false": False}.get(value.lower(), value)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     portal = connect(args)
     if args.version is not None:
@@ -419,6 +514,37 @@ def parser() -> argparse.ArgumentParser:
     )
     review.add_argument("--show", action="store_true", help="print the review instead")
     review.set_defaults(run=cmd_review)
+
+    deploy = commands.add_parser(
+        "deploy", parents=[common], help="deploy an approved version to an environment"
+    )
+    deploy.add_argument("model")
+    deploy.add_argument("version", type=int)
+    deploy.add_argument("environment")
+    deploy.add_argument("--wait", action="store_true", help="wait until it is live or failed")
+    deploy.add_argument("--timeout", type=float, default=600)
+    deploy.set_defaults(run=cmd_deploy)
+
+    rollback = commands.add_parser(
+        "rollback", parents=[common], help="put back the previously live version"
+    )
+    rollback.add_argument("model")
+    rollback.add_argument("environment")
+    rollback.set_defaults(run=cmd_rollback)
+
+    predict = commands.add_parser(
+        "predict", parents=[common], help="score a CSV file with the live model"
+    )
+    predict.add_argument("model")
+    predict.add_argument("environment")
+    predict.add_argument("file", help="CSV with one column per feature")
+    predict.add_argument("--key", help="serving key (or PORTAL_SERVING_KEY)")
+    predict.add_argument(
+        "--drop",
+        action="append",
+        help="a column of the file that is not a feature (e.g. the target)",
+    )
+    predict.set_defaults(run=cmd_predict)
 
     status = commands.add_parser("status", parents=[common], help="a model or one version")
     status.add_argument("model")

@@ -46,6 +46,19 @@ class Transient(Exception):
     """A failure worth another attempt later (a service briefly unavailable)."""
 
 
+# What the object a job works on must do when its job fails for good, by job kind: registered by
+# the app that owns the kind (``when_failed``), run in the transaction that marks the job failed.
+_failure_handlers: dict[str, Callable[[Job], None]] = {}
+
+
+def when_failed(kind: str) -> Callable[[Callable[[Job], None]], Callable[[Job], None]]:
+    def register(handler: Callable[[Job], None]) -> Callable[[Job], None]:
+        _failure_handlers[kind] = handler
+        return handler
+
+    return register
+
+
 def create_job(
     *,
     kind: str,
@@ -176,6 +189,9 @@ def fail(job: Job, message: str) -> bool:
             audit.record(
                 None, "job.failed", job, after={"attempt": job.attempts, "message": message[:500]}
             )
+            if handler := _failure_handlers.get(job.kind):
+                job.message = message[:500]
+                handler(job)
     return bool(updated)
 
 

@@ -112,7 +112,8 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def model_history(request: HttpRequest, slug: str) -> HttpResponse:
-    """This model's audit events, and those of its versions."""
+    """This model's audit events, those of its versions, and those of what other apps keep
+    about it (each app's ``model_history.audited_with(model)``: deployments, serving keys)."""
     model = _model(request, slug)
     version_ids = [str(pk) for pk in model.versions.values_list("pk", flat=True)]
     events = AuditEvent.objects.filter(
@@ -120,6 +121,9 @@ def model_history(request: HttpRequest, slug: str) -> HttpResponse:
     ) | AuditEvent.objects.filter(
         object_type=object_type_of(ModelVersion()), object_id__in=version_ids
     )
+    for module in app_modules("model_history"):
+        for object_type, ids in module.audited_with(model).items():
+            events |= AuditEvent.objects.filter(object_type=object_type, object_id__in=ids)
     page = Paginator(events.order_by("-id"), 50).get_page(request.GET.get("page"))
     return render(request, "registry/registeredmodel_history.html", {"model": model, "page": page})
 

@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.api.base import ScopedViewSet
+from apps.accounts.api.serializers import ErrorSerializer
+from apps.accounts.permissions import get_visible_or_404, user_of
+from apps.deployments import services
+from apps.deployments.models import Deployment, Environment, ServingKey
+from apps.registry.models import ModelVersion, RegisteredModel
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    requires_live_in: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+
+    class Meta:
+        model = Environment
+        fields = ["slug", "name", "requires_live_in", "is_production"]
+        read_only_fields = fields
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.slug")
+    version = serializers.IntegerField(source="version.number")
+    environment = serializers.CharField(source="environment.slug")
+    requested_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    job = serializers.UUIDField(source="job.uuid", allow_null=True, default=None)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "model",
+            "version",
+            "environment",
+            "kind",
+            "status",
+            "requested_by",
+            "message",
+            "approvals",
+            "created_at",
+            "live_from",
+            "live_until",
+            "job",
+        ]
+        read_only_fields = fields
+
+
+class DeploymentRequestSerializer(serializers.Serializer):
+    model = serializers.SlugField()
+    version = serializers.IntegerField(min_value=1)
+    environment = serializers.SlugField()
+
+
+class SwitchRequestSerializer(serializers.Serializer):
+    model = serializers.SlugField()
+    environment = serializers.SlugField()
+
+
+class ServingKeySerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.slug")
+    environment = serializers.CharField(source="environment.slug")
+    state = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ServingKey
+        fields = ["id", "model", "environment", "name", "hint", "created_at", "revoked_at", "state"]
+        read_only_fields = fields
+
+    def get_state(self, key: ServingKey) -> str:
+        return "revoked" if key.revoked_at else "active"
+
+
+class NewServingKeySerializer(ServingKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="Shown only in this response.")
+
+    class Meta(ServingKeySerializer.Meta):
+        fields = [*ServingKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class ServingKeyRequestSerializer(serializers.Serializer):
+    model = serializers.SlugField()
+    environment = serializers.SlugField()
+    name = serializers.CharField(max_length=100)
+
+
+def _model(request: Request, slug: str) -> RegisteredModel:
+    return get_visible_or_404(request.user, RegisteredModel.objects.all(), slug=slug)
+
+
+class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Deployments of the models you can see. POST deploys an approved version (model_ops)."""
+
+    queryset = Deployment.objects.select_related(
+        "model", "version", "environment", "requested_by", "job"
+    )
+    serializer_class = DeploymentSerializer
+
+    def filter_scoped(self, queryset: QuerySet[Deployment]) -> QuerySet[Deployment]:
+        params = self.request.query_params
+        if model := params.get("model"):
+            queryset = queryset.filter(model__slug=model)
+        if environment := params.get("environment"):
+            queryset = queryset.filter(environment__slug=environment)
+        return queryset
+
+    @extend_schema(
+        parameters=[OpenApiParameter("model", str), OpenApiParameter("environment", str)],
+        responses={200: DeploymentSerializer(many=True), **ERRORS},
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=DeploymentRequestSerializer, responses={202: DeploymentSerializer, **ERRORS}
+    )
+    def create(self, request: Request) -> Response:
+        body = DeploymentRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        version = get_visible_or_404(
+            request.user,
+            ModelVersion.objects.all(),
+            model__slug=data["model"],
+            number=data["version"],
+        )
+        deployment = services.request_deployment(
+            version.pk, data["environment"], actor=user_of(request)
+        )
+        return Response(
+            DeploymentSerializer(self.queryset.get(pk=deployment.pk)).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    def _switched(self, request: Request, switch: Callable[..., Deployment]) -> Response:
+        body = SwitchRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        model = _model(request, body.validated_data["model"])
+        deployment = switch(model.pk, body.validated_data["environment"], actor=user_of(request))
+        return Response(DeploymentSerializer(self.queryset.get(pk=deployment.pk)).data)
+
+    @extend_schema(request=SwitchRequestSerializer, responses={200: DeploymentSerializer, **ERRORS})
+    @action(detail=False, methods=["post"])
+    def rollback(self, request: Request) -> Response:
+        """Put back the version live before the current one, at once."""
+        return self._switched(request, services.rollback)
+
+    @extend_schema(request=SwitchRequestSerializer, responses={200: DeploymentSerializer, **ERRORS})
+    @action(detail=False, methods=["post"])
+    def undeploy(self, request: Request) -> Response:
+        """Stop serving the model in the environment."""
+        return self._switched(request, services.undeploy)
+
+
+class ServingKeyViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, ScopedViewSet):
+    """Serving keys of the models you can see. POST creates one (returned once); DELETE revokes."""
+
+    queryset = ServingKey.objects.select_related("model", "environment")
+    serializer_class = ServingKeySerializer
+
+    @extend_schema(
+        request=ServingKeyRequestSerializer, responses={201: NewServingKeySerializer, **ERRORS}
+    )
+    def create(self, request: Request) -> Response:
+        body = ServingKeyRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        model = _model(request, body.validated_data["model"])
+        key, raw = services.create_serving_key(
+            model.pk,
+            body.validated_data["environment"],
+            actor=user_of(request),
+            name=body.validated_data["name"],
+        )
+        data = dict(NewServingKeySerializer(self.queryset.get(pk=key.pk)).data)
+        data["key"] = raw
+        return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = self.get_object()
+        services.revoke_serving_key(key.pk, actor=user_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EnvironmentView(APIView):
+    """The environments models deploy to, and their promotion rules."""
+
+    @extend_schema(responses={200: EnvironmentSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(EnvironmentSerializer(Environment.objects.all(), many=True).data)

@@ -1,0 +1,36 @@
+"""The model operations dashboard's deployment panel: what awaits deploying, what just happened."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+
+from apps.accounts.dashboard import Panel
+from apps.accounts.permissions import can, visible_to
+from apps.deployments import services
+from apps.deployments.models import Deployment, Placement
+from apps.registry.models import ModelVersion, RegisteredModel
+
+
+def panels(user: User) -> list[Panel]:
+    if not can(user, services.DEPLOY):
+        return []
+    visible = visible_to(user, RegisteredModel.objects.all())
+    ready = (
+        ModelVersion.objects.filter(model__in=visible, status=ModelVersion.Status.APPROVED)
+        .exclude(pk__in=Placement.objects.values("deployment__version"))
+        .select_related("model")
+        .order_by("-created_at")[:10]
+    )
+    recent = (
+        Deployment.objects.filter(model__in=visible)
+        .select_related("model", "version", "environment", "requested_by")
+        .order_by("-created_at")[:8]
+    )
+    return [
+        Panel(
+            "Deployments",
+            "deployments/panels/deployments.html",
+            {"ready": ready, "recent": recent},
+            order=7,
+        )
+    ]

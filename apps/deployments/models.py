@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from apps.accounts.models import HashedSecret
+from apps.jobs.models import Job
+from apps.registry.models import ModelVersion, RegisteredModel
+
+SERVING_KEY_PREFIX = "mls_"
+
+
+class Environment(models.Model):
+    """Where models run (staging, production), and the rule for promoting into it."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    order = models.PositiveSmallIntegerField(default=0, help_text="Position in lists.")
+    requires_live_in = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A version must have been live here before it may deploy to this environment.",
+    )
+    is_production = models.BooleanField(
+        default=False,
+        help_text="The version live here is the model's champion, which validation compares "
+        "new versions with.",
+    )
+
+    class Meta:
+        ordering = ["order", "slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Deployment(models.Model):
+    """One attempt to make a version live in an environment, and how long it stayed live.
+
+    The history of these rows answers "which version was live in production on 3 March?".
+    """
+
+    permission_parent = "model"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Deploying"
+        LIVE = "live", "Live"
+        FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Superseded"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+        UNDEPLOYED = "undeployed", "Undeployed"
+
+    class Kind(models.TextChoices):
+        DEPLOY = "deploy", "Deploy"
+        ROLLBACK = "rollback", "Rollback"
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="deployments")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
+    environment = models.ForeignKey(
+        Environment, on_delete=models.PROTECT, related_name="deployments"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DEPLOY)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    job = models.OneToOneField(
+        Job, null=True, blank=True, on_delete=models.PROTECT, related_name="deployment"
+    )
+    replaced = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The deployment that was live before this one.",
+    )
+    # Who signed the version off, frozen at the moment it was deployed: the approvals that
+    # allowed this switch.
+    approvals = models.JSONField(default=list, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    live_from = models.DateTimeField(null=True, blank=True, db_index=True)
+    live_until = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["environment", "model", "live_from"])]
+
+    def __str__(self) -> str:
+        return f"{self.version} to {self.environment}"
+
+
+class Placement(models.Model):
+    """The version live for a model in an environment: the pointer serving reads.
+
+    Changed only by the deployment services, in the transaction that changes the deployments.
+    """
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="placements")
+    environment = models.ForeignKey(
+        Environment, on_delete=models.PROTECT, related_name="placements"
+    )
+    deployment = models.OneToOneField(Deployment, on_delete=models.PROTECT, related_name="+")
+    switched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "environment"], name="one_live_version_per_environment"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} in {self.environment}"
+
+
+class ServingKey(HashedSecret, models.Model):  # noqa: DJ008 - __str__ from HashedSecret
+    """A key that lets a client call one model's endpoint in one environment. Stored hashed."""
+
+    PREFIX = SERVING_KEY_PREFIX
+
+    permission_parent = "model"
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="+")
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    hint = models.CharField(max_length=12)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class PredictionLog(models.Model):
+    """One prediction request as served: written in batches by the serving processes."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="+")
+    request_id = models.CharField(max_length=64, db_index=True)
+    received_at = models.DateTimeField(db_index=True)
+    latency_ms = models.FloatField()
+    rows = models.PositiveIntegerField()
+    inputs = models.JSONField()
+    outputs = models.JSONField()
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} ({self.rows} rows)"
+
+
+class Feedback(models.Model):
+    """The true outcome of a served prediction, reported later, for performance monitoring."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="+")
+    request_id = models.CharField(max_length=64, db_index=True)
+    outcomes = models.JSONField(help_text="One true outcome per row of the request.")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"feedback for {self.request_id}"

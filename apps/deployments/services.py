@@ -1,0 +1,465 @@
+"""Deploying versions, switching what is live, and serving keys.
+
+What is live for a model in an environment is one Placement row. It changes only here, in the
+transaction that marks the deployments live, superseded, rolled back or undeployed, so the history
+of deployments always agrees with what served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.permissions import require
+from apps.audit import services as audit
+from apps.deployments.models import Deployment, Environment, Placement, ServingKey
+from apps.jobs import services as jobs
+from apps.jobs.models import Job
+from apps.registry import services as registry
+from apps.registry import storage
+from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
+from apps.reviews.models import Review
+from apps.validation.models import ValidationReport
+
+DEPLOY = "deployments.add_deployment"
+KIND = "deployment"
+TASK = "deployments.deploy"
+SMOKE_ROWS = 200
+
+
+def check_can_deploy(actor: User, model: RegisteredModel) -> None:
+    require(actor, DEPLOY, message="Only model operations deploy, roll back and manage keys.")
+    require(actor, registry.VIEW, model)
+
+
+def approvals_of(version: ModelVersion) -> list[dict[str, Any]]:
+    """The sign-offs that allowed ``version`` into production, as recorded with a deployment."""
+    review = Review.objects.filter(version=version).first()
+    if review is None:
+        return []
+    return [
+        {
+            "role": d.role,
+            "reviewer": d.reviewer.username,
+            "verdict": d.verdict,
+            "reason": d.reason,
+            "at": d.created_at.isoformat(),
+        }
+        for d in review.decisions.select_related("reviewer")
+    ]
+
+
+def signature_of(version: ModelVersion) -> dict[str, Any] | None:
+    """What the version takes and answers, from its latest passing validation report."""
+    report = (
+        ValidationReport.objects.filter(version=version, outcome="passed")
+        .order_by("-created_at")
+        .first()
+    )
+    if report is None:
+        return None
+    data = report.data
+    return {
+        "features": data["signature"]["features"],
+        "task": data["task"],
+        "classes": data.get("classes"),
+    }
+
+
+def environment_named(slug: str) -> Environment:
+    target = Environment.objects.filter(slug=slug).first()
+    if target is None:
+        raise ValidationError({"environment": f"There is no environment “{slug}”."})
+    return target
+
+
+def live_deployment(model: RegisteredModel, environment: Environment) -> Deployment | None:
+    placement = (
+        Placement.objects.filter(model=model, environment=environment)
+        .select_related("deployment__version")
+        .first()
+    )
+    return placement.deployment if placement else None
+
+
+# --- Deploying --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_deployment(version_id: int, environment: str, *, actor: User) -> Deployment:
+    """Queue the deployment of an approved version; the job switches it live if it loads."""
+    version = ModelVersion.objects.select_related("model").get(pk=version_id)
+    # One deployment decision per model at a time: the checks below hold until commit.
+    model = RegisteredModel.objects.select_for_update().get(pk=version.model_id)
+    version.refresh_from_db()
+    check_can_deploy(actor, model)
+    target = environment_named(environment)
+    if version.status != ModelVersion.Status.APPROVED:
+        raise ValidationError(
+            f"Only approved versions deploy; version {version.number} is "
+            f"{version.get_status_display().lower()}."
+        )
+    prerequisite = target.requires_live_in
+    if (
+        prerequisite is not None
+        and not Deployment.objects.filter(
+            version=version, environment=prerequisite, live_from__isnull=False
+        ).exists()
+    ):
+        raise ValidationError(
+            f"Version {version.number} has not been live in {prerequisite}; "
+            f"deploy it there before {target}."
+        )
+    if not version.files.filter(role=StoredFile.Role.CANONICAL).exists():
+        raise ValidationError(
+            "The version has no validated .skops copy to deploy; re-run its validation."
+        )
+    if Deployment.objects.filter(
+        model=model,
+        environment=target,
+        status__in=[Deployment.Status.QUEUED, Deployment.Status.RUNNING],
+    ).exists():
+        raise ValidationError(f"A deployment of {model} to {target} is already under way.")
+    current = live_deployment(model, target)
+    if current is not None and current.version_id == version.pk:
+        raise ValidationError(f"Version {version.number} is already live in {target}.")
+    deployment = Deployment.objects.create(
+        model=model,
+        version=version,
+        environment=target,
+        requested_by=actor,
+        approvals=approvals_of(version),
+    )
+    deployment.job = jobs.create_job(
+        kind=KIND,
+        task_name=TASK,
+        queue="deployment",
+        target=deployment,
+        actor=actor,
+        time_limit=600,
+    )
+    deployment.save(update_fields=["job"])
+    audit.record(
+        actor,
+        "deployment.requested",
+        deployment,
+        after={
+            "model": model.slug,
+            "version": version.number,
+            "environment": target.slug,
+            "live_now": current.version.number if current else None,
+        },
+    )
+    return deployment
+
+
+@dataclass
+class Checked:
+    """What the deployment job found before switching: None means the version may go live."""
+
+    deployment_id: int
+    problem: str | None = None
+
+
+def load_canonical(version: ModelVersion) -> Any:
+    """The version's canonical .skops copy, SHA-256 checked, opened with the type allowlist."""
+    from apps.validation.engine import trusted
+
+    stored = version.files.get(role=StoredFile.Role.CANONICAL)
+    with (
+        storage.open_blob(stored.key) as source,
+        tempfile.NamedTemporaryFile(suffix=".skops") as copy,
+    ):
+        data = source.read()
+        if hashlib.sha256(data).hexdigest() != stored.sha256:
+            raise ValueError("the stored .skops copy does not match its recorded SHA-256")
+        copy.write(data)
+        copy.flush()
+        return trusted.load_skops(
+            Path(copy.name), extra_trusted=list(settings.PORTAL_SKOPS_TRUSTED_TYPES)
+        )
+
+
+def _smoke_test(version: ModelVersion, estimator: Any) -> None:
+    """Predict a few holdout rows and check the answers are usable."""
+    import numpy as np
+
+    from apps.validation.engine.report import read_frame
+
+    signature = signature_of(version)
+    if signature is None:
+        raise ValueError("the version has no passing validation report")
+    holdout = version.files.get(role=StoredFile.Role.HOLDOUT)
+    with (
+        storage.open_blob(holdout.key) as source,
+        tempfile.NamedTemporaryFile(suffix=f".{holdout.file_format}") as copy,
+    ):
+        copy.write(source.read())
+        copy.flush()
+        frame = read_frame(Path(copy.name), holdout.file_format).head(SMOKE_ROWS)
+    features = [f["name"] for f in signature["features"]]
+    if signature["task"] == "regression":
+        answers = np.asarray(estimator.predict(frame[features]), dtype=float)
+    else:
+        answers = np.asarray(estimator.predict_proba(frame[features]), dtype=float)
+    if len(answers) != len(frame) or not np.all(np.isfinite(answers)):
+        raise ValueError(f"the smoke test on {len(frame)} holdout rows gave unusable answers")
+
+
+def run_deployment(job: Job) -> Checked:
+    """The deployment job's long part: load and smoke-test, outside any transaction."""
+    deployment = Deployment.objects.select_related("version").get(pk=job.target_id)
+    Deployment.objects.filter(pk=deployment.pk, status=Deployment.Status.QUEUED).update(
+        status=Deployment.Status.RUNNING
+    )
+    try:
+        jobs.report_progress(job, 20, "Loading the canonical .skops copy")
+        estimator = load_canonical(deployment.version)
+        jobs.report_progress(job, 60, f"Smoke-testing on {SMOKE_ROWS} holdout rows")
+        _smoke_test(deployment.version, estimator)
+    except jobs.JobLost:
+        raise
+    except Exception as exc:  # any reason the version cannot serve: it must not go live
+        return Checked(deployment.pk, f"{type(exc).__name__}: {exc}"[:450])
+    jobs.report_progress(job, 90, "Switching the live version")
+    return Checked(deployment.pk)
+
+
+def _fail(deployment: Deployment, problem: str) -> None:
+    deployment.status = Deployment.Status.FAILED
+    deployment.message = f"Not deployed; what was live stays live. {problem}"[:500]
+    deployment.save(update_fields=["status", "message"])
+    audit.record(None, "deployment.failed", deployment, after={"reason": problem})
+
+
+@jobs.when_failed(KIND)
+def _job_failed(job: Job) -> None:
+    """The job gave up (its workers kept dying, say): the deployment did not happen."""
+    deployment = (
+        Deployment.objects.select_for_update()
+        .filter(job=job, status__in=[Deployment.Status.QUEUED, Deployment.Status.RUNNING])
+        .first()
+    )
+    if deployment is not None:
+        _fail(deployment, f"The deployment job failed: {job.message}")
+
+
+def commit_deployment(job: Job, checked: Checked) -> dict[str, Any]:
+    """Inside the job's completion transaction: switch live, or record why not."""
+    deployment = (
+        Deployment.objects.select_for_update()
+        .select_related("version")
+        .get(pk=checked.deployment_id)
+    )
+    problem = checked.problem
+    if problem is None and deployment.version.status != ModelVersion.Status.APPROVED:
+        problem = f"version {deployment.version.number} is no longer approved"
+    if problem is not None:
+        _fail(deployment, problem)
+        job.message = deployment.message[:500]
+        return {"deployment": deployment.pk, "status": deployment.status}
+    _switch(deployment, actor=deployment.requested_by, action="deployment.live")
+    job.message = f"Version {deployment.version.number} is live in {deployment.environment}"
+    return {"deployment": deployment.pk, "status": deployment.status}
+
+
+def _switch(
+    incoming: Deployment,
+    *,
+    actor: User,
+    action: str,
+    outgoing_status: str = Deployment.Status.SUPERSEDED,
+) -> None:
+    """Make ``incoming`` the live deployment of its model and environment (caller's transaction)."""
+    now = timezone.now()
+    placement = (
+        Placement.objects.select_for_update()
+        .filter(model=incoming.model, environment=incoming.environment)
+        .first()
+    )
+    outgoing = placement.deployment if placement else None
+    if placement is not None and outgoing is not None:
+        outgoing.status, outgoing.live_until, outgoing.ended_by = outgoing_status, now, actor
+        outgoing.save(update_fields=["status", "live_until", "ended_by"])
+        placement.deployment, placement.switched_at = incoming, now
+        placement.save(update_fields=["deployment", "switched_at"])
+    else:
+        Placement.objects.create(
+            model=incoming.model,
+            environment=incoming.environment,
+            deployment=incoming,
+            switched_at=now,
+        )
+    incoming.status, incoming.live_from = Deployment.Status.LIVE, now
+    if incoming.kind == Deployment.Kind.DEPLOY:
+        incoming.replaced = outgoing
+    incoming.save(update_fields=["status", "live_from", "replaced"])
+    if incoming.environment.is_production:
+        RegisteredModel.objects.filter(pk=incoming.model_id).update(champion=incoming.version)
+    audit.record(
+        actor,
+        action,
+        incoming,
+        before={"live": outgoing.version.number if outgoing else None},
+        after={
+            "live": incoming.version.number,
+            "environment": incoming.environment.slug,
+            "model": incoming.model.slug,
+        },
+    )
+
+
+def _locked_placement(
+    model_id: int, environment: str, actor: User
+) -> tuple[RegisteredModel, Environment, Placement]:
+    """What is live for the model in the environment, locked until commit; or why nothing is."""
+    model = RegisteredModel.objects.get(pk=model_id)
+    check_can_deploy(actor, model)
+    target = environment_named(environment)
+    placement = (
+        Placement.objects.select_for_update()
+        .filter(model=model, environment=target)
+        .select_related("deployment__version")
+        .first()
+    )
+    if placement is None:
+        raise ValidationError(f"Nothing of {model} is live in {target}.")
+    return model, target, placement
+
+
+@transaction.atomic
+def rollback(model_id: int, environment: str, *, actor: User) -> Deployment:
+    """Put back the version that was live before the current one, at once (no job)."""
+    model, target, placement = _locked_placement(model_id, environment, actor)
+    current = placement.deployment
+    previous = current.replaced
+    if previous is None:
+        raise ValidationError(
+            f"No earlier version of {model} was live in {target}; undeploy instead."
+        )
+    restored = Deployment.objects.create(
+        model=model,
+        version=previous.version,
+        environment=target,
+        kind=Deployment.Kind.ROLLBACK,
+        requested_by=actor,
+        approvals=approvals_of(previous.version),
+        # A further rollback steps back again, to what was live before the restored version.
+        replaced=previous.replaced,
+    )
+    _switch(
+        restored,
+        actor=actor,
+        action="deployment.rolled_back",
+        outgoing_status=Deployment.Status.ROLLED_BACK,
+    )
+    return restored
+
+
+@transaction.atomic
+def undeploy(model_id: int, environment: str, *, actor: User) -> Deployment:
+    """Stop serving the model in the environment."""
+    model, target, placement = _locked_placement(model_id, environment, actor)
+    current = placement.deployment
+    placement.delete()
+    current.status, current.live_until, current.ended_by = (
+        Deployment.Status.UNDEPLOYED,
+        timezone.now(),
+        actor,
+    )
+    current.save(update_fields=["status", "live_until", "ended_by"])
+    if target.is_production:
+        RegisteredModel.objects.filter(pk=model.pk, champion=current.version).update(champion=None)
+    audit.record(
+        actor,
+        "deployment.undeployed",
+        current,
+        before={"live": current.version.number},
+        after={"live": None, "environment": target.slug},
+    )
+    return current
+
+
+@transaction.atomic
+def retire(version_id: int, *, actor: User) -> ModelVersion:
+    """A version live nowhere is retired: it can no longer be deployed."""
+    version = ModelVersion.objects.select_related("model").get(pk=version_id)
+    RegisteredModel.objects.select_for_update().get(pk=version.model_id)  # as request_deployment
+    version.refresh_from_db()
+    check_can_deploy(actor, version.model)
+    if Placement.objects.filter(deployment__version=version).exists():
+        raise ValidationError(f"Version {version.number} is still live; undeploy it first.")
+    if Deployment.objects.filter(
+        version=version, status__in=[Deployment.Status.QUEUED, Deployment.Status.RUNNING]
+    ).exists():
+        raise ValidationError(f"Version {version.number} is being deployed; wait for it to end.")
+    if version.status == ModelVersion.Status.RETIRED:
+        raise ValidationError(f"Version {version.number} is already retired.")
+    before = version.status
+    version.status = ModelVersion.Status.RETIRED
+    version.save(update_fields=["status"])
+    audit.record(
+        actor,
+        "version.retired",
+        version,
+        before={"status": before},
+        after={"status": version.status},
+    )
+    return version
+
+
+# --- Serving keys -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_serving_key(
+    model_id: int, environment: str, *, actor: User, name: str
+) -> tuple[ServingKey, str]:
+    model = RegisteredModel.objects.get(pk=model_id)
+    check_can_deploy(actor, model)
+    target = environment_named(environment)
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Name the key after the system that will use it."})
+    raw = ServingKey.generate()
+    key = ServingKey.objects.create(
+        model=model,
+        environment=target,
+        name=name[:100],
+        key_hash=ServingKey.hash(raw),
+        hint=raw[:10],
+        created_by=actor,
+    )
+    audit.record(
+        actor,
+        "serving_key.created",
+        key,
+        after={"model": model.slug, "environment": target.slug, "name": key.name},
+    )
+    return key, raw
+
+
+@transaction.atomic
+def revoke_serving_key(key_id: int, *, actor: User) -> ServingKey:
+    key = ServingKey.objects.select_for_update().select_related("model").get(pk=key_id)
+    check_can_deploy(actor, key.model)
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit.record(
+            actor,
+            "serving_key.revoked",
+            key,
+            before={"state": "active"},
+            after={"state": "revoked"},
+        )
+    return key

@@ -1,0 +1,392 @@
+"""Serving predictions: ``POST /serve/<model>/<environment>/predict`` and ``.../feedback``.
+
+Built for speed, as the benchmark demands. A serving process keeps each live model in memory with
+its signature and the hashes of its valid serving keys, and looks at the database at most once a
+second per model and environment to notice a switch, a new key or a revoked one. A request
+therefore touches no table: it checks the key against the cached hashes, validates the rows,
+predicts, and appends to an in-memory log that a background thread writes in batches.
+
+``ServingApp`` answers ``/serve/`` directly in front of Django's WSGI application (see wsgi.py);
+``django_view`` gives the same handler to Django's URLconf, for the development and test servers.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import close_old_connections
+
+from apps.audit.context import request_id_from
+from apps.deployments import inputs
+
+logger = logging.getLogger(__name__)
+
+_PATH = re.compile(
+    r"^/serve/(?P<model>[-a-zA-Z0-9_]+)/(?P<environment>[-a-zA-Z0-9_]+)/"
+    r"(?P<action>predict|feedback)/?$"
+)
+
+
+class Scorer:
+    """A loaded estimator, called so that one request checks and converts its rows once.
+
+    A request wants the model's own ``predict`` (not the argmax of its probabilities: the two
+    differ for thresholded or calibrated classifiers) and ``predict_proba``. Called on the
+    pipeline, each would convert and check the DataFrame again, which is most of the cost of a
+    small request. So the transforms of a pipeline run once and its final step answers both:
+    exactly what ``Pipeline.predict`` and ``predict_proba`` do inside.
+    """
+
+    def __init__(self, estimator: Any, task: str | None) -> None:
+        from sklearn.pipeline import Pipeline
+
+        if isinstance(estimator, Pipeline) and len(estimator) > 1:
+            self.transforms: Any = estimator[:-1]
+            self.final = estimator[-1]
+        else:
+            self.transforms, self.final = None, estimator
+        self.probabilities = task != "regression" and hasattr(self.final, "predict_proba")
+
+    def __call__(self, frame: Any) -> dict[str, Any]:
+        prepared = frame if self.transforms is None else self.transforms.transform(frame)
+        answer = {"predictions": np.asarray(self.final.predict(prepared)).tolist()}
+        if self.probabilities:
+            proba = np.asarray(self.final.predict_proba(prepared), dtype=float)
+            answer["classes"] = self.final.classes_.tolist()
+            answer["probabilities"] = proba.round(6).tolist()
+        return answer
+
+
+@dataclass
+class Live:
+    """A live model as one serving process holds it."""
+
+    deployment_id: int
+    model: str
+    environment: str
+    version: int
+    score: Scorer
+    signature: dict[str, Any]
+    key_hashes: frozenset[str]
+
+
+class Response(Exception):
+    """Raised to answer at once; ``body`` is JSON."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+class Models:
+    """The process-wide cache of live models, refreshed at most once a second each."""
+
+    def __init__(self) -> None:
+        self._live: dict[tuple[str, str], Live | None] = {}
+        self._checked: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def get(self, model: str, environment: str) -> Live | None:
+        key = (model, environment)
+        now = time.monotonic()
+        if now - self._checked.get(key, -1e9) < settings.PORTAL_SERVING_REFRESH_SECONDS:
+            return self._live.get(key)
+        with self._lock:  # one thread refreshes; the others wait and find it fresh
+            if now - self._checked.get(key, -1e9) >= settings.PORTAL_SERVING_REFRESH_SECONDS:
+                held = self._live.get(key)
+                try:
+                    self._live[key] = self._refresh(model, environment, held)
+                except Exception:
+                    if held is None:
+                        raise
+                    # The database is briefly unreachable, say: keep answering with what was
+                    # live and keys that were valid a second ago, rather than fail every call.
+                    logger.exception("could not refresh %s in %s", model, environment)
+                self._checked[key] = time.monotonic()
+            return self._live.get(key)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._live.clear()
+            self._checked.clear()
+
+    @staticmethod
+    def _refresh(model: str, environment: str, held: Live | None) -> Live | None:
+        from apps.deployments.models import Placement, ServingKey
+        from apps.deployments.services import load_canonical, signature_of
+
+        placement = (
+            Placement.objects.filter(model__slug=model, environment__slug=environment)
+            .select_related("deployment__version")
+            .first()
+        )
+        if placement is None:
+            return None
+        deployment = placement.deployment
+        keys = frozenset(
+            ServingKey.objects.filter(
+                model_id=placement.model_id,
+                environment_id=placement.environment_id,
+                revoked_at__isnull=True,
+            ).values_list("key_hash", flat=True)
+        )
+        if held is not None and held.deployment_id == deployment.pk:
+            held.key_hashes = keys
+            return held
+        version = deployment.version
+        logger.info("serving %s v%s in %s", model, version.number, environment)
+        signature = signature_of(version) or {}
+        return Live(
+            deployment.pk,
+            model,
+            environment,
+            version.number,
+            Scorer(load_canonical(version), signature.get("task")),
+            signature,
+            keys,
+        )
+
+
+class PredictionLog:
+    """Prediction records buffered in memory and written in batches by one thread."""
+
+    def __init__(self) -> None:
+        self._buffer: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        # Tests that run the handler in their own process turn the thread off and flush() when
+        # they choose: its writes would land outside their transaction.
+        self.in_background = True
+
+    def add(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._buffer.append(record)
+            if self.in_background and (self._thread is None or not self._thread.is_alive()):
+                self._thread = threading.Thread(
+                    target=self._run, name="prediction-log", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(settings.PORTAL_PREDICTION_LOG_FLUSH_SECONDS)
+            try:
+                close_old_connections()  # this thread's own connection, as a request would
+                self.flush()
+            except Exception:
+                logger.exception("could not write prediction logs; they will be retried")
+
+    def discard(self) -> None:
+        """Forget what is buffered: for tests, whose transactions roll the deployments back."""
+        with self._lock:
+            self._buffer.clear()
+
+    def flush(self) -> int:
+        """Write what is buffered (also called at exit and by tests)."""
+        from apps.deployments.models import PredictionLog as Row
+
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        if not batch:
+            return 0
+        try:
+            Row.objects.bulk_create([Row(**record) for record in batch], batch_size=500)
+        except Exception:
+            with self._lock:  # keep them for the next flush rather than lose them
+                self._buffer[:0] = batch
+            raise
+        return len(batch)
+
+
+MODELS = Models()
+LOG = PredictionLog()
+atexit.register(lambda: LOG.flush())
+
+
+def _bearer(headers: Callable[[str], str | None]) -> str:
+    value = headers("HTTP_AUTHORIZATION") or ""
+    scheme, _, key = value.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Response(401, {"error": "Send the serving key as 'Authorization: Bearer <key>'."})
+    return key.strip()
+
+
+def _authorised(live: Live | None, key: str, model: str, environment: str) -> Live:
+    from apps.deployments.models import ServingKey
+
+    if live is None or ServingKey.hash(key) not in live.key_hashes:
+        # One answer for an unknown key and for a model not live here: nothing to probe.
+        raise Response(401, {"error": f"No live {model} in {environment} for this serving key."})
+    return live
+
+
+def predict(live: Live, body: bytes, request_id: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    columns = inputs.checked_columns(
+        inputs.parse_body(body), live.signature, settings.PORTAL_SERVING_MAX_ROWS
+    )
+    frame = inputs.to_frame(columns)
+    try:
+        scored = live.score(frame)
+    except Exception as exc:
+        # Values the signature allows but the model cannot use (an unseen category, say).
+        raise inputs.InputError(422, f"The model could not score these rows: {exc}") from None
+    LOG.add(
+        {
+            "deployment_id": live.deployment_id,
+            "request_id": request_id,
+            "received_at": datetime.now(UTC),
+            "latency_ms": (time.perf_counter() - started) * 1000,
+            "rows": len(frame),
+            "inputs": columns,  # the checked JSON values themselves: nothing to convert
+            "outputs": {k: scored[k] for k in ("predictions", "probabilities") if k in scored},
+        }
+    )
+    return {
+        "model": live.model,
+        "environment": live.environment,
+        "version": live.version,
+        "request_id": request_id,
+        **scored,
+    }
+
+
+def feedback(live: Live, body: bytes) -> dict[str, Any]:
+    from apps.deployments.models import Feedback
+
+    payload = inputs.parse_body(body)
+    if not isinstance(payload, dict) or not isinstance(payload.get("request_id"), str):
+        raise inputs.InputError(422, 'Send {"request_id": "…", "outcomes": [...]}.')
+    outcomes = payload.get("outcomes", payload.get("outcome"))
+    if not isinstance(outcomes, list):
+        outcomes = [outcomes]
+    if not outcomes or any(isinstance(o, dict | list) for o in outcomes):
+        raise inputs.InputError(422, "“outcomes” lists the true outcome of each predicted row.")
+    Feedback.objects.create(
+        deployment_id=live.deployment_id, request_id=payload["request_id"][:64], outcomes=outcomes
+    )
+    return {"recorded": len(outcomes), "request_id": payload["request_id"]}
+
+
+def handle(
+    method: str,
+    path: str,
+    headers: Callable[[str], str | None],
+    read_body: Callable[[int], bytes],
+    request_id: str,
+) -> tuple[int, dict[str, Any]]:
+    """One request: (status, JSON body). Never raises for a client's mistake."""
+    try:
+        matched = _PATH.match(path)
+        if matched is None:
+            raise Response(404, {"error": "Use /serve/<model>/<environment>/predict."})
+        if method != "POST":
+            raise Response(405, {"error": "Use POST."})
+        model, environment = matched["model"], matched["environment"]
+        key = _bearer(headers)
+        try:
+            length = int(headers("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise Response(400, {"error": "Content-Length is not a number."}) from None
+        if length > settings.PORTAL_SERVING_MAX_BODY_BYTES:
+            raise Response(
+                413,
+                {
+                    "error": f"The body is larger than "
+                    f"{settings.PORTAL_SERVING_MAX_BODY_BYTES} bytes."
+                },
+            )
+        live = _authorised(MODELS.get(model, environment), key, model, environment)
+        body = read_body(length)
+        if matched["action"] == "predict":
+            return 200, predict(live, body, request_id)
+        return 200, feedback(live, body)
+    except Response as answer:
+        return answer.status, answer.body
+    except inputs.InputError as problem:
+        return problem.status, {"error": problem.message}
+    except Exception:
+        logger.exception("serving request %s failed", request_id)
+        return 500, {"error": "The portal failed to answer; the failure is logged."}
+
+
+def _json(
+    status: int, body: dict[str, Any], request_id: str
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    content = json.dumps({**body, "request_id": request_id}).encode()
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        401: "Unauthorized",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        413: "Payload Too Large",
+        422: "Unprocessable Content",
+        500: "Internal Server Error",
+    }.get(status, "")
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(content))),
+        ("X-Request-ID", request_id),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Cache-Control", "no-store"),
+    ]
+    return f"{status} {reason}", headers, content
+
+
+class ServingApp:
+    """WSGI: answers /serve/ itself, hands everything else to the portal's Django application."""
+
+    def __init__(self, portal: Callable[..., Iterable[bytes]]) -> None:
+        self.portal = portal
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/serve/"):
+            return self.portal(environ, start_response)
+        stream = environ["wsgi.input"]
+        # What Django does around each of its requests: drop a connection that broke or aged.
+        close_old_connections()
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
+        try:
+            status, body = handle(
+                environ.get("REQUEST_METHOD", "GET"), path, environ.get, stream.read, request_id
+            )
+        finally:
+            close_old_connections()
+        line, headers, content = _json(status, body, request_id)
+        start_response(line, headers)
+        return [content]
+
+
+def django_view(request: Any, model: str, environment: str, action: str) -> Any:
+    """The same handler behind Django's URLconf (development server, tests)."""
+    from django.http import HttpResponse
+
+    from apps.audit.context import current
+
+    bound = current()  # the portal's middleware gave this request its id
+    request_id = bound.request_id if bound else request_id_from("")
+    status, body = handle(
+        request.method, request.path, request.META.get, lambda n: request.body, request_id
+    )
+    _, headers, content = _json(status, body, request_id)
+    response = HttpResponse(content, status=status, content_type="application/json")
+    for name, value in headers:
+        if name not in ("Content-Type", "Content-Length"):
+            response[name] = value
+    return response

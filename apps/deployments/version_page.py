@@ -1,0 +1,44 @@
+"""The deployment part of the version page: where the model is live, and the controls for IT."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from apps.accounts.permissions import can, user_of
+from apps.deployments import services
+from apps.deployments.models import Deployment, Environment, Placement
+from apps.registry.models import ModelVersion
+from apps.registry.views import Section
+
+
+def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
+    user = user_of(request)
+    environments = list(Environment.objects.all())
+    live = {
+        p.environment_id: p.deployment
+        for p in Placement.objects.filter(model=version.model).select_related(
+            "deployment__version", "deployment__replaced__version"
+        )
+    }
+    rows = [(env, live.get(env.pk)) for env in environments]
+    may_deploy = can(user, services.DEPLOY) and can(
+        user, "registry.view_registeredmodel", version.model
+    )
+    return [
+        Section(
+            "deployments/_version_section.html",
+            {
+                "version": version,
+                "rows": rows,
+                "deployable": version.status == ModelVersion.Status.APPROVED,
+                "may_deploy": may_deploy,
+                "history": Deployment.objects.filter(version=version).select_related(
+                    "environment", "requested_by", "job"
+                )[:20],
+                "live_here": any(
+                    d is not None and d.version_id == version.pk for d in live.values()
+                ),
+            },
+            order=30,
+        )
+    ]

@@ -1,0 +1,160 @@
+"""A real gunicorn process serving predictions, as in production: it notices a switch and a revoked
+key without a restart, and writes its prediction logs in the background and when it stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+
+from apps.deployments import services
+from apps.deployments.models import PredictionLog, ServingKey
+from tests.deployments.conftest import deploy_now
+from tests.support import worker as child_processes
+from tests.support.worker import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROW = [{"income": 50.0, "debt": 12.0, "tenure": 3}]
+
+
+class Gunicorn:
+    """``gunicorn mlops_portal.wsgi`` on a free loopback port, against the test database."""
+
+    def __init__(self, **env: str) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(settings.VAR_DIR) / f"gunicorn-{self.port}.log"
+        self.env = {**os.environ, "DATABASE_URL": child_processes.test_database_url(), **env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Gunicorn:
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "mlops_portal.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "1",
+                "--threads",
+                "4",
+            ],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(self._answers, timeout=60, message=f"gunicorn on {self.url}")
+        return self
+
+    def _answers(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{self.output()}")
+        try:
+            return requests.get(f"{self.url}/serve/", timeout=2).status_code == 404
+        except requests.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM: gunicorn's graceful shutdown."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.stop()
+        except subprocess.TimeoutExpired:
+            assert self.process is not None
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    def predict(self, key: str, environment: str = "staging") -> requests.Response:
+        return requests.post(
+            f"{self.url}/serve/loan-default/{environment}/predict",
+            json=ROW,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+
+
+@pytest.fixture
+def key(people, alices_model, v1) -> str:
+    deploy_now(services.request_deployment(v1.pk, "staging", actor=people.ivan))
+    _, raw = services.create_serving_key(
+        alices_model.pk, "staging", actor=people.ivan, name="loan origination"
+    )
+    return raw
+
+
+def test_a_running_server_serves_a_switch_and_refuses_a_revoked_key_without_restarting(
+    people, alices_model, v2, key
+):
+    with Gunicorn(PORTAL_PREDICTION_LOG_FLUSH_MS="200") as server:
+        first = server.predict(key)
+        assert first.status_code == 200, first.text
+        assert first.json()["version"] == 1 and first.headers["X-Request-ID"]
+
+        deploy_now(services.request_deployment(v2.pk, "staging", actor=people.ivan))
+        wait_for(
+            lambda: server.predict(key).json()["version"] == 2,
+            timeout=10,
+            interval=0.05,
+            message="the server to serve version 2",
+        )
+        services.rollback(alices_model.pk, "staging", actor=people.ivan)
+        wait_for(
+            lambda: server.predict(key).json()["version"] == 1,
+            timeout=10,
+            interval=0.05,
+            message="the server to serve version 1 again",
+        )
+
+        # Its background writer logs every answer, with the version that gave it.
+        answered = [server.predict(key).json()["request_id"] for _ in range(5)]
+        wait_for(
+            lambda: PredictionLog.objects.filter(request_id__in=answered).count() == 5,
+            timeout=10,
+            message="the server to write its prediction logs",
+        )
+        versions = set(PredictionLog.objects.values_list("deployment__version__number", flat=True))
+        assert versions == {1, 2}
+
+        services.revoke_serving_key(
+            ServingKey.objects.get(key_hash=ServingKey.hash(key)).pk, actor=people.ivan
+        )
+        wait_for(
+            lambda: server.predict(key).status_code == 401,
+            timeout=10,
+            interval=0.05,
+            message="the revoked key to be refused",
+        )
+        assert server.process is not None and server.process.poll() is None, server.output()
+
+
+def test_a_server_stopping_gracefully_writes_the_logs_it_still_holds(key):
+    with Gunicorn(PORTAL_PREDICTION_LOG_FLUSH_MS="600000") as server:
+        answered = [server.predict(key).json()["request_id"] for _ in range(3)]
+        time.sleep(0.2)
+        assert not PredictionLog.objects.filter(request_id__in=answered).exists()
+        server.stop()
+        assert PredictionLog.objects.filter(request_id__in=answered).count() == 3, server.output()
