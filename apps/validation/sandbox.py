@@ -21,6 +21,7 @@ import os
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -179,6 +180,28 @@ def new_scratch() -> Path:
     return scratch
 
 
+def take_regular_file(source: Path, destination: Path, max_bytes: int | None = None) -> None:
+    """Copy a file the sandbox wrote out of its scratch folder, refusing anything but a plain file.
+
+    What an uploaded model left there may be a symbolic link to a host file, a FIFO that blocks
+    the worker, or larger than any model: it is opened without following links and checked
+    before a byte is read.
+    """
+    limit = max_bytes if max_bytes is not None else settings.PORTAL_SKOPS_MAX_BYTES
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise SandboxFailure(
+            f"The sandbox did not produce {source.name} as a plain file ({exc.strerror})."
+        ) from None
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode) or status.st_size > limit:
+            raise SandboxFailure(f"The sandbox produced an unusable {source.name}.")
+        with open(destination, "wb") as target:
+            shutil.copyfileobj(handle, target, length=2**20)
+
+
 def _interpret_exit(
     code: int, limits: Limits, stderr_tail: list[str], timed_out: bool
 ) -> tuple[str, str]:
@@ -192,7 +215,10 @@ def _interpret_exit(
     signals = {
         signal.SIGXCPU: f"used more than {limits.cpu_seconds} s of CPU time",
         signal.SIGXFSZ: f"tried to write a file larger than {limits.file_mb} MB",
-        signal.SIGKILL: "was killed, most likely for running out of memory",
+        signal.SIGKILL: (
+            f"was killed by the system, past its CPU-time limit ({limits.cpu_seconds} s) or out "
+            "of memory"
+        ),
     }
     number = -code if code < 0 else code - 128 if code > 128 else 0
     for sig, what in signals.items():
@@ -220,7 +246,7 @@ def run(
     if isolated:
         if os.geteuid() == 0:
             for path in [scratch, *scratch.rglob("*")]:
-                os.chown(path, NOBODY, NOBODY)
+                os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
         command = _bwrap_command(
             scratch, [sys.executable, "-I", "-B", f"{SANDBOX_ENGINE}/child.py"]
         )
@@ -252,7 +278,11 @@ def run(
                 if not selector.select(timeout=min(remaining, 1.0)):
                     continue
                 chunk = os.read(process.stderr.fileno(), 65536)
-                if not chunk:
+                if not chunk:  # stderr closed: the child is exiting, or hiding; the clock runs on
+                    try:
+                        process.wait(timeout=max(deadline - time.monotonic(), 0))
+                    except subprocess.TimeoutExpired:
+                        timed_out = True
                     break
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
@@ -268,8 +298,9 @@ def run(
                     elif line:
                         stderr_tail = [*stderr_tail[-29:], line[:500]]
             if timed_out:
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=max(deadline - time.monotonic(), 0) + 30)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
         except BaseException:
             # The worker is shutting down or the job was lost: take the whole sandbox down too.
             with contextlib.suppress(ProcessLookupError):

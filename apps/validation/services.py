@@ -96,6 +96,27 @@ def _copy_in(stored: StoredFile, destination: Path) -> None:
         shutil.copyfileobj(source, target, length=storage.CHUNK)
 
 
+def _convert_pickle(spec: dict[str, Any], scratch: Path, limits: sandbox.Limits) -> None:
+    """Open the pickle in a scratch folder of its own and take back only the two files it makes.
+
+    Code in a pickle runs as it opens and may rewrite anything in its folder. So that folder holds
+    copies of the artifact and the holdout only: the files the trusted stage reads afterwards (the
+    holdout, the reference, the champion) never share a folder with uploaded code, and nothing
+    but two regular files comes back from it.
+    """
+    own = sandbox.new_scratch()
+    try:
+        for name in (spec["artifact"]["path"], spec["holdout"]["path"]):
+            shutil.copyfile(scratch / name, own / name)
+        convert = {**spec, "mode": "convert", "reference": None, "champion": None}
+        sandbox.run(convert, own, limits=limits)
+        made = own / "out"
+        sandbox.take_regular_file(made / "canonical.skops", scratch / "in" / "converted.skops")
+        sandbox.take_regular_file(made / "expected.npy", scratch / "in" / "expected.npy")
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
+
+
 def run_validation(job: Job) -> Produced:
     """The long part of a validation job. Never raises for a problem with the version itself."""
     started = time.monotonic()
@@ -163,10 +184,7 @@ def run_validation(job: Job) -> Produced:
                     "refused",
                 )
             progress(5, "Converting the pickle to .skops inside the sandbox")
-            sandbox.run({**spec, "mode": "convert"}, scratch, limits=limits)
-            converted = scratch / "in" / "converted.skops"
-            shutil.move(scratch / "out" / "canonical.skops", converted)
-            shutil.move(scratch / "out" / "expected.npy", scratch / "in" / "expected.npy")
+            _convert_pickle(spec, scratch, limits)
             spec["artifact"] = {"path": "in/converted.skops", "format": "skops"}
             spec["expected_predictions"] = "in/expected.npy"
 

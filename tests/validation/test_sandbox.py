@@ -185,3 +185,51 @@ def test_a_clean_pickle_is_converted_and_validated_from_its_skops_copy(
     assert report.outcome == ValidationReport.Outcome.PASSED, report.reasons
     assert report.isolated and report.data["canonical"]["predictions_match"]
     assert version.files.filter(role="canonical").exists()
+
+
+class Tampering:
+    """Unpickles to a working model, after ``code`` ran: a pickle that tries to cheat."""
+
+    def __init__(self, code: str, model: bytes) -> None:
+        self.code, self.model = code, model
+
+    def __reduce__(self):
+        expression = f"exec({self.code!r}) or __import__('pickle').loads({self.model!r})"
+        return (eval, (expression,))
+
+
+def test_a_pickle_cannot_alter_what_its_report_is_computed_from(
+    people, pickle_model, models, tmp_path
+):
+    """The conversion runs in a folder of its own: a pickle that flips the holdout's labels,
+    plants a champion and links a host file there changes nothing the report or worker uses."""
+    import pickle
+
+    import skops.io
+
+    host_file = tmp_path / "host-file"
+    host_file.write_text("the worker's")
+    owner = host_file.stat().st_uid
+    code = (
+        "import os, pathlib\n"
+        "import pandas\n"
+        "folder = pathlib.Path('/scratch/in')\n"
+        "for path in folder.glob('*.csv'):\n"
+        "    rows = pandas.read_csv(path)\n"
+        "    rows['default'] = 1 - rows['default']\n"
+        "    rows.to_csv(path, index=False)\n"
+        "(folder / 'champion.skops').write_bytes(b'PK planted')\n"
+        f"os.symlink({str(host_file)!r}, folder / 'linked')\n"
+        f"os.symlink({str(host_file)!r}, '/scratch/out/linked')\n"
+    )
+    estimator = skops.io.loads(
+        models.logistic, trusted=skops.io.get_untrusted_types(data=models.logistic)
+    )
+    payload = pickle.dumps(Tampering(code, pickle.dumps(estimator)))
+    version = upload(pickle_model, people.alice, payload, name="model.pkl", holdout=models.holdout)
+    report = ValidationReport.objects.get(job=validate_now(version))
+
+    assert report.outcome == ValidationReport.Outcome.PASSED, report.reasons
+    assert report.data["metrics"]["roc_auc"] > 0.6  # scored against the true labels
+    assert report.data["champion"] is None
+    assert host_file.stat().st_uid == owner and host_file.read_text() == "the worker's"
