@@ -300,13 +300,20 @@ def reap_stale_jobs(
 
 
 def record_heartbeat(*, hostname: str, pid: int, queues: list[str], started_at: datetime) -> None:
-    """Note that a worker is alive, and that the jobs it runs are therefore not lost."""
+    """Note that a worker is alive, and that the jobs it runs are therefore not lost.
+
+    Only jobs claimed since this worker started count as its own: a worker restarted under the
+    same hostname (the normal case for a service or a container) must not keep alive the jobs
+    that died with its previous process, or the reaper would never hand them on.
+    """
     now = timezone.now()
     WorkerHeartbeat.objects.update_or_create(
         hostname=hostname,
         defaults={"pid": pid, "queues": queues, "started_at": started_at, "last_seen": now},
     )
-    Job.objects.filter(status=Job.Status.RUNNING, worker=hostname).update(heartbeat_at=now)
+    Job.objects.filter(
+        status=Job.Status.RUNNING, worker=hostname, started_at__gte=started_at
+    ).update(heartbeat_at=now)
 
 
 def live_workers() -> models.QuerySet[WorkerHeartbeat]:

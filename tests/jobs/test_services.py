@@ -138,9 +138,19 @@ def test_the_reaper_resends_jobs_whose_message_was_lost():
 
 
 def test_a_worker_heartbeat_keeps_its_running_jobs_fresh():
+    started = timezone.now()
     job = _job()
     services.claim(str(job.uuid), worker="w@h")
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    services.record_heartbeat(hostname="w@h", pid=1, queues=["default"], started_at=timezone.now())
+    services.record_heartbeat(hostname="w@h", pid=1, queues=["default"], started_at=started)
     assert services.reap_stale_jobs(stale_after=60).requeued == 0
     assert [w.hostname for w in services.live_workers()] == ["w@h"]
+
+
+def test_a_worker_restarted_under_the_same_name_does_not_keep_its_predecessors_jobs_alive():
+    job = _job()
+    services.claim(str(job.uuid), worker="w@h")
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    restarted = timezone.now() + timedelta(seconds=1)
+    services.record_heartbeat(hostname="w@h", pid=2, queues=["default"], started_at=restarted)
+    assert services.reap_stale_jobs(stale_after=60).requeued == 1

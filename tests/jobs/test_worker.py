@@ -52,7 +52,9 @@ def test_a_job_whose_worker_is_killed_is_reaped_and_finished_once(transactional_
     job.refresh_from_db()
     assert job.status == Job.Status.RUNNING and job.worker == first.hostname
 
-    second = WorkerProcess().start()
+    # Restarted under the same name, as a service manager or a container would: its heartbeat
+    # must not keep alive the job that died with the first process.
+    second = WorkerProcess(hostname=first.hostname).start()
     try:
         # The dead worker's heartbeat stops; once it is stale the reaper hands the job on.
         wait_for(

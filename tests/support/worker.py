@@ -35,9 +35,12 @@ class WorkerProcess:
     """Starts in its own process group, so that kill() takes the pool children down with it."""
 
     def __init__(
-        self, queues: str = "default,validation,deployment,monitoring", concurrency: int = 1
+        self,
+        queues: str = "default,validation,deployment,monitoring",
+        concurrency: int = 1,
+        hostname: str | None = None,
     ):
-        self.hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        self.hostname = hostname or f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.queues = queues
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
@@ -76,10 +79,13 @@ class WorkerProcess:
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
+        launched = time.time()
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited at start-up:\n{self.output()}")
-            if WorkerHeartbeat.objects.filter(hostname=self.hostname).exists():
+            # This process's heartbeat, not one left by an earlier worker of the same name.
+            beat = WorkerHeartbeat.objects.filter(hostname=self.hostname).first()
+            if beat is not None and beat.started_at.timestamp() >= launched:
                 return self
             time.sleep(0.2)
         self.stop()
