@@ -254,19 +254,7 @@ def store_validation(job: Job, produced: Produced) -> dict[str, Any]:
             },
         )
         passed = produced.outcome == ValidationReport.Outcome.PASSED
-        notifications.emit(
-            Event.VALIDATION_FINISHED if passed else Event.VALIDATION_FAILED,
-            recipients=[version.uploaded_by],
-            title=f"{version} {'passed' if passed else 'failed'} validation",
-            body="\n".join(produced.reasons) or "Every applicable check of the policy holds.",
-            url=version.get_absolute_url() + "#validation",
-            payload={
-                "model": version.model.slug,
-                "version": version.number,
-                "outcome": produced.outcome,
-                "reasons": produced.reasons,
-            },
-        )
+        _announce(version, produced.outcome, produced.reasons)
         job.message = (
             "Validation passed" if passed else "Validation failed: " + "; ".join(produced.reasons)
         )[:500]
@@ -277,6 +265,56 @@ def store_validation(job: Job, produced: Produced) -> dict[str, Any]:
             transaction.on_commit(
                 lambda: shutil.rmtree(produced.scratch or "", ignore_errors=True), robust=True
             )
+
+
+def _announce(version: ModelVersion, outcome: str, reasons: list[str]) -> None:
+    """Tell the uploader how validation ended (inside the caller's transaction)."""
+    passed = outcome == ValidationReport.Outcome.PASSED
+    notifications.emit(
+        Event.VALIDATION_FINISHED if passed else Event.VALIDATION_FAILED,
+        recipients=[version.uploaded_by],
+        title=f"{version} {'passed' if passed else 'failed'} validation",
+        body="\n".join(reasons) or "Every applicable check of the policy holds.",
+        url=version.get_absolute_url() + "#validation",
+        payload={
+            "model": version.model.slug,
+            "version": version.number,
+            "outcome": outcome,
+            "reasons": reasons,
+        },
+    )
+
+
+@jobs.when_failed(registry.VALIDATION_KIND)
+def _job_failed(job: Job) -> None:
+    """The job gave up (its workers kept dying, say): the version did not pass validation.
+
+    Left ``validating`` it would wait for a report that never comes; failed, its uploader is told
+    why and can re-run it.
+    """
+    version = (
+        ModelVersion.objects.select_for_update()
+        .select_related("model")
+        .filter(pk=job.target_id, status=ModelVersion.Status.VALIDATING)
+        .first()
+    )
+    if version is None:
+        return
+    reasons = [f"The validation job failed: {job.message} Re-run it once the cause is fixed."]
+    version.status = ModelVersion.Status.VALIDATION_FAILED
+    version.save(update_fields=["status"])
+    audit.record(
+        None,
+        "validation.failed",
+        version,
+        before={"status": ModelVersion.Status.VALIDATING},
+        after={
+            "status": version.status,
+            "outcome": ValidationReport.Outcome.ERROR,
+            "reasons": reasons,
+        },
+    )
+    _announce(version, ValidationReport.Outcome.ERROR, reasons)
 
 
 def _store_canonical(version: ModelVersion, path: Path) -> None:

@@ -189,3 +189,23 @@ def test_policies_are_versioned_and_only_admins_change_them(people):
         services.update_policy(
             actor=people.admin, thresholds={"max_banana": 1}, note="x", risk_tier="low"
         )
+
+
+def test_a_validation_job_that_gives_up_fails_the_version_and_tells_its_uploader(
+    people, alices_model, models
+):
+    from apps.notifications.models import Notification
+
+    version = upload(alices_model, people.alice, models.logistic, holdout=models.holdout)
+    job = services.jobs_of(version).get()
+    claimed = jobs.claim(str(job.uuid), worker="w@h")
+    assert jobs.fail(claimed, "worker w@h stopped responding; gave up after 3 attempts")
+
+    version.refresh_from_db()
+    assert version.status == ModelVersion.Status.VALIDATION_FAILED
+    event = AuditEvent.objects.get(action="validation.failed")
+    assert event.before == {"status": "validating"}
+    assert "worker w@h stopped responding" in event.after["reasons"][0]
+    notice = Notification.objects.get(recipient=people.alice)
+    assert notice.title == f"{version} failed validation" and "Re-run it" in notice.body
+    services.rerun_validation(version.pk, actor=people.alice)  # and it can be tried again
