@@ -1,7 +1,8 @@
 """mlops-portal: register models, push versions and follow them from a terminal or a pipeline.
 
 URL and token come from --url/--token, then PORTAL_URL/PORTAL_TOKEN, then the stored login
-(`mlops-portal login`). Output is for people by default; --json prints the API's JSON for scripts.
+(`mlops-portal login`), whose token is only ever sent to the URL it was stored for. Output is for
+people by default; --json prints the API's JSON for scripts.
 
 Exit codes: 0 done; 1 the portal refused the request (its message is printed); 2 wrong usage;
 3 the portal could not be reached or failed; 4 the version failed validation (push --wait).
@@ -113,14 +114,24 @@ def _message(status: int, body: Any) -> str:
 def connect(args: argparse.Namespace, *, need_token: bool = True) -> Portal:
     stored = load_login()
     url = args.url or os.environ.get("PORTAL_URL") or stored.get("url")
-    token = args.token or os.environ.get("PORTAL_TOKEN") or stored.get("token")
     if not url:
         raise CliError(
             "Say which portal: --url, PORTAL_URL, or `mlops-portal login --url …`.", USAGE
         )
+    token = args.token or os.environ.get("PORTAL_TOKEN")
+    # The stored token goes only to the portal it came from, never to another --url.
+    if not token and _same_portal(url, stored.get("url")):
+        token = stored.get("token")
     if need_token and not token:
-        raise CliError("Not logged in: run `mlops-portal login`, or pass --token.", USAGE)
+        raise CliError(
+            f"Not logged in to {url}: run `mlops-portal login --url {url}`, or pass --token.",
+            USAGE,
+        )
     return Portal(url, token)
+
+
+def _same_portal(url: str, stored_url: str | None) -> bool:
+    return stored_url is not None and url.rstrip("/") == stored_url.rstrip("/")
 
 
 def emit(args: argparse.Namespace, data: Any, human: str) -> None:

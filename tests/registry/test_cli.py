@@ -113,5 +113,8 @@ def test_errors_carry_the_portals_message_and_a_non_zero_exit(people, cli, files
     assert pushed.returncode == 1
     assert "does not contain what its extension says" in pushed.stderr
 
-    unreachable = cli("models", "--url", "http://127.0.0.1:9", check=False)
+    # The stored token is for the portal it came from: another URL does not get it.
+    elsewhere = cli("models", "--url", "http://127.0.0.1:9", check=False)
+    assert elsewhere.returncode == 2 and "Not logged in to http://127.0.0.1:9" in elsewhere.stderr
+    unreachable = cli("models", "--url", "http://127.0.0.1:9", "--token", "mlp_x", check=False)
     assert unreachable.returncode == 3 and "Cannot reach the portal" in unreachable.stderr
