@@ -152,16 +152,30 @@ def request_review(
 # --- Deciding ---------------------------------------------------------------------------------
 
 
+def _may_fill(actor: User, review: Review, role: str, slot: int) -> bool:
+    """The first risk-owner sign-off belongs to the model's own risk owner, the person who answers
+    for its decisions: otherwise the model's team could share it with a friendlier risk owner
+    and pick its own approver. Further risk-owner sign-offs, where a policy asks for them, may
+    come from any other risk owner who can see the model."""
+    return role != Role.RISK_OWNER or slot > 1 or actor.pk == review.version.model.risk_owner_id
+
+
 def _role_for(actor: User, review: Review) -> tuple[str, int]:
     """The open sign-off this person may fill, or why not."""
     required = [role for role in SIGN_OFF_ROLES if review.policy.required.get(role)]
     held = [role for role in required if role in roles_of(actor)]
     if not held:
-        names = " and ".join(r.replace("_", " ") for r in required)
-        raise PermissionDenied(f"This review needs sign-off from {names}; you hold neither role.")
-    for role, slot in open_slots(review):
-        if role in held:
+        names = " or ".join(r.replace("_", " ") for r in required)
+        raise PermissionDenied(f"This review needs sign-off from {names}; you hold no such role.")
+    open_to_you = [(role, slot) for role, slot in open_slots(review) if role in held]
+    for role, slot in open_to_you:
+        if _may_fill(actor, review, role, slot):
             return role, slot
+    if open_to_you:
+        raise PermissionDenied(
+            f"The risk owner sign-off of {review.version.model} is for its risk owner, "
+            f"{review.version.model.risk_owner}."
+        )
     raise Conflict(
         f"The {held[0].replace('_', ' ')} sign-off of this version has already been given."
     )
@@ -261,7 +275,9 @@ def can_decide(actor: User, version: ModelVersion) -> bool:
     if review.decisions.filter(reviewer=actor).exists():
         return False
     held = set(roles_of(actor))
-    return any(role in held for role, _ in open_slots(review))
+    return any(
+        role in held and _may_fill(actor, review, role, slot) for role, slot in open_slots(review)
+    )
 
 
 def waiting_for(user: User) -> QuerySet[Review]:
@@ -280,7 +296,11 @@ def waiting_for(user: User) -> QuerySet[Review]:
         .order_by("requested_at")
     )
     return candidates.filter(
-        pk__in=[r.pk for r in candidates if any(role in held for role, _ in open_slots(r))]
+        pk__in=[
+            r.pk
+            for r in candidates
+            if any(role in held and _may_fill(user, r, role, slot) for role, slot in open_slots(r))
+        ]
     )
 
 
@@ -336,7 +356,8 @@ def add_comment(version_id: int, *, actor: User, body: str) -> Comment:
     if len(body) > 20_000:
         raise ValidationError({"body": "Keep a comment under 20,000 characters."})
     comment = Comment.objects.create(version=version, author=actor, body=body)
-    names = set(_MENTION.findall(body))
+    # "Thanks @rita." mentions rita: a sentence's full stop is not part of the name.
+    names = {name for raw in _MENTION.findall(body) for name in (raw, raw.rstrip("."))}
     mentioned = [
         u
         for u in User.objects.filter(username__in=names, is_active=True)

@@ -110,10 +110,10 @@ def test_one_person_never_gives_two_sign_offs(people, alices_model, files, secon
     with pytest.raises(services.Conflict, match="one person gives one sign-off"):
         services.decide(version.pk, actor=people.ivan, verdict="approve", reason="again")
     services.decide(version.pk, actor=second_it, verdict="approve", reason="ok too")
-    # A person holding both roles still signs once.
+    # A person holding both roles (here the model's risk owner too) still signs once.
     both = UserFactory(username="both", role="model_ops")
     both.groups.add(people.rita.groups.get(name="risk_owner"))
-    registry.share_model(alices_model.pk, actor=people.alice, grantee=both, level="view")
+    registry.update_model(alices_model.pk, actor=people.alice, changes={"risk_owner": both})
     services.decide(version.pk, actor=both, verdict="approve", reason="risk ok")
     assert Review.objects.get(version=version).status == "approved"
     assert Decision.objects.filter(reviewer=both).count() == 1
@@ -138,6 +138,14 @@ def test_deciding_needs_the_role_the_object_permission_and_a_review(people, vali
     other_risk_owner = UserFactory(username="rob", role="risk_owner")  # cannot see the model
     with pytest.raises(PermissionDenied):
         services.decide(validated.pk, actor=other_risk_owner, verdict="approve", reason="x")
+    # Shared with him by the model's team, he still cannot give the model's risk sign-off.
+    registry.share_model(
+        validated.model_id, actor=people.alice, grantee=other_risk_owner, level="view"
+    )
+    with pytest.raises(PermissionDenied, match="is for its risk owner, rita"):
+        services.decide(validated.pk, actor=other_risk_owner, verdict="approve", reason="x")
+    assert not services.can_decide(other_risk_owner, validated)
+    assert not services.waiting_for(other_risk_owner).exists()
     with pytest.raises(ValidationError, match="Give a reason"):
         services.decide(validated.pk, actor=people.ivan, verdict="approve", reason="  ")
     with pytest.raises(ValidationError, match="Decide"):
@@ -194,13 +202,13 @@ def test_comments_render_markdown_safely_and_notify_mentions(people, validated):
         validated.pk,
         actor=people.ivan,
         body="**Latency** is fine. @rita please check <script>alert(1)</script> "
-        "[this](javascript:alert(2)) and @bob",
+        "[this](javascript:alert(2)) and @bob. Thanks @carl.",
     )
     html = services.render_markdown(comment.body)
     assert "<strong>Latency</strong>" in html
     assert "<script" not in html and "javascript:" not in html
-    # rita sees the model and is told; bob cannot see it and is not.
-    assert list(comment.mentions.values_list("username", flat=True)) == ["rita"]
+    # rita and carl see the model and are told; bob cannot see it and is not.
+    assert sorted(comment.mentions.values_list("username", flat=True)) == ["carl", "rita"]
     assert inbox(people.rita)[-1] == "comment.mentioned" and inbox(people.bob) == []
     with pytest.raises(PermissionDenied):
         services.add_comment(validated.pk, actor=people.bob, body="hello")
