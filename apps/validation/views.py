@@ -5,6 +5,7 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -12,7 +13,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 from plotly.offline import get_plotlyjs
 
-from apps.accounts.permissions import get_visible_or_404, not_found_message, user_of
+from apps.accounts.permissions import get_visible_or_404, not_found_message, user_of, visible_to
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.validation import charts, checks, services
 from apps.validation.forms import PolicyForm
@@ -116,16 +117,19 @@ def rerun(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 
 @login_required
 def policy_list(request: HttpRequest) -> HttpResponse:
-    current = ValidationPolicy.objects.filter(is_current=True).select_related("model", "created_by")
+    # Tier policies are for everyone; a model's own policy only for those who may see the model.
+    policies = ValidationPolicy.objects.filter(
+        Q(model__isnull=True)
+        | Q(model__in=visible_to(user_of(request), RegisteredModel.objects.all()))
+    ).select_related("model", "created_by")
+    current = policies.filter(is_current=True)
     return render(
         request,
         "validation/validationpolicy_list.html",
         {
             "tiers": [p for p in current if not p.model_id],
             "overrides": [p for p in current if p.model_id],
-            "history": ValidationPolicy.objects.select_related("model", "created_by").order_by(
-                "-created_at"
-            )[:30],
+            "history": policies.order_by("-created_at")[:30],
             "checks": checks.CHECKS,
             "is_admin": request.user.is_superuser,
         },

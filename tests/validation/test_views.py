@@ -130,6 +130,9 @@ def test_policies_are_public_to_staff_and_edited_by_admins(people, alices_model)
     page = admin.get("/validation/policies/").content.decode()
     assert "model Loan default" in page and "tighter" in page and "its own" in page
     assert admin.post("/validation/policies/high/", {"min_roc_auc": "x"}).status_code == 400
+    # A model's own policy names the model: bob, who may not see it, sees only the tiers'.
+    page = client_for(people.bob).get("/validation/policies/").content.decode()
+    assert "tighter" in page and "Loan default" not in page and "its own" not in page
 
 
 def test_a_failed_validation_is_explained_on_the_page(people, alices_model, models):
