@@ -94,16 +94,22 @@ def register_model(
     name = name.strip()
     if RegisteredModel.objects.filter(name__iexact=name).exists():
         raise ValidationError({"name": f"A model named “{name}” already exists; choose another."})
-    model = RegisteredModel.objects.create(
-        slug=_unique_slug(name),
-        name=name,
-        description=description.strip(),
-        use_case=use_case.strip(),
-        team=team,
-        owner=actor,
-        risk_tier=risk_tier,
-        risk_owner=risk_owner,
-    )
+    try:
+        with transaction.atomic():
+            model = RegisteredModel.objects.create(
+                slug=_unique_slug(name),
+                name=name,
+                description=description.strip(),
+                use_case=use_case.strip(),
+                team=team,
+                owner=actor,
+                risk_tier=risk_tier,
+                risk_owner=risk_owner,
+            )
+    except IntegrityError:  # the same name (or slug) registered by someone at the same moment
+        raise ValidationError(
+            {"name": f"A model named “{name}” was registered just now; choose another name."}
+        ) from None
     model.tags.set(_tags(tags))
     _grant_ownership(model)
     audit.record(actor, "model.registered", model, after={"slug": model.slug, **_snapshot(model)})
@@ -206,6 +212,10 @@ def access_list(model: RegisteredModel) -> list[Grant]:
     return sorted(grants, key=lambda g: (order[g.reason], g.kind, g.name))
 
 
+def _grantee(grantee: User | Group | str) -> User | Group:
+    return resolve_grantee(grantee) if isinstance(grantee, str) else grantee
+
+
 def resolve_grantee(grantee_id: str) -> User | Group:
     """``user:<username>`` or ``group:<name>`` (a team's group is ``team:<slug>``)."""
     kind, _, name = grantee_id.partition(":")
@@ -230,11 +240,20 @@ def _is_ownership_grant(model: RegisteredModel, grantee: User | Group) -> bool:
 
 
 @transaction.atomic
-def share_model(model_id: int, *, actor: User, grantee: User | Group, level: str) -> Grant:
+def share_model(model_id: int, *, actor: User, grantee: User | Group | str, level: str) -> Grant:
+    """Share with a user or group, or with ``user:<name>``/``group:<name>``: a name is resolved
+    only after the permission check, so that a refusal tells nobody who exists."""
     model = RegisteredModel.objects.select_for_update().get(pk=model_id)
     require(actor, SHARE, model, "Only the owning team and administrators share this model.")
     if level not in LEVELS:
         raise ValidationError({"level": "Share with level “view” or “change”."})
+    grantee = _grantee(grantee)
+    if level == "change" and (
+        grantee.name == Role.COMPLIANCE
+        if isinstance(grantee, Group)
+        else has_role(grantee, Role.COMPLIANCE)
+    ):
+        raise ValidationError({"level": "Compliance is read-only: share with it for view only."})
     if _is_ownership_grant(model, grantee):
         raise ValidationError(
             {"grantee": "This access follows from ownership; change the model's details instead."}
@@ -252,9 +271,10 @@ def share_model(model_id: int, *, actor: User, grantee: User | Group, level: str
 
 
 @transaction.atomic
-def unshare_model(model_id: int, *, actor: User, grantee: User | Group) -> None:
+def unshare_model(model_id: int, *, actor: User, grantee: User | Group | str) -> None:
     model = RegisteredModel.objects.select_for_update().get(pk=model_id)
     require(actor, SHARE, model, "Only the owning team and administrators share this model.")
+    grantee = _grantee(grantee)
     if _is_ownership_grant(model, grantee):
         raise ValidationError(
             {"grantee": "This access follows from ownership and cannot be revoked here."}

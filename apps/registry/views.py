@@ -183,6 +183,9 @@ def version_upload(request: HttpRequest, slug: str) -> HttpResponse:
         except UploadRefused as refused:
             form.add_error(refused.field if refused.field in form.fields else None, refused.message)
             status = refused.status
+        except ValidationError as invalid:
+            form.add_error(None, invalid)
+            status = 400
         else:
             messages.success(request, f"Version {version.number} uploaded.")
             return redirect(version)
@@ -241,7 +244,7 @@ def share(request: HttpRequest, slug: str) -> HttpResponse:
             grant = services.share_model(
                 model.pk,
                 actor=user_of(request),
-                grantee=services.resolve_grantee(form.grantee_id()),
+                grantee=form.grantee_id(),
                 level=form.cleaned_data["level"],
             )
         except ValidationError as exc:
@@ -259,9 +262,7 @@ def unshare(request: HttpRequest, slug: str) -> HttpResponse:
     model = _model(request, slug)
     grantee_id = request.POST.get("grantee", "")
     try:
-        services.unshare_model(
-            model.pk, actor=user_of(request), grantee=services.resolve_grantee(grantee_id)
-        )
+        services.unshare_model(model.pk, actor=user_of(request), grantee=grantee_id)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

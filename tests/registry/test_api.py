@@ -157,6 +157,32 @@ def test_removing_a_share(people, api, alices_model):
     assert response.status_code == 400 and "follows from ownership" in response.json()["detail"]
 
 
+def test_a_refused_share_says_nothing_about_who_exists(people, api, alices_model):
+    # bob may change the model but not share it: a refusal, whether or not the user exists.
+    services.share_model(alices_model.pk, actor=people.alice, grantee=people.bob, level="change")
+    for grantee in ("user:ivan", "user:nobody-at-all"):
+        response = api(people.bob).post(
+            f"{M}/shares/", {"grantee": grantee, "level": "view"}, format="json"
+        )
+        assert response.status_code == 403, (grantee, response.content)
+        assert api(people.bob).delete(f"{M}/shares/{grantee}/").status_code == 403
+
+
+def test_compliance_is_shared_with_for_view_only(people, api, alices_model):
+    for grantee in ("user:carl", "group:compliance"):
+        response = api(people.alice).post(
+            f"{M}/shares/", {"grantee": grantee, "level": "change"}, format="json"
+        )
+        assert response.status_code == 400 and "read-only" in response.json()["detail"]
+    assert api(people.carl).patch(f"{M}/", {"use_case": "x"}, format="json").status_code == 403
+
+
+def test_inventory_filters_narrow_the_list_not_one_model(people, api, alices_model):
+    alice = api(people.alice)
+    assert alice.get(f"{M}/", {"team": "fraud"}).status_code == 200
+    assert alice.get("/api/v1/models/", {"team": "fraud"}).json()["results"] == []
+
+
 def test_bob_never_sees_alices_models_in_any_listing(people, api, alices_version, bobs_model):
     services.register_model(
         actor=people.alice,

@@ -49,7 +49,10 @@ class RegisteredModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     change_permission = services.CHANGE
 
     def filter_scoped(self, queryset: QuerySet[RegisteredModel]) -> QuerySet[RegisteredModel]:
-        return InventoryFilterForm(self.request.query_params).apply(inventory(queryset))
+        queryset = inventory(queryset)
+        if self.action != "list":  # the inventory's filters narrow the list, not one model
+            return queryset
+        return InventoryFilterForm(self.request.query_params).apply(queryset)
 
     @extend_schema(
         parameters=FILTERS, responses={200: RegisteredModelSerializer(many=True), **ERRORS}
@@ -103,7 +106,7 @@ class RegisteredModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
         grant = services.share_model(
             model.pk,
             actor=user_of(request),
-            grantee=services.resolve_grantee(body.validated_data["grantee"]),
+            grantee=body.validated_data["grantee"],
             level=body.validated_data["level"],
         )
         return Response(GrantSerializer(grant).data, status=status.HTTP_201_CREATED)
@@ -111,9 +114,7 @@ class RegisteredModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     @extend_schema(responses={204: None, **ERRORS})
     def unshare(self, request: Request, slug: str, grantee: str) -> Response:
         model = self.get_object()
-        services.unshare_model(
-            model.pk, actor=user_of(request), grantee=services.resolve_grantee(grantee)
-        )
+        services.unshare_model(model.pk, actor=user_of(request), grantee=grantee)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
