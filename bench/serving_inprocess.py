@@ -8,8 +8,8 @@ Run by bench/serving.py after its HTTP measurements, with the portal's environme
 ``ROWS_JSON`` is a file holding ``{"one": [record], "batch": [1000 records]}``. It calls
 ``mlops_portal.wsgi.application`` (the ``ServingApp`` gunicorn serves) with a WSGI environ built
 here, and times each stage of ``apps.deployments.serving.predict`` apart, with the same calls
-the handler makes: parsing the body, checking it against the signature into a DataFrame, the
-model's ``predict`` and ``predict_proba``, the log record's ``frame.to_dict``, the JSON answer.
+the handler makes: parsing the body, checking it against the signature, the scorer's
+``predict`` and ``predict_proba`` (on a float array or a DataFrame, as it chose), the JSON answer.
 It then writes the buffered prediction records the way the background thread does
 (``PredictionLog.flush``: one ``bulk_create``) and times that per record, and profiles
 single-row requests with cProfile, totalling the time spent inside each library. For
@@ -117,13 +117,7 @@ def estimator_of(live: Any) -> Any:
 def stage_timings(
     live: Any, body: bytes, key: str, whole: Callable[[], object], count: int
 ) -> dict[str, dict[str, float]]:
-    """Each step apps.deployments.serving makes for a request, timed apart on ``body``.
-
-    The serving module is being worked on; the steps are read from what it offers: either
-    ``inputs.checked_columns`` + ``inputs.to_frame(columns)`` + ``live.score(frame)`` (the
-    scorer runs a pipeline's transforms once), or the earlier ``inputs.to_frame(payload, ...)``
-    + ``estimator.predict`` + ``estimator.predict_proba`` + ``frame.to_dict`` for the log.
-    """
+    """Each step apps.deployments.serving makes for a request, timed apart on ``body``."""
     from django.conf import settings
 
     from apps.audit.context import request_id_from
@@ -135,37 +129,17 @@ def stage_timings(
     payload = inputs.parse_body(body)
     answer = serving.predict(live, body, "bench")
     serving.LOG.discard()
-    stages: dict[str, dict[str, float]] = {
+    columns = inputs.checked_columns(payload, signature, max_rows)
+    rows_as = "float array" if live.score.as_array else "DataFrame"
+    return {
         "whole ServingApp call (no HTTP)": sample(whole, count),
         "parse_body (json.loads)": sample(lambda: inputs.parse_body(body), count),
-    }
-    if hasattr(inputs, "checked_columns") and hasattr(live, "score"):
-        columns = inputs.checked_columns(payload, signature, max_rows)
-        frame = inputs.to_frame(columns)
-        stages |= {
-            "checked_columns (signature check)": sample(
-                lambda: inputs.checked_columns(payload, signature, max_rows), count
-            ),
-            "to_frame(columns) (DataFrame)": sample(lambda: inputs.to_frame(columns), count),
-            "live.score(frame) (model: predict + predict_proba)": sample(
-                lambda: live.score(frame), count
-            ),
-        }
-    else:
-        estimator = live.estimator
-        checked_frame: Any = inputs.to_frame  # the earlier signature: (payload, signature, rows)
-        frame = checked_frame(payload, signature, max_rows)
-        stages |= {
-            "to_frame (signature check + DataFrame)": sample(
-                lambda: checked_frame(payload, signature, max_rows), count
-            ),
-            "estimator.predict(frame)": sample(lambda: estimator.predict(frame), count),
-            "estimator.predict_proba(frame)": sample(lambda: estimator.predict_proba(frame), count),
-            "frame.to_dict(orient='list') for the log": sample(
-                lambda: frame.to_dict(orient="list"), count
-            ),
-        }
-    return stages | {
+        "checked_columns (signature check)": sample(
+            lambda: inputs.checked_columns(payload, signature, max_rows), count
+        ),
+        f"live.score(columns) (rows as {rows_as}, predict + predict_proba)": sample(
+            lambda: live.score(columns), count
+        ),
         "json.dumps(answer)": sample(lambda: json.dumps(answer).encode(), count),
         "ServingKey.hash(key)": sample(lambda: ServingKey.hash(key), count),
         "request_id_from('')": sample(lambda: request_id_from(""), count),

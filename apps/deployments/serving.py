@@ -18,6 +18,7 @@ import logging
 import re
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,14 @@ _PATH = re.compile(
 )
 
 
+# The array path below gives a model fitted on a DataFrame the same values in the same column
+# order without their names (Scorer checks it answers identically); scikit-learn would otherwise
+# warn on every request that the names are missing.
+warnings.filterwarnings(
+    "ignore", message="X does not have valid feature names", category=UserWarning
+)
+
+
 class Scorer:
     """A loaded estimator, called so that one request checks and converts its rows once.
 
@@ -46,9 +55,14 @@ class Scorer:
     pipeline, each would convert and check the DataFrame again, which is most of the cost of a
     small request. So the transforms of a pipeline run once and its final step answers both:
     exactly what ``Pipeline.predict`` and ``predict_proba`` do inside.
+
+    When every feature is numeric the rows go to the model as one float array instead of a
+    DataFrame, which costs a third as much for a single row (bench/serving.py) — but only if the
+    model, tried on both when it is loaded, answers exactly the same: a pipeline that selects
+    columns by name, say, keeps the DataFrame.
     """
 
-    def __init__(self, estimator: Any, task: str | None) -> None:
+    def __init__(self, estimator: Any, signature: dict[str, Any]) -> None:
         from sklearn.pipeline import Pipeline
 
         if isinstance(estimator, Pipeline) and len(estimator) > 1:
@@ -56,16 +70,41 @@ class Scorer:
             self.final = estimator[-1]
         else:
             self.transforms, self.final = None, estimator
-        self.probabilities = task != "regression" and hasattr(self.final, "predict_proba")
+        features = signature.get("features") or []
+        self.probabilities = signature.get("task") != "regression" and hasattr(
+            self.final, "predict_proba"
+        )
+        self.as_array = bool(features) and all(f["kind"] == "numeric" for f in features)
+        if self.as_array:
+            self.as_array = self._array_answers_the_same([f["name"] for f in features])
 
-    def __call__(self, frame: Any) -> dict[str, Any]:
-        prepared = frame if self.transforms is None else self.transforms.transform(frame)
+    def __call__(self, columns: dict[str, list[Any]]) -> dict[str, Any]:
+        """Answers for checked columns (``inputs.checked_columns``), in the model's order."""
+        rows = self._array(columns) if self.as_array else inputs.to_frame(columns)
+        return self._answer(rows)
+
+    @staticmethod
+    def _array(columns: dict[str, list[Any]]) -> np.ndarray:
+        return np.array(list(columns.values()), dtype=float).T  # a missing value becomes NaN
+
+    def _answer(self, rows: Any) -> dict[str, Any]:
+        prepared = rows if self.transforms is None else self.transforms.transform(rows)
         answer = {"predictions": np.asarray(self.final.predict(prepared)).tolist()}
         if self.probabilities:
             proba = np.asarray(self.final.predict_proba(prepared), dtype=float)
             answer["classes"] = self.final.classes_.tolist()
             answer["probabilities"] = proba.round(6).tolist()
         return answer
+
+    def _array_answers_the_same(self, names: list[str]) -> bool:
+        rng = np.random.default_rng(0)
+        sample = rng.normal(0, 10, (16, len(names))).round(3)
+        sample[:, ::2] = sample[:, ::2].round()  # whole numbers too, as counts would be
+        columns = {name: sample[:, i].tolist() for i, name in enumerate(names)}
+        try:
+            return self._answer(self._array(columns)) == self._answer(inputs.to_frame(columns))
+        except Exception:  # the model wants its DataFrame, or these values: keep the DataFrame
+            return False
 
 
 @dataclass
@@ -153,7 +192,7 @@ class Models:
             model,
             environment,
             version.number,
-            Scorer(load_canonical(version), signature.get("task")),
+            Scorer(load_canonical(version), signature),
             signature,
             keys,
         )
@@ -237,9 +276,8 @@ def predict(live: Live, body: bytes, request_id: str) -> dict[str, Any]:
     columns = inputs.checked_columns(
         inputs.parse_body(body), live.signature, settings.PORTAL_SERVING_MAX_ROWS
     )
-    frame = inputs.to_frame(columns)
     try:
-        scored = live.score(frame)
+        scored = live.score(columns)
     except Exception as exc:
         # Values the signature allows but the model cannot use (an unseen category, say).
         raise inputs.InputError(422, f"The model could not score these rows: {exc}") from None
@@ -249,7 +287,7 @@ def predict(live: Live, body: bytes, request_id: str) -> dict[str, Any]:
             "request_id": request_id,
             "received_at": datetime.now(UTC),
             "latency_ms": (time.perf_counter() - started) * 1000,
-            "rows": len(frame),
+            "rows": len(next(iter(columns.values()))),
             "inputs": columns,  # the checked JSON values themselves: nothing to convert
             "outputs": {k: scored[k] for k in ("predictions", "probabilities") if k in scored},
         }
