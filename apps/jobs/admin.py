@@ -1,24 +1,20 @@
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from apps.audit.admin import ReadOnlyAdmin
 from apps.jobs.models import Job, WorkerHeartbeat
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ReadOnlyAdmin):
+    """Jobs change state only through apps.jobs.services, and they are history: the admin is
+    for looking, and nothing here deletes a job."""
+
     list_display = ["uuid", "kind", "status", "progress", "attempts", "worker", "created_at"]
     list_filter = ["status", "kind"]
 
-    # Jobs change state only through apps.jobs.services; the admin is for looking.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    """Written by the workers themselves; the reaper trusts these rows, so nobody edits them."""
+
     list_display = ["hostname", "pid", "last_seen"]

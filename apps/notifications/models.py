@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import ipaddress
+import re
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+# A host name in IDNA (ASCII) form, or an IPv4 address: what the SSRF guard accepts as a host.
+HOST_NAME = re.compile(r"^[a-z0-9_.-]+$")
+_HOST_AND_PORT = re.compile(r"^(?:\[(?P<ipv6>[^\]]*)\]|(?P<name>[^:\[\]]+))(?::(?P<port>[0-9]+))?$")
 
 
 class Event(models.TextChoices):
@@ -138,3 +145,46 @@ class AllowedWebhookHost(models.Model):
 
     def __str__(self) -> str:
         return self.host
+
+    def clean(self) -> None:
+        if self.host:
+            self.host = self.normalised(self.host)
+
+    @staticmethod
+    def normalised(value: str) -> str:
+        """``value`` as the allowlist stores and matches it: stripped and lower-case, and a host
+        name or IP address, optionally with ``:port`` (an IPv6 address in brackets for that).
+
+        The spelling is kept otherwise: the guard matches hosts exactly as written in a URL.
+        """
+        host = value.strip().lower()
+        refused = ValidationError(
+            {
+                "host": f"{value.strip()!r} is not a host name or host:port. Write the host as it "
+                "appears in the webhook URL, e.g. hooks.internal.bank, 10.0.0.5:8443 or [fd00::5]."
+            }
+        )
+        try:
+            if isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address):
+                return host  # an IPv6 address without brackets, hence without a port
+        except ValueError:
+            pass
+        match = _HOST_AND_PORT.match(host)
+        if match is None:
+            raise refused
+        port = match["port"]
+        if port is not None and not 0 < int(port) <= 65535:
+            raise refused
+        if match["ipv6"] is not None:
+            try:
+                ipaddress.IPv6Address(match["ipv6"])
+            except ValueError:
+                raise refused from None
+            return host
+        try:
+            ascii_name = match["name"].encode("idna").decode("ascii")
+        except UnicodeError:
+            raise refused from None
+        if not HOST_NAME.match(ascii_name) or len(ascii_name) > 253:
+            raise refused
+        return host

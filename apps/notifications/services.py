@@ -139,20 +139,33 @@ def _webhook_snapshot(hook: Webhook) -> dict[str, Any]:
     }
 
 
+def check_webhook(url: str, events: object) -> None:
+    """Raise ValidationError, by field, unless a webhook with this URL and these events may be
+    saved: the SSRF guard must accept the URL, and the events must be a list of known names.
+
+    ``save_webhook`` checks this itself; forms call it to show the problems on their fields.
+    """
+    errors: dict[str, str] = {}
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        errors["events"] = 'List event names, e.g. ["review.requested"], or [] for every event.'
+    elif unknown := set(events) - set(Event.values):
+        errors["events"] = f"Unknown events: {', '.join(sorted(unknown))}."
+    try:
+        webhooks.check_target(url)
+    except webhooks.TargetRefused as refused:
+        errors["url"] = str(refused)
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def save_webhook(actor: User, hook: Webhook) -> Webhook:
     """Create or change a webhook; the secret is never written to the audit trail."""
     _require_admin(actor)
-    unknown = set(hook.events) - set(Event.values)
-    if unknown:
-        raise ValidationError({"events": f"Unknown events: {', '.join(sorted(unknown))}."})
     before = None
     if hook.pk:
         before = _webhook_snapshot(Webhook.objects.select_for_update().get(pk=hook.pk))
-    try:
-        webhooks.check_target(hook.url)
-    except webhooks.TargetRefused as refused:
-        raise ValidationError({"url": str(refused)}) from None
+    check_webhook(hook.url, hook.events)
     hook.created_by = hook.created_by or actor
     hook.full_clean()
     hook.save()
@@ -172,7 +185,7 @@ def allow_host(actor: User, host: str, note: str = "") -> AllowedWebhookHost:
     """Let webhooks reach one internal host that the SSRF guard would otherwise refuse."""
     _require_admin(actor)
     allowed, _ = AllowedWebhookHost.objects.get_or_create(
-        host=host.strip().lower(), defaults={"note": note, "created_by": actor}
+        host=AllowedWebhookHost.normalised(host), defaults={"note": note, "created_by": actor}
     )
     audit.record(actor, "webhook.host_allowed", allowed, after={"host": allowed.host, "note": note})
     return allowed

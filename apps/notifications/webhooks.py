@@ -24,7 +24,6 @@ import ipaddress
 import json
 import logging
 import random
-import re
 import socket
 import time
 from dataclasses import dataclass
@@ -48,7 +47,7 @@ from urllib3.exceptions import (
 )
 
 from apps.audit import services as audit
-from apps.notifications.models import AllowedWebhookHost, Webhook, WebhookDelivery
+from apps.notifications.models import HOST_NAME, AllowedWebhookHost, Webhook, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +69,6 @@ _JITTER = 0.2
 _STALL_MARGIN_SECONDS = 600.0
 _RESEND_BATCH = 500
 
-_HOST_NAME = re.compile(r"^[a-z0-9_.-]+$")
 _SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")  # RFC 6598, carrier-grade NAT
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d (also :: and ::1)
@@ -169,7 +167,7 @@ def _ascii_host(host: str) -> str:
         ascii_host = host.encode("idna").decode("ascii").lower()
     except UnicodeError as exc:
         raise TargetRefused(f"{host!r} is not a valid host name.") from exc
-    if not _HOST_NAME.match(ascii_host) or len(ascii_host) > 253:
+    if not HOST_NAME.match(ascii_host) or len(ascii_host) > 253:
         raise TargetRefused(f"{host!r} is not a valid host name.")
     return ascii_host
 

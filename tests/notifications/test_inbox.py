@@ -76,6 +76,52 @@ def test_the_inbox_api_lists_and_marks_read(people, api, django_capture_on_commi
     assert api(people.bob).get("/api/v1/inbox/").json()["results"] == []
 
 
+def test_marking_chosen_notifications_read_by_id(people, api, django_capture_on_commit_callbacks):
+    announce(people, django_capture_on_commit_callbacks)
+    announce(people, django_capture_on_commit_callbacks)
+    first, second = Notification.objects.filter(recipient=people.rita).order_by("pk")
+    rita = api(people.rita)
+    response = rita.post("/api/v1/inbox/read/", {"ids": [first.pk]}, format="json")
+    assert response.status_code == 200 and response.json() == {"marked_read": 1}
+    assert [n["id"] for n in rita.get("/api/v1/inbox/", {"unread": 1}).json()["results"]] == [
+        second.pk
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"ids": 5}, "ids must be a list of notification ids"),
+        ({"ids": "5"}, "ids must be a list of notification ids"),
+        ({"ids": ["a"]}, "ids must be a list of notification ids"),
+        ({"ids": [0, -3]}, "ids must be a list of notification ids"),
+        ({"ids": [{"id": 1}]}, "ids must be a list of notification ids"),
+        ({"ids": None}, "Leave ids out to mark every notification read"),
+        ({"ids": list(range(1, 1002))}, "at most 1000 notifications"),
+        ([1, 2], "Expected a dictionary"),
+    ],
+)
+def test_marking_read_with_malformed_ids_is_a_clear_400_that_marks_nothing(
+    people, api, django_capture_on_commit_callbacks, body, message
+):
+    announce(people, django_capture_on_commit_callbacks)
+    response = api(people.rita).post("/api/v1/inbox/read/", body, format="json")
+    assert response.status_code == 400
+    answer = response.json()
+    assert message in answer["detail"]
+    assert set(answer["errors"]) <= {"ids", "non_field_errors"}
+    assert Notification.objects.filter(recipient=people.rita, read_at__isnull=True).count() == 1
+
+
+def test_the_schema_documents_the_ids_that_mark_read_takes(people, api):
+    schema = api(people.alice).get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+    operation = schema["paths"]["/api/v1/inbox/read/"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    ids = schema["components"]["schemas"][body.rsplit("/", 1)[1]]["properties"]["ids"]
+    assert ids["type"] == "array" and ids["items"] == {"type": "integer", "minimum": 1}
+    assert {"200", "400"} <= set(operation["responses"])
+
+
 def test_the_preferences_page(people):
     client = client_for(people.alice)
     assert "Validation failed: by email" in client.get("/inbox/settings/").content.decode()

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +26,26 @@ def validation_error_body(exc: DjangoValidationError) -> dict[str, Any]:
         errors = {"non_field_errors": [str(m) for m in exc.messages]}
     first = next(iter(errors.values()))[0]
     return {"detail": first, "errors": errors}
+
+
+def _messages(errors: Any) -> list[str]:
+    """DRF's nested errors (a list field's are keyed by item index) as a flat list, once each."""
+    if isinstance(errors, dict):
+        found = [m for value in errors.values() for m in _messages(value)]
+    elif isinstance(errors, list):
+        found = [m for value in errors for m in _messages(value)]
+    else:
+        found = [str(errors)]
+    return list(dict.fromkeys(found))
+
+
+def valid_data(serializer: serializers.Serializer) -> dict[str, Any]:
+    """The serializer's validated data; otherwise a 400 in the portal's error shape (see
+    ``validation_error_body``) rather than DRF's, which has no ``detail``."""
+    if not serializer.is_valid():
+        errors = serializer.errors
+        raise DjangoValidationError({field: _messages(value) for field, value in errors.items()})
+    return dict(serializer.validated_data)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

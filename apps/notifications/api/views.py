@@ -1,22 +1,22 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.api.base import valid_data
+from apps.accounts.api.serializers import ErrorSerializer
 from apps.accounts.permissions import user_of
 from apps.notifications import services
+from apps.notifications.api.serializers import (
+    MarkedReadSerializer,
+    MarkReadSerializer,
+    NotificationSerializer,
+)
 from apps.notifications.models import Notification
-
-
-class NotificationSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Notification
-        fields = ["id", "event", "title", "body", "url", "created_at", "read_at"]
-        read_only_fields = fields
 
 
 class InboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -33,14 +33,12 @@ class InboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return found
 
     @extend_schema(
-        request=None,
-        responses={
-            200: inline_serializer("MarkedRead", {"marked_read": serializers.IntegerField()})
-        },
+        request=MarkReadSerializer,
+        responses={200: MarkedReadSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
     )
     @action(detail=False, methods=["post"], url_path="read")
     def read_all(self, request: Request) -> Response:
         """Mark every notification (or the ``ids`` given in the body) read."""
-        ids = request.data.get("ids") if isinstance(request.data, dict) else None
-        count = services.mark_read(user_of(request), ids)
+        body = valid_data(MarkReadSerializer(data=request.data))
+        count = services.mark_read(user_of(request), body.get("ids"))
         return Response({"marked_read": count}, status=status.HTTP_200_OK)
