@@ -6,8 +6,8 @@ from django.http import HttpRequest
 
 from apps.accounts.permissions import user_of
 from apps.audit import services as audit
+from apps.audit.admin import ReadOnlyAdmin
 from apps.deployments.models import Deployment, Environment, PredictionLog, ServingKey
-from apps.registry.admin import ReadOnlyAdmin
 
 
 def _described(environment: Environment) -> dict[str, object]:

@@ -7,21 +7,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.accounts.permissions import user_of
+from apps.audit.admin import ReadOnlyAdmin
 from apps.registry import services
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile, Tag
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Registry objects change only through the services (permission checks and audit)."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(RegisteredModel)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from apps.registry.admin import ReadOnlyAdmin
+from apps.audit.admin import ReadOnlyAdmin
 from apps.validation.models import ValidationPolicy, ValidationReport
 
 
