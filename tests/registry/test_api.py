@@ -237,6 +237,23 @@ def test_the_list_filters_searches_sorts_and_pages(people, api, alices_version, 
     }
 
 
+def test_each_listed_model_reads_as_its_own_detail(people, api, alices_version, bobs_model):
+    """The list builds its rows without the serializer (for speed); it must say the same."""
+    services.update_model(
+        bobs_model.pk, actor=people.bob, changes={"tags": ["zeta", "alpha", "card"]}
+    )
+    admin = api(people.admin)
+    listed = admin.get("/api/v1/models/", {"sort": "name"}).json()["results"]
+    assert {m["slug"] for m in listed} == {"loan-default", "card-fraud"}
+    for row in listed:
+        assert row == admin.get(f"/api/v1/models/{row['slug']}/").json()
+    assert next(m for m in listed if m["slug"] == "card-fraud")["tags"] == [
+        "alpha",
+        "card",
+        "zeta",
+    ]
+
+
 def test_the_list_costs_the_same_queries_for_2_or_40_models(people, api, files):
     client = api(people.alice)
 

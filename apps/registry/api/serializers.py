@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.contrib.auth.models import User
+from django.db.models import QuerySet
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -48,6 +52,68 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+# The inventory list as plain rows: ``.values()`` for the page and one query for its tags.
+# Model instances with their related rows (team, owner, risk owner, latest version, tags) made
+# up three quarters of a list request at 50 rows (bench/registry.py). The fields and formats are
+# RegisteredModelSerializer's, which documents the list and serves single models; a test holds
+# the two equal.
+_ROW_VALUES = [
+    "pk",
+    "slug",
+    "name",
+    "description",
+    "use_case",
+    "team__slug",
+    "owner__username",
+    "risk_tier",
+    "risk_owner__username",
+    "pickle_allowed",
+    "latest_version__number",
+    "latest_version__status",
+    "version_count",
+    "created_at",
+    "updated_at",
+]
+_DATETIME = serializers.DateTimeField()
+
+
+def inventory_values(models: QuerySet[RegisteredModel]) -> QuerySet[Any]:
+    """The (filtered, ordered) inventory as the values ``inventory_rows`` turns into rows."""
+    return models.select_related(None).prefetch_related(None).values(*_ROW_VALUES)
+
+
+def inventory_rows(page: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One page of ``inventory_values`` exactly as RegisteredModelSerializer shows each model."""
+    rows = list(page)
+    tags: dict[int, list[str]] = {row["pk"]: [] for row in rows}
+    tagged = RegisteredModel.tags.through.objects.filter(registeredmodel_id__in=tags)
+    for model_id, tag in tagged.order_by("tag__name").values_list(
+        "registeredmodel_id", "tag__name"
+    ):
+        tags[model_id].append(tag)
+    return [
+        {
+            "slug": row["slug"],
+            "name": row["name"],
+            "description": row["description"],
+            "use_case": row["use_case"],
+            "team": row["team__slug"],
+            "owner": row["owner__username"],
+            "risk_tier": row["risk_tier"],
+            "risk_owner": row["risk_owner__username"],
+            "tags": tags[row["pk"]],
+            "pickle_allowed": row["pickle_allowed"],
+            "latest_version": None
+            if row["latest_version__number"] is None
+            else {"number": row["latest_version__number"], "status": row["latest_version__status"]},
+            "version_count": row["version_count"],
+            "created_at": _DATETIME.to_representation(row["created_at"]),
+            "updated_at": _DATETIME.to_representation(row["updated_at"]),
+        }
+        for row in rows
+    ]
 
 
 class ModelWriteSerializer(serializers.Serializer):

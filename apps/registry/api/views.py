@@ -23,6 +23,8 @@ from apps.registry.api.serializers import (
     ShareRequestSerializer,
     UploadErrorSerializer,
     VersionUploadSerializer,
+    inventory_rows,
+    inventory_values,
 )
 from apps.registry.filters import InventoryFilterForm, inventory
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
@@ -58,7 +60,9 @@ class RegisteredModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
         parameters=FILTERS, responses={200: RegisteredModelSerializer(many=True), **ERRORS}
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(inventory_values(self.get_queryset()))
+        assert page is not None  # the API always pages
+        return self.get_paginated_response(inventory_rows(page))
 
     @extend_schema(responses={200: RegisteredModelSerializer, **ERRORS})
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
