@@ -6,10 +6,14 @@ import os
 import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 from django.conf import settings
 from django.test import Client
+
+from tests.support.gunicorn import Gunicorn
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +70,29 @@ def test_the_api_docs_are_served_from_our_own_static_files(people):
     page = client.get("/api/v1/docs/").content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
     assert "cdn" not in page.lower() and "unpkg" not in page.lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_web_containers_health_check_passes_under_the_production_settings():
+    """docker-compose.yml cannot be run here (no Docker engine); its web health check can: the
+    same command against gunicorn with the environment compose gives the web container."""
+    compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())
+    command = compose["services"]["web"]["healthcheck"]["test"]
+    assert command[:3] == ["CMD", "python", "-c"] and "127.0.0.1:8000" in command[3]
+    production = {
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "portal.bank.example",
+        "PORTAL_HTTPS": "1",
+        "PORTAL_BEHIND_PROXY": "1",
+    }
+    with Gunicorn(**production) as web:
+        check = command[3].replace("127.0.0.1:8000", f"127.0.0.1:{web.port}")
+        result = subprocess.run(
+            [sys.executable, "-c", check],
+            env={**os.environ, **production},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr[-2000:]

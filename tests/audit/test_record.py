@@ -31,6 +31,17 @@ def test_events_link_to_the_one_before():
     assert services.verify_chain().intact
 
 
+def test_numbers_the_database_rewrites_still_verify():
+    """PostgreSQL stores JSON numbers as decimals (1e+20 comes back as an integer, -0.0 as 0.0);
+    a metric like that in an event must not look like tampering."""
+    user = UserFactory()
+    numbers = {"big": 1e20, "huge": 1.2345678901234567e23, "negative_zero": -0.0, "small": 1.5e-7}
+    services.record(user, "validation.passed", user, after={"metrics": numbers, "n": 2**70})
+    assert services.verify_chain().intact
+    stored = AuditEvent.objects.get(action="validation.passed").after
+    assert stored["metrics"]["big"] == 10**20 and stored["metrics"]["small"] == 1.5e-7
+
+
 def test_an_event_rolls_back_with_the_callers_transaction():
     user = UserFactory()
 

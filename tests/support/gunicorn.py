@@ -1,0 +1,89 @@
+"""A real gunicorn process serving the portal (``mlops_portal.wsgi``), against the test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+from django.conf import settings
+
+from tests.support import worker as child_processes
+from tests.support.worker import wait_for
+
+ROW = [{"income": 50.0, "debt": 12.0, "tenure": 3}]
+
+
+class Gunicorn:
+    """``gunicorn mlops_portal.wsgi`` on a free loopback port, against the test database."""
+
+    def __init__(self, **env: str) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(settings.VAR_DIR) / f"gunicorn-{self.port}.log"
+        self.env = {**os.environ, "DATABASE_URL": child_processes.test_database_url(), **env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Gunicorn:
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "mlops_portal.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "1",
+                "--threads",
+                "4",
+            ],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(self._answers, timeout=60, message=f"gunicorn on {self.url}")
+        return self
+
+    def _answers(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{self.output()}")
+        try:
+            return requests.get(f"{self.url}/serve/", timeout=2).status_code == 404
+        except requests.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM: gunicorn's graceful shutdown."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.stop()
+        except subprocess.TimeoutExpired:
+            assert self.process is not None
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    def predict(self, key: str, environment: str = "staging") -> requests.Response:
+        return requests.post(
+            f"{self.url}/serve/loan-default/{environment}/predict",
+            json=ROW,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
