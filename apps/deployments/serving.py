@@ -338,20 +338,22 @@ def handle(
             raise Response(405, {"error": "Use POST."})
         model, environment = matched["model"], matched["environment"]
         key = _bearer(headers)
-        try:
-            length = int(headers("CONTENT_LENGTH") or 0)
-        except ValueError:
-            raise Response(400, {"error": "Content-Length is not a number."}) from None
-        if length > settings.PORTAL_SERVING_MAX_BODY_BYTES:
-            raise Response(
-                413,
-                {
-                    "error": f"The body is larger than "
-                    f"{settings.PORTAL_SERVING_MAX_BODY_BYTES} bytes."
-                },
-            )
+        limit = settings.PORTAL_SERVING_MAX_BODY_BYTES
+        too_large = Response(413, {"error": f"The body is larger than {limit} bytes."})
+        declared = headers("CONTENT_LENGTH")
+        if declared:
+            try:
+                length = int(declared)
+            except ValueError:
+                raise Response(400, {"error": "Content-Length is not a number."}) from None
+            if length > limit:
+                raise too_large
+        else:  # a chunked body: read at most one byte past the limit to know it is too large
+            length = limit + 1
         live = _authorised(MODELS.get(model, environment), key, model, environment)
         body = read_body(length)
+        if len(body) > limit:
+            raise too_large
         if matched["action"] == "predict":
             return 200, predict(live, body, request_id)
         return 200, feedback(live, body)

@@ -168,7 +168,7 @@ def keys(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         try:
             if revoke := request.POST.get("revoke"):
-                key = get_visible_or_404(user, ServingKey.objects.all(), pk=revoke)
+                key = get_visible_or_404(user, ServingKey.objects.filter(model=model), pk=revoke)
                 services.revoke_serving_key(key.pk, actor=user)
                 messages.success(
                     request, f"Key “{key.name}” revoked: it is refused within a second."

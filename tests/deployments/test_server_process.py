@@ -3,14 +3,16 @@ key without a restart, and writes its prediction logs in the background and when
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+import requests
 
 from apps.deployments import services
 from apps.deployments.models import PredictionLog, ServingKey
 from tests.deployments.conftest import deploy_now
-from tests.support.gunicorn import Gunicorn
+from tests.support.gunicorn import ROW, Gunicorn
 from tests.support.worker import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,3 +79,19 @@ def test_a_server_stopping_gracefully_writes_the_logs_it_still_holds(key):
         assert not PredictionLog.objects.filter(request_id__in=answered).exists()
         server.stop()
         assert PredictionLog.objects.filter(request_id__in=answered).count() == 3, server.output()
+
+
+def test_a_chunked_body_is_read_and_held_to_the_size_limit(key):
+    """Clients that stream their rows send no Content-Length (Transfer-Encoding: chunked)."""
+    with Gunicorn(PORTAL_SERVING_MAX_BODY_MB="1") as server:
+        url = f"{server.url}/serve/loan-default/staging/predict"
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        body = json.dumps(ROW).encode()
+        streamed = requests.post(
+            url, data=iter([body[:10], body[10:]]), headers=headers, timeout=30
+        )
+        assert streamed.status_code == 200, streamed.text
+        assert streamed.json()["predictions"] == server.predict(key).json()["predictions"]
+        huge = iter([b"[" + b" " * 2**20, b"]"])
+        refused = requests.post(url, data=huge, headers=headers, timeout=30)
+        assert refused.status_code == 413 and "larger than 1048576 bytes" in refused.json()["error"]

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.deployments import services
 from apps.deployments.models import Deployment, ServingKey
+from apps.registry import services as registry
 from tests.deployments.conftest import deploy_now
 
 pytestmark = pytest.mark.django_db
@@ -111,6 +112,22 @@ def test_serving_keys_page_shows_a_new_key_once_and_revokes(client, people, v1):
     assert "revoked: it is refused within a second" in revoked
     key.refresh_from_db()
     assert key.revoked_at is not None
+    # A model's page revokes that model's keys only.
+    other = registry.register_model(
+        actor=people.alice,
+        name="Other model",
+        use_case="x",
+        team=people.retail,
+        risk_tier="low",
+        risk_owner=people.rita,
+    )
+    foreign, _ = services.create_serving_key(
+        other.pk, "staging", actor=people.admin, name="other system"
+    )
+    client.force_login(people.admin)
+    assert client.post(url, {"revoke": foreign.pk}).status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.revoked_at is None
 
 
 def test_admins_define_environments_and_each_change_is_audited(client, people):
