@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 GENESIS = "0" * 64
@@ -39,14 +40,20 @@ def json_safe(value: Any) -> Any:
     """Normalise a before/after payload so that it survives the database unchanged.
 
     PostgreSQL refuses NUL characters and NaN in JSON; floats that are not finite become strings and
-    NULs are spelled out, so what we hash is exactly what we read back.
+    NULs are spelled out, so what we hash is exactly what we read back. PostgreSQL also stores JSON
+    numbers as decimals: ``1e+20`` comes back as the integer ``100000000000000000000`` and ``-0.0``
+    as ``0.0``, so those are stored in that form from the start.
     """
     if isinstance(value, str):
         return value.replace("\x00", "\\x00")
     if isinstance(value, bool) or value is None or isinstance(value, int):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
+        if not math.isfinite(value):
+            return repr(value)
+        if abs(value) >= 1e16:  # written with an exponent, and a whole number at that size
+            return int(Decimal(repr(value)))
+        return value + 0.0  # -0.0 becomes 0.0
     if isinstance(value, Mapping):
         return {str(json_safe(k)): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -74,6 +81,7 @@ class Verification:
     checked: int
     first_bad_id: int | None = None
     problem: str = ""
+    last_hash: str = GENESIS  # the tip of the verified chain: kept outside, it shows a cut end
 
     def describe(self) -> str:
         if self.intact:
@@ -103,4 +111,4 @@ def verify(rows: Iterable[Mapping[str, Any]]) -> Verification:
             )
         expected_prev = row["hash"]
         checked += 1
-    return Verification(True, checked)
+    return Verification(True, checked, last_hash=expected_prev)

@@ -121,6 +121,16 @@ def test_audit_verify_names_a_row_edited_in_the_database(capsys):
     assert recorded is not None and recorded.after["first_bad_id"] == events[2].pk
 
 
+def test_each_verification_records_the_tip_it_verified():
+    """Rows cut from the end of the chain break no link; the recorded tip and count show it."""
+    user = UserFactory()
+    last = [services.record(user, "model.updated", user, after={"n": i}) for i in range(3)][-1]
+    call_command("audit_verify")
+    recorded = services.latest_verification()
+    assert recorded is not None
+    assert recorded.after["checked"] == 3 and recorded.after["last_hash"] == last.hash
+
+
 def test_a_fresh_sqlite_database_is_append_only_too(tmp_path):
     """Whatever database the suite runs on, the SQLite triggers are checked on a migrated file."""
     database = tmp_path / "fresh.sqlite3"
