@@ -333,8 +333,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Email, notifications and logging ---------------------------------------------------------
-# Links in emails and webhook payloads point here.
-PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+# Links in emails and webhook payloads point here (by default where `make run` serves: $PORT).
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1)}")
 EMAIL_HOST = env_str("EMAIL_HOST", "")
 # Console email unless an SMTP host is configured (or EMAIL_BACKEND names another backend).
 EMAIL_BACKEND = env_str(
