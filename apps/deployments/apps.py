@@ -8,5 +8,6 @@ class DeploymentsConfig(AppConfig):
 
     def ready(self) -> None:
         # What happens to a deployment whose job fails for good (jobs.when_failed) must be
-        # registered in every process that may fail a job: workers, the reaper, tests.
-        from apps.deployments import services  # noqa: F401
+        # registered in every process that may fail a job: workers, the reaper, tests; which of
+        # its jobs an operator may see (jobs.scoped_by), in every process that lists jobs.
+        from apps.deployments import job_scope, services  # noqa: F401

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,19 +11,43 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
+# Which jobs of a kind a person may see, by job kind: a job shows its subject's messages, log and
+# result, so it is visible where its subject is. ``jobs`` imports no other app, so the app that
+# owns the kind registers the scope here (``scoped_by``), as it registers ``when_failed``
+# (decisions §8).
+JobScope = Callable[[User, "models.QuerySet[Job]"], "models.QuerySet[Job]"]
+_scopes: dict[str, JobScope] = {}
+
+
+def scoped_by(kind: str) -> Callable[[JobScope], JobScope]:
+    """Register ``scope(user, jobs) -> jobs``: the jobs of ``kind`` that ``user`` may see.
+
+    ``jobs`` holds only jobs of that kind; the scope returns the subset whose subject (the job's
+    target) ``user`` may see. Kinds without a scope (the diagnostic job) are shown to operators
+    and to whoever started them.
+    """
+
+    def register(scope: JobScope) -> JobScope:
+        _scopes[kind] = scope
+        return scope
+
+    return register
+
 
 class JobQuerySet(models.QuerySet["Job"]):
     def visible_to(self, user: User | AnonymousUser) -> JobQuerySet:
-        """Operators (``jobs.view_job``) see every job; everyone else the jobs they started.
-
-        Jobs on a governed object are also shown on that object's own page, which applies the
-        object's scoping.
-        """
-        if not user.is_authenticated or not user.is_active:
+        """The jobs ``user`` started; the jobs about a subject ``user`` may see (the scope the
+        job's kind registered with ``scoped_by`` decides), whoever started them; and, for
+        operators (``jobs.view_job``), the jobs of kinds without a subject (diagnostics)."""
+        if not isinstance(user, User) or not user.is_active:
             return self.none()
+        seen = models.Q(created_by=user)
+        for kind, scope in _scopes.items():
+            allowed = scope(user, Job.objects.filter(kind=kind))
+            seen |= models.Q(kind=kind, pk__in=allowed.values("pk"))
         if user.has_perm("jobs.view_job"):
-            return self
-        return self.filter(created_by=user)
+            seen |= ~models.Q(kind__in=list(_scopes))
+        return self.filter(seen)
 
     def active(self) -> JobQuerySet:
         return self.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])

@@ -30,6 +30,7 @@ from django.utils import timezone
 from apps.audit import context
 from apps.audit import services as audit
 from apps.jobs.models import Job, WorkerHeartbeat
+from apps.jobs.models import scoped_by as scoped_by  # beside when_failed, for the apps
 
 logger = logging.getLogger(__name__)
 

@@ -8,5 +8,6 @@ class ValidationConfig(AppConfig):
 
     def ready(self) -> None:
         # What happens to a version whose job fails for good (jobs.when_failed) must be
-        # registered in every process that may fail a job: workers, the reaper, tests.
-        from apps.validation import services  # noqa: F401
+        # registered in every process that may fail a job: workers, the reaper, tests; which of
+        # its jobs an operator may see (jobs.scoped_by), in every process that lists jobs.
+        from apps.validation import job_scope, services  # noqa: F401

@@ -8,7 +8,7 @@ from apps.jobs.models import Job
 
 
 class JobViewSet(viewsets.ReadOnlyModelViewSet):
-    """Background jobs you may see: your own, or all of them for operators."""
+    """Background jobs you may see: your own, and for operators those whose subject they may see."""
 
     serializer_class = JobSerializer
     lookup_field = "uuid"
