@@ -271,8 +271,15 @@ PORTAL_PREDICTION_LOG_FLUSH_SECONDS = (
     env_int("PORTAL_PREDICTION_LOG_FLUSH_MS", 1000, minimum=50) / 1000
 )
 
-# Uploads above this size are spooled to a temporary file instead of memory.
+# Uploads above this size are spooled to a temporary file instead of memory. The first handler
+# stops a file passing its role's limit (PORTAL_MAX_*) before the others keep its bytes, and a
+# body longer than any upload may be before a file is read.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
+FILE_UPLOAD_HANDLERS = [
+    "apps.registry.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Celery -----------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"

@@ -312,15 +312,14 @@ def _checked_files(
         raise uploads.UploadRefused("artifact", "Attach the model artifact.")
     if holdout is None:
         raise uploads.UploadRefused("holdout", "Attach the holdout data set.")
-    limits = settings.PORTAL_MAX_ARTIFACT_BYTES, settings.PORTAL_MAX_DATASET_BYTES
-    uploads.check_size("artifact", artifact.size or 0, limits[0])
+    uploads.check_size("artifact", artifact.size or 0, uploads.file_limit("artifact"))
     artifact.seek(0)
     fmt = uploads.artifact_format(
         artifact.name or "", artifact.read(8), pickle_allowed=model.pickle_allowed
     )
     files = [IncomingFile(StoredFile.Role.ARTIFACT, artifact, fmt, {})]
 
-    uploads.check_size("holdout", holdout.size or 0, limits[1])
+    uploads.check_size("holdout", holdout.size or 0, uploads.file_limit("holdout"))
     holdout_info = uploads.inspect_dataset("holdout", holdout.name or "", holdout)
     uploads.check_target(holdout_info, target_column)
     uploads.check_sensitive(holdout_info, sensitive_column, target_column)
@@ -330,7 +329,7 @@ def _checked_files(
         )
     )
     if reference is not None:
-        uploads.check_size("reference", reference.size or 0, limits[1])
+        uploads.check_size("reference", reference.size or 0, uploads.file_limit("reference"))
         reference_info = uploads.inspect_dataset("reference", reference.name or "", reference)
         uploads.check_reference(holdout_info, reference_info, target_column.strip())
         files.append(

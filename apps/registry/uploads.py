@@ -4,20 +4,31 @@ Artifacts are recognised by their first bytes only: nothing inside an artifact i
 deserialised outside the validation sandbox. Data sets (CSV or Parquet) are data, not code, so they
 are parsed here to refuse what validation could not use: a missing target column, an unreadable
 file, no rows.
+
+Sizes are enforced while the body arrives, by ``UploadLimitHandler`` (first in
+``FILE_UPLOAD_HANDLERS``): a body longer than any upload may be is refused before a file is read,
+and a file is cut off once it passes its role's limit, before Django spools the rest to disk.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import IO
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
 ARTIFACT_EXTENSIONS = {".skops": "skops", ".joblib": "joblib", ".pkl": "pickle"}
 DATASET_EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 _SAMPLE = 64 * 1024
+# Room in a request for the text fields (release notes included) and the multipart headers.
+FORM_ALLOWANCE = 2**20
+# CSV text parsed at a time: the web process holds a small multiple of it, whatever the file.
+_CSV_CHUNK_BYTES = 8 * 2**20
 _ZIP = b"PK\x03\x04"
 _PARQUET = b"PAR1"
 # joblib writes a raw pickle, or one wrapped by a compressor.
@@ -52,15 +63,98 @@ def _looks_like_pickle(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
+def _mb(size: int, decimals: int = 0) -> str:
+    return f"{size / 2**20:,.{decimals}f} MB"
+
+
+def file_limit(field_name: str) -> int:
+    """The largest file accepted in a field: the artifact's limit, or that of the data sets."""
+    if field_name == "artifact":
+        return int(settings.PORTAL_MAX_ARTIFACT_BYTES)
+    return int(settings.PORTAL_MAX_DATASET_BYTES)
+
+
+def max_request_bytes() -> int:
+    """The longest body an upload may have: every file at its role's limit, and the fields."""
+    return file_limit("artifact") + 2 * file_limit("holdout") + FORM_ALLOWANCE
+
+
+def check_request_size(content_length: int) -> None:
+    """Refuse, from its declared length alone, a body longer than any upload may be."""
+    if content_length > max_request_bytes():
+        raise UploadRefused(
+            "non_field_errors",
+            f"The upload is {_mb(content_length, 1)}; an upload may carry at most "
+            f"{_mb(max_request_bytes())} (the artifact up to {_mb(file_limit('artifact'))}, "
+            f"the holdout and the reference sample up to {_mb(file_limit('holdout'))} each). "
+            "Nothing was stored.",
+            status=413,
+        )
+
+
 def check_size(field_name: str, size: int, limit: int) -> None:
     if size == 0:
         raise UploadRefused(field_name, "The file is empty.")
     if size > limit:
         raise UploadRefused(
-            field_name,
-            f"The file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB.",
-            status=413,
+            field_name, f"The file is {_mb(size, 1)}; the limit is {_mb(limit)}.", status=413
         )
+
+
+class UploadLimitHandler(FileUploadHandler):
+    """Counts each file's bytes as they arrive and stops the upload when one passes its role's
+    limit, before the handlers after this one (memory, then a temporary file) receive them.
+
+    Neither the body's Content-Length nor a part's own is trusted for the count. A declared
+    body longer than ``max_request_bytes`` is refused at the first file: the text fields before
+    it (the CSRF token first) are still read, so that the form answers with its message rather
+    than a CSRF failure, and nothing after it is. The view asks ``refusal()`` what happened.
+    """
+
+    refused: UploadRefused | None = None
+
+    def handle_raw_input(
+        self,
+        input_data: IO[bytes],
+        META: dict[str, str],
+        content_length: int,
+        boundary: str,
+        encoding: str | None = None,
+    ) -> None:
+        try:
+            check_request_size(content_length)
+        except UploadRefused as refused:
+            self.refused = refused
+
+    def new_file(self, field_name: str, file_name: str, *args: Any, **kwargs: Any) -> None:
+        super().new_file(field_name, file_name, *args, **kwargs)
+        if self.refused is not None:
+            raise StopUpload(connection_reset=True)  # read none of a 50 GB body
+        self.limit = file_limit(field_name)
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        if start + len(raw_data) > self.limit:
+            self.refused = UploadRefused(
+                self.field_name,
+                f"“{self.file_name}” is larger than the {self.field_name} limit of "
+                f"{_mb(self.limit)}; nothing was stored.",
+                status=413,
+            )
+            # The rest of the body is read and dropped so that the client hears the answer;
+            # it is no longer than max_request_bytes, or handle_raw_input refused it.
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the handlers after this one keep the file
+
+
+def refusal(upload_handlers: Iterable[object]) -> UploadRefused | None:
+    """Why ``UploadLimitHandler`` stopped this request's upload, if it did."""
+    for handler in upload_handlers:
+        if isinstance(handler, UploadLimitHandler) and handler.refused is not None:
+            return handler.refused
+    return None
 
 
 def artifact_format(name: str, head: bytes, *, pickle_allowed: bool) -> str:
@@ -163,18 +257,38 @@ def _read_csv(field_name: str, name: str, stream: IO[bytes]) -> DatasetInfo:
     header = next(csv.reader([first_line]), [])
     if len(set(header)) != len(header):
         raise UploadRefused(field_name, f"“{name}” has repeated column names.")
+    # Read in chunks of about _CSV_CHUNK_BYTES of text, so that a 500 MB file does not take
+    # gigabytes of the web process to count its rows.
+    line_length = len(sample) / max(sample.count(b"\n"), 1)
+    rows_per_chunk = max(1, int(_CSV_CHUNK_BYTES / max(line_length, 1)))
+    columns: list[str] = []
+    dtypes: dict[str, list[Any]] = {}
+    rows = 0
     try:
-        frame = pd.read_csv(stream, encoding="utf-8", low_memory=False)
+        with pd.read_csv(stream, encoding="utf-8", chunksize=rows_per_chunk) as reader:
+            for chunk in reader:
+                columns = [str(c) for c in chunk.columns]
+                rows += len(chunk)
+                for column, dtype in chunk.dtypes.items():
+                    dtypes.setdefault(str(column), []).append(dtype)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise UploadRefused(field_name, f"“{name}” is not a readable CSV file: {exc}") from None
     finally:
         stream.seek(0)
-    return DatasetInfo(
-        "csv",
-        [str(c) for c in frame.columns],
-        len(frame),
-        {str(c): str(t) for c, t in frame.dtypes.items()},
-    )
+    return DatasetInfo("csv", columns, rows, {c: _common_dtype(dtypes[c]) for c in columns})
+
+
+def _common_dtype(dtypes: list[Any]) -> str:
+    """The type pandas gives a column read whole, from those it gave each chunk of it: numbers
+    widen (int64 and float64 make float64), anything else mixed is read as text."""
+    import numpy as np
+
+    names = {str(d) for d in dtypes}
+    if len(names) == 1:
+        return names.pop()
+    if all(isinstance(d, np.dtype) and d.kind in "iuf" for d in dtypes):
+        return str(np.result_type(*dtypes))
+    return "str" if "str" in names else "object"
 
 
 def check_target(holdout: DatasetInfo, target: str) -> None:

@@ -15,12 +15,11 @@ from apps.accounts.extensions import app_modules
 from apps.accounts.permissions import can, get_visible_or_404, user_of, visible_to
 from apps.audit.models import AuditEvent
 from apps.audit.services import object_type_of
-from apps.registry import services
+from apps.registry import services, uploads
 from apps.registry.api.views import file_download
 from apps.registry.filters import InventoryFilterForm, inventory
 from apps.registry.forms import ModelDetailsForm, RegisterModelForm, ShareForm, UploadVersionForm
 from apps.registry.models import ModelVersion, RegisteredModel
-from apps.registry.uploads import UploadRefused
 
 PAGE_SIZE = 25
 
@@ -167,7 +166,15 @@ def version_upload(request: HttpRequest, slug: str) -> HttpResponse:
     services.check_can_upload(user, model)
     form = UploadVersionForm(request.POST or None, request.FILES or None)
     status = 200
-    if request.method == "POST" and form.is_valid():
+    stopped = uploads.refusal(request.upload_handlers) if request.method == "POST" else None
+    if stopped is not None:
+        # The files missing from the form were cut off by the refusal: say that alone.
+        form = UploadVersionForm(request.POST, request.FILES)
+        form.is_valid()
+        form.errors.clear()
+        form.add_error(stopped.field if stopped.field in form.fields else None, stopped.message)
+        status = stopped.status
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             version = services.upload_version(
@@ -180,7 +187,7 @@ def version_upload(request: HttpRequest, slug: str) -> HttpResponse:
                 sensitive_column=data.get("sensitive_column", ""),
                 notes=data.get("notes", ""),
             )
-        except UploadRefused as refused:
+        except uploads.UploadRefused as refused:
             form.add_error(refused.field if refused.field in form.fields else None, refused.message)
             status = refused.status
         except ValidationError as invalid:

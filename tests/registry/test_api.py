@@ -7,37 +7,16 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.registry import services
 from apps.registry.models import ModelVersion, StoredFile
-from tests.registry.conftest import stored_files
+from tests.registry.conftest import Body, files_in, multipart, stored_files
 
 pytestmark = pytest.mark.django_db
 
 M = "/api/v1/models/loan-default"
-
-
-def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
-    """A multipart body exactly as given: file names are sent verbatim, unlike most clients."""
-    boundary = uuid.uuid4().hex
-    chunks: list[bytes] = []
-    for name, value in fields.items():
-        chunks.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-            f"{value}\r\n".encode()
-        )
-    for name, (filename, content) in files.items():
-        chunks.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode(
-                "utf-8", "surrogateescape"
-            )
-            + content
-            + b"\r\n"
-        )
-    chunks.append(f"--{boundary}--\r\n".encode())
-    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
 
 
 def upload_request(client, files, artifact_name="model.skops", **extra_fields):
@@ -348,6 +327,143 @@ def test_refused_uploads_answer_with_a_message_and_store_nothing(
     response = upload_request(client, files)
     assert response.status_code == 413 and response.json()["field"] == "holdout"
     assert stored_files(media) == []
+
+
+TOO_LONG = (
+    "The upload is 51,200.0 MB; an upload may carry at most 4 MB (the artifact up to 1 MB, the "
+    "holdout and the reference sample up to 1 MB each). Nothing was stored."
+)
+
+
+def browser_session(user) -> Client:
+    """A logged-in browser as the upload page's script is: session cookie, CSRF checked."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("via", ["token", "upload page"])
+def test_a_50_gb_upload_is_refused_before_a_byte_of_it_is_read(
+    people, api, alices_model, media, upload_temp, one_mb_limits, via
+):
+    if via == "token":
+        client, headers = api(people.alice), {}
+    else:  # the page's script posts here with the session cookie and the CSRF token
+        client = browser_session(people.alice)
+        token = client.get("/models/loan-default/versions/new/").cookies["csrftoken"].value
+        headers = {"X-CSRFToken": token}
+    body = Body(
+        {"target_column": "default"}, "artifact", "model.skops", 50 * 2**30, temp_dir=upload_temp
+    )
+    response = client.generic(
+        "POST",
+        f"{M}/versions/",
+        content_type=body.content_type,
+        headers=headers,
+        **body.environ(),
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": TOO_LONG, "field": "non_field_errors"}
+    assert body.read_bytes == 0
+    assert files_in(upload_temp) == [] and stored_files(media) == []
+    assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "name", "before"),
+    [
+        ("artifact", "model.skops", []),
+        ("holdout", "holdout.csv", ["artifact"]),
+        ("reference", "train.csv", ["artifact", "holdout"]),
+    ],
+)
+def test_a_file_over_its_limit_is_stopped_as_it_arrives_whatever_length_it_declares(
+    people, api, alices_model, files, media, upload_temp, one_mb_limits, field, name, before
+):
+    small = {
+        "artifact": ("model.skops", files.skops),
+        "holdout": ("holdout.csv", files.holdout_csv),
+    }
+    body = Body(
+        {"target_column": "default"},
+        field,
+        name,
+        3 * 2**20,  # the whole body is within the 4 MB an upload may carry
+        temp_dir=upload_temp,
+        after={f: small[f] for f in before},
+        declared_part_length=100,  # the part's own header lies
+    )
+    response = api(people.alice).generic(
+        "POST", f"{M}/versions/", content_type=body.content_type, **body.environ()
+    )
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": f"“{name}” is larger than the {field} limit of 1 MB; nothing was stored.",
+        "field": field,
+    }
+    assert body.peak_on_disk <= 2**20  # stopped at the limit, not spooled to the end
+    assert files_in(upload_temp) == [] and stored_files(media) == []
+    assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.parametrize("declared", [None, 1000], ids=["no Content-Length", "a short one"])
+def test_a_body_is_read_no_further_than_its_declared_length(
+    people, api, alices_model, media, upload_temp, one_mb_limits, declared
+):
+    body = Body(
+        {"target_column": "default"}, "artifact", "m.skops", 50 * 2**30, temp_dir=upload_temp
+    )
+    response = api(people.alice).generic(
+        "POST",
+        f"{M}/versions/",
+        content_type=body.content_type,
+        **body.environ(declared_length=declared),
+    )
+    assert response.status_code == 400
+    assert body.read_bytes <= (declared or 0)
+    assert files_in(upload_temp) == [] and stored_files(media) == []
+
+
+def test_a_session_upload_to_the_api_without_a_csrf_token_is_refused(
+    people, alices_model, files, media
+):
+    body, content_type = multipart(
+        {"target_column": "default"},
+        {"artifact": ("model.skops", files.skops), "holdout": ("holdout.csv", files.holdout_csv)},
+    )
+    client = browser_session(people.alice)
+    client.get("/models/loan-default/versions/new/")  # the page set the CSRF cookie
+    response = client.post(f"{M}/versions/", data=body, content_type=content_type)
+    assert response.status_code == 403
+    assert response.json()["detail"] == "CSRF Failed: CSRF token missing."
+    assert stored_files(media) == [] and not ModelVersion.objects.exists()
+
+
+def test_a_session_upload_to_the_api_from_a_foreign_origin_is_refused(
+    people, alices_model, files, media
+):
+    client = browser_session(people.alice)
+    token = client.get("/models/loan-default/versions/new/").cookies["csrftoken"].value
+    body, content_type = multipart(
+        {"target_column": "default"},
+        {"artifact": ("model.skops", files.skops), "holdout": ("holdout.csv", files.holdout_csv)},
+    )
+    foreign = client.post(
+        f"{M}/versions/",
+        data=body,
+        content_type=content_type,
+        headers={"X-CSRFToken": token, "Origin": "https://evil.example"},
+    )
+    assert foreign.status_code == 403
+    assert foreign.json()["detail"].startswith("CSRF Failed: Origin checking failed")
+    assert stored_files(media) == [] and not ModelVersion.objects.exists()
+    own = client.post(  # the same upload from the portal's own page goes through
+        f"{M}/versions/",
+        data=body,
+        content_type=content_type,
+        headers={"X-CSRFToken": token, "Origin": "http://testserver"},
+    )
+    assert own.status_code == 201
 
 
 def test_downloads_are_attachments_that_browsers_do_not_sniff(people, api, alices_version, files):

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+from django.conf import settings
 
 from apps.registry import uploads
 from apps.registry.api.parsers import unsafe_file_name
@@ -66,6 +72,68 @@ def test_csv_and_parquet_holdouts_are_read(files):
 def test_unusable_data_sets_are_refused_with_a_reason(name, content, message):
     with pytest.raises(UploadRefused, match=message):
         uploads.inspect_dataset("holdout", name, io.BytesIO(content))
+
+
+def large_csv(rows: int) -> bytes:
+    frame = pd.DataFrame({f"x{i}": np.arange(rows, dtype=float) / 7 for i in range(8)})
+    frame["segment"] = np.where(np.arange(rows) % 3, "retail", "sme")
+    frame["default"] = np.arange(rows) % 2
+    return frame.to_csv(index=False).encode()
+
+
+# Run in a fresh process: its memory high-water mark (VmHWM, which exec resets) is the figure.
+MEASURE = """
+import sys
+from pathlib import Path
+
+from apps.registry import uploads
+
+def high_water():
+    status = Path("/proc/self/status").read_text().splitlines()
+    return next(int(s.split()[1]) * 1024 for s in status if s.startswith("VmHWM:"))
+
+import pandas  # loaded before the baseline
+
+uploads._CSV_CHUNK_BYTES = 256 * 2**10
+with open(sys.argv[1], "rb") as stream:
+    stream.read(2**20)
+    stream.seek(0)
+    base = high_water()
+    info = uploads.inspect_dataset("holdout", "h.csv", stream)
+print(info.rows, high_water() - base)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
+def test_a_large_csv_is_read_in_chunks_of_bounded_memory(tmp_path):
+    path = tmp_path / "holdout.csv"
+    path.write_bytes(large_csv(300_000))  # 41 MB; read whole, it took 94 MB more memory
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=settings.BASE_DIR,
+    )
+    rows, added = map(int, result.stdout.split())
+    print(f"{path.stat().st_size / 2**20:.0f} MB CSV: {added / 2**20:.1f} MB more memory")
+    assert rows == 300_000
+    assert added < path.stat().st_size / 3
+
+
+def test_a_csv_read_in_chunks_has_the_types_and_refusals_of_one_read_whole(monkeypatch):
+    monkeypatch.setattr(uploads, "_CSV_CHUNK_BYTES", 4096)  # a few hundred rows at a time
+    rows = [f"{i},{i},{i},x" for i in range(2_500)] + ["1.5,x,,y"]
+    content = ("a,b,c,d\n" + "\n".join(rows) + "\n").encode()
+    info = uploads.inspect_dataset("holdout", "h.csv", io.BytesIO(content))
+    assert info.rows == 2_501
+    assert info.dtypes == {"a": "float64", "b": "str", "c": "float64", "d": "str"}
+    assert info.dtypes == {
+        c: str(t) for c, t in pd.read_csv(io.BytesIO(content), low_memory=False).dtypes.items()
+    }
+    broken = content + b'1,2,3,"unclosed\n'
+    with pytest.raises(UploadRefused, match="not a readable CSV"):
+        uploads.inspect_dataset("holdout", "h.csv", io.BytesIO(broken))
 
 
 def test_the_target_must_be_a_holdout_column(files):

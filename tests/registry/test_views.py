@@ -14,8 +14,9 @@ from apps.registry.models import (
     ModelVersion,
     RegisteredModel,
     RegisteredModelGroupObjectPermission,
+    StoredFile,
 )
-from tests.registry.conftest import stored_files, upload
+from tests.registry.conftest import Body, files_in, multipart, stored_files, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +145,71 @@ def test_uploading_through_the_form_without_javascript(people, alices_model, fil
     assert response.status_code == 400
     assert "does not contain what its extension says" in response.content.decode()
     assert len(stored_files(media)) == 2  # the first upload's two files only
+
+
+def test_the_form_keeps_only_the_last_part_of_a_file_name_with_a_path(people, alices_model, files):
+    body, content_type = multipart(  # the API refuses these names; browsers never send them
+        {"target_column": "default"},
+        {
+            "artifact": ("../../model.skops", files.skops),
+            "holdout": ("..\\data\\holdout.csv", files.holdout_csv),
+        },
+    )
+    response = client_for(people.alice).post(
+        f"{M}/versions/new/", data=body, content_type=content_type
+    )
+    assert response.status_code == 302
+    names = StoredFile.objects.order_by("role").values_list("role", "original_name")
+    assert list(names) == [("artifact", "model.skops"), ("holdout", "holdout.csv")]
+
+
+def test_the_form_refuses_a_50_gb_upload_before_reading_its_files(
+    people, alices_model, media, upload_temp, one_mb_limits
+):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(people.alice)
+    token = browser.get(f"{M}/versions/new/").cookies["csrftoken"].value
+    body = Body(
+        {"csrfmiddlewaretoken": token, "target_column": "default"},
+        "artifact",
+        "model.skops",
+        50 * 2**30,
+        temp_dir=upload_temp,
+    )
+    response = browser.generic(
+        "POST", f"{M}/versions/new/", content_type=body.content_type, **body.environ()
+    )
+    assert response.status_code == 413  # not a CSRF failure: the token came before the files
+    assert (
+        "The upload is 51,200.0 MB; an upload may carry at most 4 MB (the artifact up to 1 MB, "
+        "the holdout and the reference sample up to 1 MB each). Nothing was stored."
+    ) in response.content.decode()
+    assert body.read_bytes <= 2**16 and body.peak_on_disk == 0
+    assert files_in(upload_temp) == [] and stored_files(media) == []
+    assert not ModelVersion.objects.exists()
+
+
+def test_the_form_stops_a_file_over_its_limit_as_it_arrives(
+    people, alices_model, files, media, upload_temp, one_mb_limits
+):
+    body = Body(
+        {"target_column": "default"},
+        "holdout",
+        "holdout.csv",
+        3 * 2**20,
+        temp_dir=upload_temp,
+        after={"artifact": ("model.skops", files.skops)},
+    )
+    response = client_for(people.alice).generic(
+        "POST", f"{M}/versions/new/", content_type=body.content_type, **body.environ()
+    )
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "“holdout.csv” is larger than the holdout limit of 1 MB; nothing was stored." in page
+    assert "This field is required" not in page
+    assert body.peak_on_disk <= 2**20
+    assert files_in(upload_temp) == [] and stored_files(media) == []
+    assert not ModelVersion.objects.exists()
 
 
 def test_sharing_through_the_page(people, alices_model):
