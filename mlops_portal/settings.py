@@ -162,6 +162,8 @@ CSRF_FAILURE_VIEW = "apps.audit.views.csrf_failure"
 AXES_FAILURE_LIMIT = env_int("PORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("PORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address the audit trail records: behind the proxy, the one the proxy saw, not its own.
+AXES_CLIENT_IP_CALLABLE = "apps.audit.context.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # the audit log records logins and failures
 AXES_VERBOSE = False

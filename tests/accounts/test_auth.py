@@ -55,6 +55,22 @@ def test_repeated_failures_lock_the_username_out_and_are_audited(people):
     assert _login(client, "bob", "pw-bob").status_code == 302
 
 
+def test_behind_the_proxy_lockouts_follow_the_client_not_the_proxy(people, settings):
+    """Every request reaches the portal from the proxy's address; the client's is forwarded."""
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+    def login_from(address: str, password: str):
+        return Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=address).post(
+            reverse("login"), {"username": "alice", "password": password}
+        )
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login_from("203.0.113.7", "wrong")
+    assert login_from("203.0.113.7", "pw-alice").status_code == 429
+    # alice at her own desk, through the same proxy, is not locked out by someone else's guesses.
+    assert login_from("198.51.100.20", "pw-alice").status_code == 302
+
+
 def test_logout_is_a_post_and_is_audited(people):
     client = Client()
     client.force_login(people.bob)
