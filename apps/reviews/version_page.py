@@ -33,6 +33,7 @@ def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
         decided = {(d.role, d.slot): d for d in review.decisions.all()}
         sign_offs = [(role, slot, decided.get((role, slot))) for role, slot in review.policy.slots]
     comments = Comment.objects.filter(version=version).select_related("author")
+    durations = lead_times.stage_times(version)  # once: each call queries reports and decisions
     return [
         Section(
             "reviews/_version_section.html",
@@ -46,10 +47,7 @@ def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
                 "may_decide": services.can_decide(user, version),
                 "decision_form": DecisionForm(),
                 "timeline": lead_times.timeline(version),
-                "stages": [
-                    (label, lead_times.stage_times(version)[key])
-                    for key, label in lead_times.STAGES
-                ],
+                "stages": [(label, durations[key]) for key, label in lead_times.STAGES],
                 "comments": [(c, services.render_markdown(c.body)) for c in comments],
                 "comment_form": CommentForm(),
             },

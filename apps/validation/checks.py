@@ -30,6 +30,14 @@ def _fairness_gap(report: Report) -> float | None:
     return max(present) if present else None
 
 
+def _why_no_fairness(report: Report) -> str:
+    if not report.get("sensitive_column"):
+        return "no sensitive column was named"
+    if report.get("task") != "binary":
+        return "fairness is measured for binary classifiers only"
+    return "no two groups could be compared"
+
+
 def _latency(report: Report) -> float | None:
     return (report.get("latency") or {}).get("ms_per_row_single")
 
@@ -48,7 +56,13 @@ class Check:
     label: str
     comparison: str  # ">=" or "<="
     measure: Callable[[Report], float | None]
-    not_applicable: str  # shown when the report has nothing to measure
+    # Shown when the report has nothing to measure: a sentence, or one that depends on the report.
+    not_applicable: str | Callable[[Report], str]
+
+    def _why_not_applicable(self, report: Report) -> str:
+        if callable(self.not_applicable):
+            return self.not_applicable(report)
+        return self.not_applicable
 
     def judge(self, threshold: float, report: Report) -> dict[str, Any]:
         value = self.measure(report)
@@ -65,7 +79,7 @@ class Check:
             "threshold": threshold,
             "value": value,
             "passed": passed,
-            "note": self.not_applicable if value is None else "",
+            "note": self._why_not_applicable(report) if value is None else "",
         }
 
 
@@ -89,7 +103,7 @@ CHECKS = {
             "Fairness gap (parity or opportunity)",
             "<=",
             _fairness_gap,
-            "no sensitive column was named",
+            _why_no_fairness,
         ),
         Check("max_latency_ms", "Latency for one row (ms)", "<=", _latency, "not measured"),
         Check(

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.template.loader import render_to_string
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
+from apps.jobs.models import Job
 from apps.registry.models import ModelVersion
-from apps.reviews import services
+from apps.reviews import services, version_page
+from apps.validation.models import ValidationReport
 from tests.reviews.conftest import new_version
 
 pytestmark = pytest.mark.django_db
 
 V = "/models/loan-default/versions/1"
+# The review with its decisions and reviewers, the rights of the one looking, the timeline, the
+# stage durations (computed once), the comments, and the page's unread-notifications count.
+REVIEW_SECTION_QUERIES = 19
 
 
 def client_for(user) -> Client:
@@ -100,3 +109,43 @@ def test_admins_edit_review_policies(people):
     assert "two IT" in admin.get("/reviews/policies/").content.decode()
     bad = admin.post("/reviews/policies/low/", {"model_ops": 0, "risk_owner": 0, "note": "none"})
     assert bad.status_code == 400 and "at least one sign-off" in bad.content.decode()
+
+
+def _reviewed(people, version, comments: int) -> None:
+    """A validation report, a requested review with IT's sign-off, and a discussion."""
+    job = Job.objects.get(kind="validation", target_id=str(version.pk))
+    ValidationReport.objects.create(version=version, job=job, outcome="passed", isolated=True)
+    services.request_review(version.pk, actor=people.alice, summary="Ready")
+    services.decide(version.pk, actor=people.ivan, verdict="approve", reason="Infra ok")
+    for i in range(comments):
+        services.add_comment(version.pk, actor=people.rita, body=f"Question {i}")
+
+
+def test_the_review_section_of_the_version_page_costs_a_fixed_number_of_queries(
+    people, validated, rf, django_assert_num_queries
+):
+    _reviewed(people, validated, comments=2)
+    request = rf.get(f"{V}/")
+    request.user = User.objects.get(pk=people.rita.pk)  # as a request has it: no cached rights
+    version = ModelVersion.objects.select_related("uploaded_by").get(pk=validated.pk)
+    with django_assert_num_queries(REVIEW_SECTION_QUERIES):
+        [section] = version_page.sections(request, version)
+        html = render_to_string(section.template, {"ctx": section.context}, request=request)
+    assert "Waiting for the risk owner" in html and "Question 1" in html
+
+
+def test_the_version_page_costs_the_same_queries_with_a_long_history(people, validated):
+    _reviewed(people, validated, comments=1)
+    rita = client_for(people.rita)
+    rita.get(f"{V}/")  # the first request of a session also writes the session
+    with CaptureQueriesContext(connection) as short:
+        rita.get(f"{V}/")
+    for _ in range(5):  # re-runs: one job and one report each
+        job = Job.objects.create(kind="validation", task_name="x", time_limit=60)
+        ValidationReport.objects.create(version=validated, job=job, outcome="passed", isolated=True)
+    for i in range(20):
+        services.add_comment(validated.pk, actor=people.carl, body=f"More {i}")
+    with CaptureQueriesContext(connection) as long:
+        page = rita.get(f"{V}/").content.decode()
+    assert "More 19" in page
+    assert len(long) == len(short), [q["sql"][:120] for q in long.captured_queries]

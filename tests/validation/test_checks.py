@@ -67,3 +67,15 @@ def test_failures_read_as_sentences_and_unknown_keys_are_ignored():
         "ROC AUC is 0.81; the policy requires at least 0.9.",
         "Largest feature PSI is 0.31; the policy requires at most 0.25.",
     ]
+
+
+def test_fairness_of_a_model_that_is_not_a_binary_classifier_is_not_blamed_on_the_column():
+    for task in ("multiclass", "regression"):
+        report = {"task": task, "sensitive_column": "age_band", "fairness": None}
+        result = checks.evaluate({"max_fairness_gap": 0.1}, report)[0]
+        assert result["passed"] is None
+        assert result["note"] == "fairness is measured for binary classifiers only"
+    unnamed = {"task": "multiclass", "sensitive_column": None, "fairness": None}
+    assert checks.evaluate({"max_fairness_gap": 0.1}, unnamed)[0]["note"] == (
+        "no sensitive column was named"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,7 +13,8 @@ from apps.jobs import services as jobs
 from apps.jobs.models import Job
 from apps.registry import storage
 from apps.registry.models import ModelVersion, StoredFile
-from apps.validation import services
+from apps.validation import sandbox, services
+from apps.validation.engine import trusted
 from apps.validation.models import ValidationPolicy, ValidationReport
 from tests.validation.conftest import upload, validate_now
 
@@ -115,6 +117,44 @@ def test_a_tampered_file_stops_validation(people, alices_model, models, media_ro
     assert report.outcome == "error"
     assert "does not match the SHA-256 recorded at upload" in report.reasons[0]
     assert hashlib.sha256(models.boosting).hexdigest() != artifact.sha256
+
+
+def test_a_file_swapped_after_it_was_read_is_not_what_gets_validated(
+    people, alices_model, models, media_root, monkeypatch
+):
+    """The bytes checked against the recorded SHA-256 are the bytes the sandbox gets."""
+    version = upload(alices_model, people.alice, models.logistic, holdout=models.holdout)
+    artifact = version.files.get(role="artifact")
+    opened = storage.open_blob
+
+    def open_then_swap(key: str):  # type: ignore[no-untyped-def]
+        handle = opened(key)
+        if key == artifact.key:  # replaced by another file the moment it is opened
+            swapped = media_root / f"{key}.swap"
+            swapped.write_bytes(models.boosting)
+            os.replace(swapped, media_root / key)
+        return handle
+
+    monkeypatch.setattr(storage, "open_blob", open_then_swap)
+    report = ValidationReport.objects.get(job=validate_now(version))
+    assert report.outcome == "passed"
+    canonical = media_root / version.files.get(role=StoredFile.Role.CANONICAL).key
+    # What was validated and kept for deployment is the logistic upload, not the boosting swap.
+    assert type(trusted.load_skops(canonical)).__name__ == "Pipeline"
+
+
+def test_a_file_altered_in_storage_leaves_no_partial_copy(
+    people, alices_model, models, media_root, tmp_path
+):
+    version = upload(alices_model, people.alice, models.logistic, holdout=models.holdout)
+    artifact = version.files.get(role="artifact")
+    (media_root / artifact.key).write_bytes(models.boosting)
+    destination = tmp_path / "artifact.skops"
+    with pytest.raises(sandbox.SandboxFailure) as failure:
+        services._copy_in(artifact, destination)
+    assert failure.value.kind == "integrity"
+    assert "does not match the SHA-256 recorded at upload" in failure.value.message
+    assert not destination.exists()
 
 
 def test_a_job_stores_its_report_exactly_once(people, alices_model, models):

@@ -147,3 +147,35 @@ def test_a_failed_validation_is_explained_on_the_page(people, alices_model, mode
     assert "Failed the policy" in page and "the policy requires at least 0.999" in page
     report = ValidationReport.objects.get(version=version)
     assert report.summary["outcome"] == "failed"
+
+
+def test_a_multiclass_report_says_fairness_is_for_binary_classifiers_only(
+    people, alices_model, models
+):
+    import io
+
+    import pandas as pd
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+
+    from tests.validation.conftest import frame
+
+    def three_classes(data: pd.DataFrame) -> pd.DataFrame:
+        return data.assign(default=data["tenure"] // 10)  # 0, 1 or 2
+
+    features = list(models.features)
+    train = three_classes(frame(900, 1))
+    estimator = LogisticRegression(max_iter=1000).fit(train[features], train["default"])
+    holdout = three_classes(pd.read_csv(io.BytesIO(models.holdout)))
+    version = upload(
+        alices_model,
+        people.alice,
+        skops.io.dumps(estimator),
+        holdout=holdout.to_csv(index=False).encode(),
+        sensitive="age_band",
+    )
+    report = ValidationReport.objects.get(job=validate_now(version))
+    assert report.data["task"] == "multiclass" and report.data["fairness"] is None
+    page = client_for(people.alice).get(f"{V}/").content.decode()
+    assert "n/a: fairness is measured for binary classifiers only" in page
+    assert "no sensitive column was named" not in page

@@ -50,28 +50,85 @@ def test_an_upload_is_validated_by_a_worker(people, alices_model, models, worker
         assert step in steps
 
 
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, start time, command line) of every live process on this host."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone while we looked
+            continue
+        if fields[0] not in ("Z", "X"):  # a zombie runs nothing; only its parent can reap it
+            found[int(entry.name)] = (int(fields[1]), fields[19], cmdline.strip())
+    return found
+
+
+def _sandbox_processes_under(root: int) -> dict[tuple[int, str], str]:
+    """(pid, start time) -> command line of the bwrap and engine/child.py processes below root."""
+    processes = _processes()
+    tree, grew = {root}, True
+    while grew:
+        below = {pid for pid, (parent, _, _) in processes.items() if parent in tree}
+        grew = not below <= tree
+        tree |= below
+    return {
+        (pid, processes[pid][1]): processes[pid][2]
+        for pid in tree
+        if pid in processes
+        and (processes[pid][2].startswith("bwrap ") or "engine/child.py" in processes[pid][2])
+    }
+
+
+def _still_running(sandboxed: dict[tuple[int, str], str]) -> dict[tuple[int, str], str]:
+    processes = _processes()
+    return {
+        (pid, started): cmdline
+        for (pid, started), cmdline in sandboxed.items()
+        if pid in processes and processes[pid][1] == started
+    }
+
+
 def test_a_validation_whose_worker_is_killed_is_stored_exactly_once(people, alices_model, models):
+    from tests.support.services import require_redis
+    from tests.validation.conftest import frame
+
+    require_redis()
+    # A million rows keep the sandboxed stage busy for a few seconds: long enough to be killed in.
+    holdout = frame(1_000_000, 3).to_csv(index=False).encode()
     first = WorkerProcess(queues="validation").start()
     try:
         version = upload(
-            alices_model,
-            people.alice,
-            models.boosting,
-            holdout=models.holdout,
-            reference=models.reference,
+            alices_model, people.alice, models.boosting, holdout=holdout, reference=models.reference
         )
         job = services.jobs_of(version).get()
 
-        def running() -> bool:
+        def in_the_sandbox() -> bool:
             job.refresh_from_db()
-            return job.status == Job.Status.RUNNING and job.progress >= 2
+            # 10 % and beyond are reported by the sandboxed child itself.
+            return job.status == Job.Status.RUNNING and job.progress >= 10
 
         wait_for(
-            running, timeout=60, interval=0.05, message=f"validation to start\n{first.output()}"
+            in_the_sandbox,
+            timeout=90,
+            interval=0.05,
+            message=f"validation to enter the sandbox\n{first.output()}",
         )
+        assert first.process is not None
+        sandboxed = _sandbox_processes_under(first.process.pid)
         first.kill()
     finally:
         first.stop()
+    job.refresh_from_db()
+    assert job.progress < 100, "the sandbox finished before the worker was killed"
+    assert any("engine/child.py" in cmdline for cmdline in sandboxed.values()), sandboxed
+    wait_for(
+        lambda: not _still_running(sandboxed),
+        timeout=15,
+        message=f"the killed worker's sandbox to stop: {_still_running(sandboxed)}",
+    )
     assert not ValidationReport.objects.filter(version=version).exists()
 
     second = WorkerProcess(queues="validation").start()
@@ -84,7 +141,7 @@ def test_a_validation_whose_worker_is_killed_is_stored_exactly_once(people, alic
         )
         wait_for(
             lambda: _status(version) == ModelVersion.Status.VALIDATED,
-            timeout=120,
+            timeout=180,
             message=f"the second worker to validate\n{second.output()}",
         )
     finally:
