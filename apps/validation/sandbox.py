@@ -171,7 +171,21 @@ def _scratch_root() -> Path:
     return root
 
 
+def _remove_abandoned_scratch(root: Path) -> None:
+    """Scratch folders of attempts that died with their worker (kill -9, a crashed machine).
+
+    Each holds copies of a version's files; nothing removes them when the worker is killed. A
+    folder untouched for twice a validation's time limit belongs to no running attempt.
+    """
+    cutoff = time.time() - 2 * settings.PORTAL_VALIDATION_TIME_LIMIT
+    for folder in root.glob("validation-*"):
+        with contextlib.suppress(OSError):
+            if folder.is_dir() and not folder.is_symlink() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
 def new_scratch() -> Path:
+    _remove_abandoned_scratch(_scratch_root())
     scratch = Path(tempfile.mkdtemp(prefix="validation-", dir=_scratch_root()))
     # bwrap enters the folder as root without capabilities, so "others" need to traverse it.
     scratch.chmod(0o755)

@@ -6,6 +6,7 @@ runs its validation job in this process exactly as a worker does: the real sandb
 
 from __future__ import annotations
 
+import shutil
 import socket
 from pathlib import Path
 
@@ -250,3 +251,24 @@ def test_a_pickle_cannot_alter_what_its_report_is_computed_from(
     assert report.data["metrics"]["roc_auc"] > 0.6  # scored against the true labels
     assert report.data["champion"] is None
     assert host_file.stat().st_uid == owner and host_file.read_text() == "the worker's"
+
+
+def test_scratch_folders_left_by_killed_workers_are_removed_later(settings):
+    import os
+    import time
+
+    root = Path(settings.PORTAL_SANDBOX_DIR)
+    root.mkdir(parents=True, exist_ok=True)
+    abandoned, recent = root / "validation-abandoned", root / "validation-recent"
+    for folder in (abandoned, recent):
+        (folder / "in").mkdir(parents=True, exist_ok=True)
+        (folder / "in" / "holdout.csv").write_text("a,b\n1,2\n")
+    long_ago = time.time() - 2 * settings.PORTAL_VALIDATION_TIME_LIMIT - 60
+    os.utime(abandoned, (long_ago, long_ago))
+    made = sandbox.new_scratch()
+    try:
+        assert not abandoned.exists()
+        assert recent.exists()  # it may belong to an attempt still running
+    finally:
+        for folder in (made, recent):
+            shutil.rmtree(folder, ignore_errors=True)
