@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.accounts.extensions import app_modules
-from apps.accounts.permissions import can, get_visible_or_404, user_of, visible_to
+from apps.accounts.permissions import can, get_visible_or_404, require, user_of, visible_to
 from apps.audit.models import AuditEvent
 from apps.audit.services import object_type_of
 from apps.registry import services, uploads
@@ -67,6 +67,10 @@ def model_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def model_register(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
+    if request.method == "POST":  # the service says the same; say it before the form does
+        require(
+            user, "registry.add_registeredmodel", message="Only data scientists register models."
+        )
     form = RegisterModelForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
         try:

@@ -106,6 +106,10 @@ def test_registering_and_editing_through_the_forms(people):
         },
     )
     assert response.status_code == 400 and "already exists" in response.content.decode()
+    # Those who do not register models are refused, not shown a form error.
+    for who in (people.ivan, people.rita, people.carl):
+        refused = client_for(who).post("/models/new/", {"name": "Mine", "use_case": "x"})
+        assert refused.status_code == 403, who
 
     response = alice.post(
         "/models/mortgage-pd/edit/",
