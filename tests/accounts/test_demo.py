@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import stat
 import zipfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -13,8 +16,15 @@ from guardian.conf import settings as guardian_settings
 
 from apps.accounts.models import Team
 from apps.audit.models import AuditEvent
+from apps.deployments import demo as story
+from apps.deployments import serving
+from apps.deployments.models import Deployment, Placement, ServingKey
+from apps.jobs.models import Job
 from apps.registry import storage
-from apps.registry.models import RegisteredModel, StoredFile
+from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
+from apps.reviews.models import Decision, Review
+from apps.reviews.services import waiting_for
+from apps.validation.models import ValidationReport
 
 pytestmark = pytest.mark.django_db
 
@@ -37,20 +47,47 @@ def artifact_schema(stored: StoredFile) -> dict:
         return json.loads(archive.read("schema.json"))
 
 
-def test_seeding_twice_creates_everything_once_and_keeps_the_password(
-    settings, tmp_path, monkeypatch
-):
+# What each run may create; the second run must create none of it.
+COUNTED = (AuditEvent, Job, ValidationReport, Review, Decision, Deployment, Placement, ServingKey)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    var: Path
+    first: str
+    second: str
+    password: str
+    blobs: list[Path]
+    counts: dict[str, int]
+
+
+def counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in COUNTED}
+
+
+@pytest.fixture
+def seeded(settings, tmp_path, monkeypatch) -> Seeded:
+    """seed_demo run twice on an empty database, as two `make run`s would."""
     settings.VAR_DIR = tmp_path
     settings.MEDIA_ROOT = tmp_path / "media"
     monkeypatch.delenv("PORTAL_DEMO_PASSWORD", raising=False)
     monkeypatch.delenv("PORTAL_DEMO_PASSWORD_FILE", raising=False)
-
+    monkeypatch.delenv("PORT", raising=False)
     first, second = io.StringIO(), io.StringIO()
     call_command("seed_demo", stdout=first)
     password = (tmp_path / "demo_password").read_text().strip()
     blobs = sorted(p for p in (tmp_path / "media").rglob("*") if p.is_file())
+    after_first = counts()
     call_command("seed_demo", stdout=second)
+    return Seeded(tmp_path, first.getvalue(), second.getvalue(), password, blobs, after_first)
 
+
+def demo_version(model: str, number: int) -> ModelVersion:
+    return ModelVersion.objects.get(model__name=model, number=number)
+
+
+def test_seeding_twice_creates_everything_once_and_keeps_the_password(seeded):
+    tmp_path, password = seeded.var, seeded.password
     people = User.objects.exclude(username=guardian_settings.ANONYMOUS_USER_NAME)
     assert set(people.values_list("username", flat=True)) == USERS
     assert people.count() == len(USERS)
@@ -59,7 +96,7 @@ def test_seeding_twice_creates_everything_once_and_keeps_the_password(
     assert Team.objects.count() == 2
     assert (tmp_path / "demo_password").read_text().strip() == password
     assert all(User.objects.get(username=u).check_password(password) for u in USERS)
-    assert "DEMO DATA" in second.getvalue() and password in second.getvalue()
+    assert "DEMO DATA" in seeded.second and password in seeded.second
 
     assert RegisteredModel.objects.count() == len(MODELS)
     for name, (team, estimators) in MODELS.items():
@@ -70,12 +107,125 @@ def test_seeding_twice_creates_everything_once_and_keeps_the_password(
         assert [v.number for v in versions] == list(range(1, len(estimators) + 1))
         assert model.version_count == len(versions) and model.latest_version == versions[-1]
         for version, estimator in zip(versions, estimators, strict=True):
-            roles = {f.role: f for f in version.files.all()}
+            roles = {f.role: f for f in version.files.exclude(role=StoredFile.Role.CANONICAL)}
             assert set(roles) == {"artifact", "holdout", "reference"}
             schema = artifact_schema(roles["artifact"])
             assert schema["__class__"] == estimator
             assert "n_features_in_" in json.dumps(schema)  # fitted, not a bare estimator
             assert roles["holdout"].details["rows"] > 100
             assert version.target_column in roles["holdout"].details["columns"]
-    assert StoredFile.objects.count() == 3 * sum(len(e) for _, e in MODELS.values())
-    assert sorted(p for p in (tmp_path / "media").rglob("*") if p.is_file()) == blobs
+    # The validations stored a canonical copy of each validated version; nothing more the 2nd time.
+    validated = StoredFile.objects.filter(role=StoredFile.Role.CANONICAL).count()
+    assert validated == 3
+    assert StoredFile.objects.count() == 3 * sum(len(e) for _, e in MODELS.values()) + validated
+    assert sorted(p for p in (tmp_path / "media").rglob("*") if p.is_file()) == seeded.blobs
+
+
+LOAN, FRAUD = "Retail loan default", "Card fraud detection"
+
+
+def actors(action: str) -> list[str]:
+    return sorted(AuditEvent.objects.filter(action=action).values_list("actor_username", flat=True))
+
+
+def test_the_demo_story_is_played_through_the_services_once(seeded, client):
+    loan_v1, loan_v2, fraud_v1 = (
+        demo_version(LOAN, 1),
+        demo_version(LOAN, 2),
+        demo_version(FRAUD, 1),
+    )
+    ivan, rita = User.objects.get(username="ivan"), User.objects.get(username="rita")
+
+    # Loan v1: validated, signed off by IT and the risk owner, live in staging and production.
+    assert loan_v1.status == ModelVersion.Status.APPROVED
+    assert loan_v1.review.requested_by.username == "alice" and loan_v1.review.summary
+    decisions = {d.reviewer.username: d for d in loan_v1.review.decisions.all()}
+    assert {n: (d.role, d.verdict) for n, d in decisions.items()} == {
+        "ivan": ("model_ops", "approve"),
+        "rita": ("risk_owner", "approve"),
+    }
+    assert all(d.reason for d in decisions.values())
+    model = loan_v1.model
+    live = {p.environment.slug: p.deployment for p in Placement.objects.filter(model=model)}
+    assert {env: d.version for env, d in live.items()} == {
+        "staging": loan_v1,
+        "production": loan_v1,
+    }
+    assert all(
+        d.requested_by == ivan and d.job.status == Job.Status.SUCCEEDED for d in live.values()
+    )
+    assert sorted(a["reviewer"] for a in live["production"].approvals) == ["ivan", "rita"]
+    model.refresh_from_db()
+    assert model.champion == loan_v1
+    assert Placement.objects.count() == 2  # nothing else is live
+
+    # Loan v2 and fraud v1: validated, in review, waiting for ivan and rita (medium risk needs
+    # the risk owner too); nobody else's queue holds anything.
+    for waiting in (loan_v2, fraud_v1):
+        assert waiting.status == ModelVersion.Status.IN_REVIEW
+        assert waiting.validation_reports.get().outcome == "passed"
+        assert not waiting.review.decisions.exists()
+    assert loan_v2.review.requested_by.username == "alice"
+    assert fraud_v1.review.requested_by.username == "bob"
+    for reviewer in (ivan, rita):
+        assert [r.version for r in waiting_for(reviewer)] == [loan_v2, fraud_v1]
+    for other in User.objects.exclude(pk__in=[ivan.pk, rita.pk]):
+        assert not waiting_for(other).exists()
+
+    # Every other version's validation job is left queued for the real worker.
+    others = ModelVersion.objects.exclude(pk__in=[loan_v1.pk, loan_v2.pk, fraud_v1.pk])
+    assert others.count() == 4
+    for untouched in others:
+        assert untouched.status == ModelVersion.Status.VALIDATING
+        assert list(untouched.validation_reports.all()) == []
+    queued = Job.objects.filter(kind="validation", status=Job.Status.QUEUED)
+    assert sorted(int(j.target_id) for j in queued) == sorted(v.pk for v in others)
+
+    # Done by the demo people, and audited as theirs.
+    assert actors("review.requested") == ["alice", "alice", "bob"]
+    assert actors("review.approve") == ["ivan", "rita"]
+    assert actors("deployment.requested") == ["ivan", "ivan"]
+    assert actors("serving_key.created") == ["ivan"]
+
+    # The serving key: one, in production, its raw value in var/ for the owner only, printed with
+    # a curl example on every run, and it predicts.
+    key = ServingKey.objects.get()
+    assert (key.model, key.environment.slug, key.name, key.created_by) == (
+        model,
+        "production",
+        "loan origination system",
+        ivan,
+    )
+    stored = seeded.var / "demo_serving_key"
+    raw = stored.read_text().strip()
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert ServingKey.hash(raw) == key.key_hash and key.revoked_at is None
+    url = f"/serve/{model.slug}/production/predict"
+    for output in (seeded.first, seeded.second):
+        assert raw in output and f"http://127.0.0.1:8000{url}" in output
+    assert seeded.first.count(raw) == seeded.second.count(raw) == 2  # the key, and the curl
+    rows = story.holdout_rows(loan_v1, 3)
+    assert set(rows[0]) == {
+        f["name"] for f in loan_v1.validation_reports.get().data["signature"]["features"]
+    }
+    assert json.dumps(rows[:1]) in seeded.second
+    serving.MODELS.forget()
+    try:
+        answer = client.post(
+            url,
+            data=json.dumps(rows),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {raw}",
+        )
+    finally:
+        serving.MODELS.forget()
+        serving.LOG.discard()
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert (body["model"], body["environment"], body["version"]) == (model.slug, "production", 1)
+    assert len(body["predictions"]) == len(body["probabilities"]) == 3
+
+    # The second run changed nothing and created nothing.
+    assert counts() == seeded.counts
+    for step in ("validated", "requested review", "approved", "deployed", "created", "note:"):
+        assert step not in seeded.second
