@@ -99,9 +99,13 @@ class WorkerProcess:
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
+        self.log.close()
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
+            return
+        if self.process.poll() is not None:
+            self.log.close()
             return
         try:
             # A cold shutdown: tests have nothing in flight worth finishing, and a warm one
