@@ -24,6 +24,9 @@ api_v1: list[URLPattern | URLResolver] = [
     ),
 ]
 
+handler400 = "apps.accounts.views.bad_request"
+handler404 = "apps.accounts.views.page_not_found"
+
 urlpatterns = [
     path("", accounts.dashboard, name="dashboard"),
     path("login/", accounts.PortalLoginView.as_view(), name="login"),

@@ -4,9 +4,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
-from django.core.exceptions import ValidationError
+from django.core.exceptions import (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    ValidationError,
+)
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views import defaults
 from django.views.decorators.http import require_POST
 
 from apps.accounts import services
@@ -91,3 +97,34 @@ def locked_out(
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message}, status=429)
     return render(request, "registration/locked_out.html", {"message": message}, status=429)
+
+
+# The REST API answers JSON (``{"detail": …}``) even where Django, not DRF, answers: an address
+# that matches no route (a slug with a space, a version number that is not a number) and a body
+# Django refuses to read. Pages keep Django's HTML answers.
+_REFUSED_BODY: dict[type[Exception], str] = {
+    RequestDataTooBig: "The request body is larger than the {mb} MB the portal reads; send less.",
+    TooManyFieldsSent: "The request has more than {fields} fields; send fewer.",
+    TooManyFilesSent: "The request has more than {files} files; send fewer.",
+}
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"detail": "Nothing answers at this address; the API is described at /api/v1/docs/."},
+            status=404,
+        )
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        message = _REFUSED_BODY.get(type(exception), "The request could not be read.")
+        detail = message.format(
+            mb=settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20,
+            fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+            files=settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+        )
+        return JsonResponse({"detail": detail}, status=400)
+    return defaults.bad_request(request, exception)

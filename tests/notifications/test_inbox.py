@@ -95,6 +95,7 @@ def test_marking_chosen_notifications_read_by_id(people, api, django_capture_on_
         ({"ids": "5"}, "ids must be a list of notification ids"),
         ({"ids": ["a"]}, "ids must be a list of notification ids"),
         ({"ids": [0, -3]}, "ids must be a list of notification ids"),
+        ({"ids": [2**63]}, "ids must be a list of notification ids"),  # past any database id
         ({"ids": [{"id": 1}]}, "ids must be a list of notification ids"),
         ({"ids": None}, "Leave ids out to mark every notification read"),
         ({"ids": list(range(1, 1002))}, "at most 1000 notifications"),
@@ -118,7 +119,12 @@ def test_the_schema_documents_the_ids_that_mark_read_takes(people, api):
     operation = schema["paths"]["/api/v1/inbox/read/"]["post"]
     body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     ids = schema["components"]["schemas"][body.rsplit("/", 1)[1]]["properties"]["ids"]
-    assert ids["type"] == "array" and ids["items"] == {"type": "integer", "minimum": 1}
+    assert ids["type"] == "array" and ids["items"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 2**63 - 1,
+        "format": "int64",
+    }
     assert {"200", "400"} <= set(operation["responses"])
 
 

@@ -7,10 +7,11 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.viewsets import GenericViewSet
 
@@ -48,10 +49,28 @@ def valid_data(serializer: serializers.Serializer) -> dict[str, Any]:
     return dict(serializer.validated_data)
 
 
+def serializer_error_body(errors: Any) -> dict[str, Any]:
+    """A serializer's errors in the portal's shape: ``detail`` says every message after the field
+    it is about (DRF's own, such as "This field is required.", do not name it), and ``errors``
+    lists them field by field."""
+    if not isinstance(errors, dict):
+        errors = {api_settings.NON_FIELD_ERRORS_KEY: errors}
+    by_field = {str(field): _messages(value) for field, value in errors.items()}
+    detail = " ".join(
+        message if field == api_settings.NON_FIELD_ERRORS_KEY else f"{field}: {message}"
+        for field, messages in by_field.items()
+        for message in messages
+    )
+    return {"detail": detail, "errors": by_field}
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus Django's ValidationError (raised by services) as a 400."""
+    """DRF's handler, with the portal's error shape for invalid input: Django's ValidationError
+    (raised by services) and DRF's (raised by serializers) as a 400 with ``detail``."""
     if isinstance(exc, DjangoValidationError):
         return Response(validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.ValidationError):
+        return Response(serializer_error_body(exc.detail), status=exc.status_code)
     return drf_exception_handler(exc, context)
 
 

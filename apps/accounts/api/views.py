@@ -68,7 +68,7 @@ class ObtainTokenView(APIView):
         return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 
-@extend_schema(responses={200: ApiTokenSerializer, 404: ErrorSerializer})
+@extend_schema(responses={200: ApiTokenSerializer, 401: ErrorSerializer, 404: ErrorSerializer})
 class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Your own API tokens. DELETE revokes a token (it stays listed, as revoked)."""
 
@@ -79,7 +79,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.Gen
             return ApiToken.objects.none()
         return ApiToken.objects.filter(user=user_of(self.request))
 
-    @extend_schema(responses={204: None, 404: ErrorSerializer})
+    @extend_schema(responses={204: None, 401: ErrorSerializer, 404: ErrorSerializer})
     def destroy(self, request: Request, *args: object, **kwargs: object) -> Response:
         token = self.get_object()
         services.revoke_token(token.pk, actor=user_of(request))
@@ -89,7 +89,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.Gen
 class MeView(APIView):
     """Who the token belongs to: username, roles and teams."""
 
-    @extend_schema(responses={200: MeSerializer})
+    @extend_schema(responses={200: MeSerializer, 401: ErrorSerializer})
     def get(self, request: Request) -> Response:
         user = user_of(request)
         teams = Team.objects.filter(group__user=user).values_list("slug", flat=True)

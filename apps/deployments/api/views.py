@@ -23,7 +23,7 @@ ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404:
 
 class EnvironmentSerializer(serializers.ModelSerializer):
     requires_live_in: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
+        slug_field="slug", read_only=True, allow_null=True
     )
 
     class Meta:
@@ -128,6 +128,12 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
+        responses={200: DeploymentSerializer, 401: ErrorSerializer, 404: ErrorSerializer}
+    )
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
         request=DeploymentRequestSerializer, responses={202: DeploymentSerializer, **ERRORS}
     )
     def create(self, request: Request) -> Response:
@@ -175,6 +181,16 @@ class ServingKeyViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, ScopedV
     serializer_class = ServingKeySerializer
 
     @extend_schema(
+        responses={
+            200: ServingKeySerializer(many=True),
+            401: ErrorSerializer,
+            404: ErrorSerializer,  # a page past the last
+        }
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
         request=ServingKeyRequestSerializer, responses={201: NewServingKeySerializer, **ERRORS}
     )
     def create(self, request: Request) -> Response:
@@ -201,6 +217,6 @@ class ServingKeyViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, ScopedV
 class EnvironmentView(APIView):
     """The environments models deploy to, and their promotion rules."""
 
-    @extend_schema(responses={200: EnvironmentSerializer(many=True)})
+    @extend_schema(responses={200: EnvironmentSerializer(many=True), 401: ErrorSerializer})
     def get(self, request: Request) -> Response:
         return Response(EnvironmentSerializer(Environment.objects.all(), many=True).data)

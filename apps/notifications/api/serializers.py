@@ -6,6 +6,9 @@ from apps.notifications.models import Notification
 
 _IDS_HINT = "ids must be a list of notification ids (whole numbers from 1), e.g. [12, 15]."
 MAX_IDS = 1000
+# The largest id the database holds (a 64-bit key): the database driver fails on a larger one
+# rather than finding nothing.
+MAX_ID = 2**63 - 1
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -19,9 +22,11 @@ class MarkReadSerializer(serializers.Serializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(
             min_value=1,
+            max_value=MAX_ID,
             error_messages={
                 "invalid": _IDS_HINT,
                 "min_value": _IDS_HINT,
+                "max_value": _IDS_HINT,
                 "max_string_length": _IDS_HINT,
             },
         ),

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -19,6 +19,15 @@ from apps.notifications.api.serializers import (
 from apps.notifications.models import Notification
 
 
+@extend_schema_view(
+    list=extend_schema(
+        responses={
+            200: NotificationSerializer(many=True),
+            401: ErrorSerializer,
+            404: ErrorSerializer,  # a page past the last
+        }
+    )
+)
 class InboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Your notifications, newest first. ``?unread=1`` lists the unread ones only."""
 

@@ -14,7 +14,8 @@ urlpatterns = [
     ),
     path(
         "models/<slug:slug>/shares/",
-        models({"get": "shares", "post": "share"}),
+        # The access list is short and answered whole: not paged like the inventory.
+        models({"get": "shares", "post": "share"}, pagination_class=None),
         name="api-model-shares",
     ),
     path(

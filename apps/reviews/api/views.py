@@ -186,6 +186,6 @@ class CommentView(VersionAPIView):
 class WaitingView(APIView):
     """Open reviews waiting for your sign-off, oldest first."""
 
-    @extend_schema(responses={200: ReviewSerializer(many=True)})
+    @extend_schema(responses={200: ReviewSerializer(many=True), 401: ErrorSerializer})
     def get(self, request: Request) -> Response:
         return Response(ReviewSerializer(services.waiting_for(user_of(request)), many=True).data)
