@@ -45,9 +45,10 @@ def redis_server(tmp_path) -> Iterator[RedisServer]:  # type: ignore[no-untyped-
 @pytest.fixture
 def redis_broker(redis_server: RedisServer, settings) -> Iterator[RedisServer]:  # type: ignore[no-untyped-def]
     """This process, and the workers the test starts, use the test's own Redis."""
-    settings.CELERY_BROKER_URL = redis_server.url
-    settings.CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_TRANSPORT_OPTIONS
+    # The settings are overridden inside: celery_sends_to restores the conf it finds on entry.
     with celery_sends_to(celery_app, redis_server.url, REDIS_TRANSPORT_OPTIONS):
+        settings.CELERY_BROKER_URL = redis_server.url
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_TRANSPORT_OPTIONS
         # services.dispatch sends through current_app: it must be this app, now on this Redis.
         connection = current_app.connection_for_write()
         assert current_app._get_current_object() is celery_app

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kombu.pools
 import redis
 from celery import Celery
 
@@ -102,11 +103,16 @@ class RedisServer:
 
 
 def _drop_connections(app: Celery) -> None:
-    """Forget the app's pooled broker connections, so the next send connects afresh."""
+    """Forget the app's pooled broker connections, so the next send connects afresh.
+
+    kombu also keeps producer pools in a registry of its own, keyed by the broker's URL: closed
+    but kept there, the next test sending to the usual broker would get "Acquire on closed pool".
+    """
     pool = app._pool  # type: ignore[attr-defined]
     if pool is not None:
         with contextlib.suppress(Exception):
             pool.force_close_all()
+    kombu.pools.reset()
     app._pool = None  # type: ignore[attr-defined]
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
@@ -123,6 +129,7 @@ def celery_sends_to(app: Celery, url: str, transport_options: dict[str, Any]) ->
     ``app.conf`` is read from Django's settings once, so overriding the settings is not enough.
     And Celery prefers the CELERY_BROKER_URL environment variable (CI sets it) to its conf, so
     that is pointed at ``url`` too: WorkerProcess passes the environment on to the worker.
+    Enter it before overriding Django's settings: what it restores is what it finds.
     """
     conf_before = (app.conf.get("broker_url"), app.conf.get("broker_transport_options"))
     env_before = {name: os.environ.get(name) for name in _URL_VARIABLES}
