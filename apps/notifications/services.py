@@ -8,7 +8,6 @@ after that commit.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -77,7 +76,7 @@ def emit(
     ]
     WebhookDelivery.objects.bulk_create(deliveries)
     for delivery in deliveries:
-        transaction.on_commit(partial(tasks.deliver_webhook.delay, delivery.pk), robust=True)
+        webhooks.send_after_commit(delivery.pk)
     return created
 
 

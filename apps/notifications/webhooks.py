@@ -28,7 +28,6 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from urllib.parse import quote, urlsplit
 
 import certifi
@@ -453,6 +452,19 @@ def _claim(delivery_id: int, now: datetime) -> bool:
     return claimed == 1
 
 
+def send_after_commit(delivery_id: int, countdown: float = 0) -> None:
+    """Queue a delivery once the caller's transaction commits. Robust: if the broker is down the
+    row stays PENDING and ``resend_stalled`` sends it later. (A named function, not
+    functools.partial: Django names a robust callback that fails, and a partial has no name.)"""
+    from apps.notifications import tasks
+
+    def send() -> None:
+        tasks.deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+
+    send.delivery_id, send.countdown = delivery_id, countdown  # type: ignore[attr-defined]
+    transaction.on_commit(send, robust=True)
+
+
 def _this_attempt(delivery_id: int, attempt: int) -> QuerySet[WebhookDelivery]:
     """The row, if it is still ours: an attempt whose lease ran out must not overwrite a later
     one's result."""
@@ -491,8 +503,6 @@ def _refuse(delivery: WebhookDelivery, hook: Webhook, reason: str) -> None:
 
 
 def _record_failure(delivery: WebhookDelivery, outcome: _Outcome) -> None:
-    from apps.notifications import tasks
-
     attempt = delivery.attempts
     max_attempts = settings.PORTAL_WEBHOOK_MAX_ATTEMPTS
     give_up = attempt >= max_attempts
@@ -506,16 +516,7 @@ def _record_failure(delivery: WebhookDelivery, outcome: _Outcome) -> None:
             error=_clip(error),
         )
         if updated and not give_up:
-            # After commit, and robust: if the broker is down now, the row is still PENDING and
-            # resend_stalled sends it later.
-            transaction.on_commit(
-                partial(
-                    tasks.deliver_webhook.apply_async,
-                    (delivery.pk,),
-                    countdown=backoff(attempt),
-                ),
-                robust=True,
-            )
+            send_after_commit(delivery.pk, countdown=backoff(attempt))
     logger.warning(
         "webhook delivery %s attempt %s/%s failed: %s", delivery.pk, attempt, max_attempts, error
     )
@@ -598,8 +599,6 @@ def resend_stalled() -> int:
     duplicate message into nothing. A row whose last permitted attempt never reported back (its
     worker died) is marked FAILED instead, since another attempt would exceed the limit.
     """
-    from apps.notifications import tasks
-
     now = timezone.now()
     max_attempts = settings.PORTAL_WEBHOOK_MAX_ATTEMPTS
     stalled = Q(attempts=0, created_at__lt=now - _longest_wait(0))
@@ -625,7 +624,7 @@ def resend_stalled() -> int:
     for delivery_id in ids:
         # robust: one failed enqueue (a broker hiccup) must not stop the others; the row stays
         # PENDING and the next run tries again.
-        transaction.on_commit(partial(tasks.deliver_webhook.delay, delivery_id), robust=True)
+        send_after_commit(delivery_id)
     if ids:
         logger.warning("re-dispatched %s stalled webhook deliveries", len(ids))
     return len(ids)
