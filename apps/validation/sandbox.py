@@ -97,7 +97,9 @@ def _bwrap_command(scratch: Path, argv: list[str]) -> list[str]:
         command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         command += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
-    command += ["--ro-bind", "/usr", "/usr"]
+    # The sandbox's own empty /tmp first: a Python installed under /tmp (a checkout there) is
+    # bound on top of it below, not hidden by it.
+    command += ["--tmpfs", "/tmp", "--ro-bind", "/usr", "/usr"]  # noqa: S108
     for name in ("bin", "lib", "lib64", "sbin"):
         top = Path("/") / name
         if top.is_symlink():
@@ -122,8 +124,6 @@ def _bwrap_command(scratch: Path, argv: list[str]) -> list[str]:
         SANDBOX_SCRATCH,
         "--chdir",
         SANDBOX_SCRATCH,
-        "--tmpfs",
-        "/tmp",  # noqa: S108 - the sandbox's own empty /tmp
         "--dev",
         "/dev",
         "--proc",
