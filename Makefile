@@ -5,7 +5,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-export PORT
+# Fixed here, not derived from PORT in each process: honcho gives every process type its own
+# PORT (web 8000, worker 8100, ...), and the worker writes the links in emails.
+PORTAL_BASE_URL ?= http://127.0.0.1:$(PORT)
+export PORT PORTAL_BASE_URL
 
 .PHONY: run test lint lock clean
 

@@ -96,3 +96,38 @@ def test_the_web_containers_health_check_passes_under_the_production_settings():
             timeout=60,
         )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_every_process_of_make_run_links_to_the_port_the_portal_serves(tmp_path):
+    """honcho hands each process type its own PORT (web 8123, worker 8223); the links the
+    worker writes into emails must still point at the web server."""
+    show = (
+        "import os, django; django.setup(); from django.conf import settings; "
+        "print(os.environ['PORT'], settings.PORTAL_BASE_URL)"
+    )
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(
+        f'web: {sys.executable} -c "{show}"\nworker: {sys.executable} -c "{show}"\n'
+    )
+    env = {
+        name: value for name, value in os.environ.items() if name not in ("PORT", "PORTAL_BASE_URL")
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "mlops_portal.settings"
+    result = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "--eval",
+            f"links: ; @$(BIN)/honcho --procfile {procfile} --app-root . start --no-prefix",
+            "links",
+            "PORT=8123",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    printed = sorted(line for line in result.stdout.splitlines() if "http://" in line)
+    assert printed == ["8123 http://127.0.0.1:8123", "8223 http://127.0.0.1:8123"], result.stdout
