@@ -1,6 +1,6 @@
 """Registry benchmark: the portal against MLflow's tracking server, same machine, same client.
 
-Run it from the repository root (about 13 minutes on 2 cores)::
+Run it from the repository root (about 6 minutes on 2 cores; the first run installs MLflow)::
 
     .venv/bin/python bench/registry.py
     .venv/bin/python bench/registry.py --skip-mlflow --models 30 --requests 40   # quick check

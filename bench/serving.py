@@ -1,9 +1,9 @@
 """Serving benchmark: the portal's prediction endpoint against ``mlflow models serve``.
 
-Run it from the repository root (about 8 minutes on 2 cores with the defaults)::
+Run it from the repository root (about 4 minutes on 2 cores with the defaults)::
 
     .venv/bin/python bench/serving.py
-    .venv/bin/python bench/serving.py --quick                 # smoke run, about 3 minutes
+    .venv/bin/python bench/serving.py --quick                 # smoke run, shorter
     .venv/bin/python bench/serving.py --skip-mlflow --requests 500 --duration 5
 
 The report goes to stdout, progress to stderr, and every figure to

@@ -1,6 +1,6 @@
 """Validation benchmark: the portal's validation of a version against the same work done bare.
 
-Run it from the repository root (about 3 minutes on 2 cores with the defaults)::
+Run it from the repository root (about 2 minutes on 2 cores with the defaults)::
 
     .venv/bin/python bench/validation.py [--runs 3] [--broker redis://127.0.0.1:6379/5]
     .venv/bin/python bench/validation.py --runs 2 --rows 20000 --train-rows 5000   # quick check
