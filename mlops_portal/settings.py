@@ -345,7 +345,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Email, notifications and logging ---------------------------------------------------------
-# Links in emails and webhook payloads point here (by default where `make run` serves: $PORT).
+# Links in emails and webhook payloads point here. `make run` sets it from its PORT for every
+# process (honcho gives each its own PORT); a process started alone falls back to its PORT.
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1)}")
 EMAIL_HOST = env_str("EMAIL_HOST", "")
 # Console email unless an SMTP host is configured (or EMAIL_BACKEND names another backend).

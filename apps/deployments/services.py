@@ -7,7 +7,6 @@ of deployments always agrees with what served.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,14 +174,9 @@ def load_canonical(version: ModelVersion) -> Any:
     from apps.validation.engine import trusted
 
     stored = version.files.get(role=StoredFile.Role.CANONICAL)
-    with (
-        storage.open_blob(stored.key) as source,
-        tempfile.NamedTemporaryFile(suffix=".skops") as copy,
-    ):
-        data = source.read()
-        if hashlib.sha256(data).hexdigest() != stored.sha256:
+    with tempfile.NamedTemporaryFile(suffix=".skops") as copy:
+        if storage.copy_to(stored.key, copy) != stored.sha256:
             raise ValueError("the stored .skops copy does not match its recorded SHA-256")
-        copy.write(data)
         copy.flush()
         return trusted.load_skops(
             Path(copy.name), extra_trusted=list(settings.PORTAL_SKOPS_TRUSTED_TYPES)

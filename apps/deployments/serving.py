@@ -322,6 +322,10 @@ def feedback(live: Live, body: bytes) -> dict[str, Any]:
     return {"recorded": len(outcomes), "request_id": payload["request_id"]}
 
 
+def _too_large(limit: int) -> Response:
+    return Response(413, {"error": f"The body is larger than {limit} bytes."})
+
+
 def handle(
     method: str,
     path: str,
@@ -339,7 +343,6 @@ def handle(
         model, environment = matched["model"], matched["environment"]
         key = _bearer(headers)
         limit = settings.PORTAL_SERVING_MAX_BODY_BYTES
-        too_large = Response(413, {"error": f"The body is larger than {limit} bytes."})
         declared = headers("CONTENT_LENGTH")
         if declared:
             try:
@@ -347,13 +350,13 @@ def handle(
             except ValueError:
                 raise Response(400, {"error": "Content-Length is not a number."}) from None
             if length > limit:
-                raise too_large
+                raise _too_large(limit)
         else:  # a chunked body: read at most one byte past the limit to know it is too large
             length = limit + 1
         live = _authorised(MODELS.get(model, environment), key, model, environment)
         body = read_body(length)
         if len(body) > limit:
-            raise too_large
+            raise _too_large(limit)
         if matched["action"] == "predict":
             return 200, predict(live, body, request_id)
         return 200, feedback(live, body)

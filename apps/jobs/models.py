@@ -3,28 +3,28 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 # Which jobs of a kind a person may see, by job kind: a job shows its subject's messages, log and
 # result, so it is visible where its subject is. ``jobs`` imports no other app, so the app that
 # owns the kind registers the scope here (``scoped_by``), as it registers ``when_failed``
 # (decisions §8).
-JobScope = Callable[[User, "models.QuerySet[Job]"], "models.QuerySet[Job]"]
+JobScope = Callable[[User], "models.QuerySet[Any]"]
 _scopes: dict[str, JobScope] = {}
 
 
 def scoped_by(kind: str) -> Callable[[JobScope], JobScope]:
-    """Register ``scope(user, jobs) -> jobs``: the jobs of ``kind`` that ``user`` may see.
-
-    ``jobs`` holds only jobs of that kind; the scope returns the subset whose subject (the job's
-    target) ``user`` may see. Kinds without a scope (the diagnostic job) are shown to operators
-    and to whoever started them.
+    """Register ``scope(user) -> subjects``: the objects (of one model) that ``user`` may see;
+    the jobs of ``kind`` whose target is one of them are visible to ``user``. Kinds without a
+    scope (the diagnostic job) are shown to operators and to whoever started them.
     """
 
     def register(scope: JobScope) -> JobScope:
@@ -32,6 +32,18 @@ def scoped_by(kind: str) -> Callable[[JobScope], JobScope]:
         return scope
 
     return register
+
+
+def _about(subjects: models.QuerySet[Any]) -> models.Q:
+    """Jobs whose target is one of ``subjects``. Job.target_id is text (a generic key), so the
+    subjects' keys are compared as text."""
+    meta = subjects.model._meta
+    keys = subjects.annotate(key=Cast("pk", models.CharField())).values("key")
+    return models.Q(
+        target_type__app_label=meta.app_label,
+        target_type__model=meta.model_name,
+        target_id__in=keys,
+    )
 
 
 class JobQuerySet(models.QuerySet["Job"]):
@@ -43,8 +55,7 @@ class JobQuerySet(models.QuerySet["Job"]):
             return self.none()
         seen = models.Q(created_by=user)
         for kind, scope in _scopes.items():
-            allowed = scope(user, Job.objects.filter(kind=kind))
-            seen |= models.Q(kind=kind, pk__in=allowed.values("pk"))
+            seen |= models.Q(kind=kind) & _about(scope(user))
         if user.has_perm("jobs.view_job"):
             seen |= ~models.Q(kind__in=list(_scopes))
         return self.filter(seen)

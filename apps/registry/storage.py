@@ -51,6 +51,17 @@ def open_blob(key: str) -> File:
     return default_storage.open(key, "rb")
 
 
+def copy_to(key: str, target: IO[bytes]) -> str:
+    """Copy the blob into ``target``; return the SHA-256 of the very bytes written, taken in the
+    same pass (hashing first and copying after would read twice and let the file change between)."""
+    digest = hashlib.sha256()
+    with open_blob(key) as source:
+        while chunk := source.read(CHUNK):
+            digest.update(chunk)
+            target.write(chunk)
+    return digest.hexdigest()
+
+
 def sha256_of(key: str) -> str:
     digest = hashlib.sha256()
     with open_blob(key) as handle:

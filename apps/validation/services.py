@@ -9,7 +9,6 @@ the job's completion transaction, so a redelivered job stores nothing twice.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -85,18 +84,11 @@ class Produced:
 
 
 def _copy_in(stored: StoredFile, destination: Path) -> None:
-    """Copy a stored file into the scratch folder, refusing one whose bytes changed.
-
-    The digest is taken of the very bytes written, in one pass: hashing first and copying after
-    would read the file twice and let it change in between.
-    """
-    digest = hashlib.sha256()
+    """Copy a stored file into the scratch folder, refusing one whose bytes changed."""
     try:
-        with storage.open_blob(stored.key) as source, open(destination, "wb") as target:
-            while chunk := source.read(storage.CHUNK):
-                digest.update(chunk)
-                target.write(chunk)
-        if digest.hexdigest() != stored.sha256:
+        with open(destination, "wb") as target:
+            digest = storage.copy_to(stored.key, target)
+        if digest != stored.sha256:
             raise sandbox.SandboxFailure(
                 f"The stored {stored.get_role_display().lower()} does not match the SHA-256 "
                 "recorded at upload; it may have been altered. Upload the version again.",

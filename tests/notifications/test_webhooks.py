@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import time
 from datetime import timedelta
 
@@ -20,6 +19,7 @@ from apps.audit.models import AuditEvent
 from apps.notifications import services, webhooks
 from apps.notifications.models import Event, Webhook, WebhookDelivery
 from tests.notifications.conftest import Answer, Receiver
+from tests.support.services import free_port
 from tests.support.worker import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -50,12 +50,6 @@ def _retry_of(callback: object, delivery: WebhookDelivery) -> float:
     assert callback.__qualname__ == "send_after_commit.<locals>.send"  # type: ignore[attr-defined]
     assert callback.delivery_id == delivery.pk  # type: ignore[attr-defined]
     return float(callback.countdown)  # type: ignore[attr-defined]
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- check_target -----------------------------------------------------------------------------
@@ -378,7 +372,7 @@ def test_a_receiver_that_does_not_answer_in_time_is_a_failure(
 def test_a_refused_connection_is_a_failure_with_a_clear_message(
     people, loopback_allowed, django_capture_on_commit_callbacks
 ):
-    port = _closed_port()
+    port = free_port()
     services.save_webhook(
         people.admin,
         Webhook(name="down", url=f"http://127.0.0.1:{port}/", events=[Event.REVIEW_REQUESTED]),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import requests
 from django.conf import settings
 
 from tests.support import worker as child_processes
+from tests.support.services import free_port
 from tests.support.worker import wait_for
 
 ROW = [{"income": 50.0, "debt": 12.0, "tenure": 3}]
@@ -22,9 +22,7 @@ class Gunicorn:
     """``gunicorn mlops_portal.wsgi`` on a free loopback port, against the test database."""
 
     def __init__(self, **env: str) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(settings.VAR_DIR) / f"gunicorn-{self.port}.log"
         self.env = {**os.environ, "DATABASE_URL": child_processes.test_database_url(), **env}

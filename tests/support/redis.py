@@ -11,7 +11,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,16 +21,10 @@ import kombu.pools
 import redis
 from celery import Celery
 
-from tests.support.services import unavailable
+from tests.support.services import free_port, unavailable
 
 # What mlops_portal/settings.py sets when CELERY_BROKER_URL is a redis:// URL.
 REDIS_TRANSPORT_OPTIONS: dict[str, Any] = {"visibility_timeout": 2 * 3600}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:
@@ -41,7 +34,7 @@ class RedisServer:
             unavailable("redis-server is not installed (apt-get install redis-server)")
         self.executable = executable
         self.folder = folder
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = folder / f"redis-{self.port}.log"

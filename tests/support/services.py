@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import socket
 from typing import NoReturn
 
 import pytest
 
 REQUIRE_SERVICES = os.environ.get("PORTAL_REQUIRE_SERVICES", "") == "1"
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now (for a server a test starts, or to refuse)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def unavailable(reason: str) -> NoReturn:

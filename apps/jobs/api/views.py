@@ -16,7 +16,8 @@ ERRORS = {401: ErrorSerializer, 404: ErrorSerializer}
     retrieve=extend_schema(responses={200: JobSerializer, **ERRORS}),
 )
 class JobViewSet(viewsets.ReadOnlyModelViewSet):
-    """Background jobs you may see: your own, and for operators those whose subject they may see."""
+    """Background jobs you may see: those you started, those about a model you may see, and for
+    operators the diagnostic jobs."""
 
     serializer_class = JobSerializer
     lookup_field = "uuid"
