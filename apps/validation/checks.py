@@ -47,7 +47,9 @@ def _champion_drop(report: Report) -> float | None:
     if not champion.get("comparable"):
         return None
     difference = champion.get("differences", {}).get(report.get("primary_metric", ""))
-    return None if difference is None else -difference  # positive: worse than the champion
+    if difference is None:
+        return None
+    return 0.0 - difference  # positive: worse than the champion (and no "-0" for a tie)
 
 
 @dataclass(frozen=True)

@@ -79,3 +79,10 @@ def test_fairness_of_a_model_that_is_not_a_binary_classifier_is_not_blamed_on_th
     assert checks.evaluate({"max_fairness_gap": 0.1}, unnamed)[0]["note"] == (
         "no sensitive column was named"
     )
+
+
+def test_a_tie_with_the_champion_is_a_drop_of_zero_not_minus_zero():
+    tie = {**REPORT, "champion": {"comparable": True, "differences": {"roc_auc": 0.0}}}
+    (check,) = checks.evaluate({"max_champion_drop": 0.01}, tie)
+    assert check["passed"] is True
+    assert f"{check['value']:.4g}" == "0"  # what the CLI and the report print
