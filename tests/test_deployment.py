@@ -101,13 +101,25 @@ def test_the_web_containers_health_check_passes_under_the_production_settings():
 def test_every_process_of_make_run_links_to_the_port_the_portal_serves(tmp_path):
     """honcho hands each process type its own PORT (web 8123, worker 8223); the links the
     worker writes into emails must still point at the web server."""
-    show = (
-        "import os, django; django.setup(); from django.conf import settings; "
-        "print(os.environ['PORT'], settings.PORTAL_BASE_URL)"
+    # honcho stops every process once one exits, so each writes what it sees and then waits
+    # for the other: a fast web process must not cut a slower worker off before it reports.
+    show = tmp_path / "show.py"
+    show.write_text(
+        "import os, pathlib, sys, time\n"
+        "import django\n"
+        "django.setup()\n"
+        "from django.conf import settings\n"
+        "seen = pathlib.Path(sys.argv[1])\n"
+        "(seen / os.environ['PORT']).write_text(settings.PORTAL_BASE_URL)\n"
+        "deadline = time.monotonic() + 60\n"
+        "while len(list(seen.iterdir())) < 2 and time.monotonic() < deadline:\n"
+        "    time.sleep(0.1)\n"
     )
+    seen = tmp_path / "seen"
+    seen.mkdir()
     procfile = tmp_path / "Procfile"
     procfile.write_text(
-        f'web: {sys.executable} -c "{show}"\nworker: {sys.executable} -c "{show}"\n'
+        f"web: {sys.executable} {show} {seen}\nworker: {sys.executable} {show} {seen}\n"
     )
     env = {
         name: value for name, value in os.environ.items() if name not in ("PORT", "PORTAL_BASE_URL")
@@ -129,5 +141,7 @@ def test_every_process_of_make_run_links_to_the_port_the_portal_serves(tmp_path)
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    printed = sorted(line for line in result.stdout.splitlines() if "http://" in line)
-    assert printed == ["8123 http://127.0.0.1:8123", "8223 http://127.0.0.1:8123"], result.stdout
+    links = {port.name: port.read_text() for port in seen.iterdir()}
+    assert links == {"8123": "http://127.0.0.1:8123", "8223": "http://127.0.0.1:8123"}, (
+        result.stdout + result.stderr
+    )

@@ -1,6 +1,7 @@
 // MLOps Portal: the little behaviour pages need, without a framework.
 // - [data-poll-url]: refresh an element's content from a server fragment until the fragment
-//   contains [data-poll-done]. Polls send X-Portal-Poll so they do not keep a session alive.
+//   contains [data-poll-done]. Polls send X-Portal-Poll so they do not keep a session alive,
+//   and stop when the user submits a form, so a reload never cancels what they sent.
 // - [data-plotly]: draw the Plotly figure held in the JSON script element it names.
 // - form[data-confirm]: ask before a destructive action.
 // - button[data-copy-target]: copy an element's text to the clipboard.
@@ -8,31 +9,42 @@
 //   posts normally where this script does not run.
 "use strict";
 
+// Set when the user submits a form that leaves the page: a poll must not reload the page then,
+// or the reload would cancel the submission and the user's action would be lost.
+let leaving = false;
+
 function startPolling(element) {
   const url = element.dataset.pollUrl;
   const interval = Number(element.dataset.pollInterval || 2000);
   if (element.querySelector("[data-poll-done]")) return;
-  const timer = window.setInterval(async () => {
+  // One request at a time: the next is scheduled when this one has answered, so a slow server
+  // never sees overlapping polls, nor the page two reloads.
+  const poll = async () => {
+    if (leaving) return;
     try {
       const response = await fetch(url, {
         headers: { "X-Portal-Poll": "1" },
         credentials: "same-origin",
       });
       if (response.redirected || response.status === 401 || response.status === 403) {
-        window.clearInterval(timer);  // signed out meanwhile: stop quietly
-        return;
+        return;  // signed out meanwhile: stop quietly
       }
-      if (!response.ok) return;  // a blip: try again at the next tick
-      element.innerHTML = await response.text();
-      if (element.querySelector("[data-poll-done]")) {
-        window.clearInterval(timer);
-        // A section that shows a result when its work ends (a validation report) reloads.
-        if (element.hasAttribute("data-poll-reload")) window.location.reload();
+      if (response.ok) {  // otherwise a blip: try again at the next tick
+        const fragment = await response.text();
+        if (leaving) return;
+        element.innerHTML = fragment;
+        if (element.querySelector("[data-poll-done]")) {
+          // A section that shows a result when its work ends (a validation report) reloads.
+          if (element.hasAttribute("data-poll-reload")) window.location.reload();
+          return;
+        }
       }
     } catch (error) {
       // Network hiccup: keep polling.
     }
-  }, interval);
+    window.setTimeout(poll, interval);
+  };
+  window.setTimeout(poll, interval);
 }
 
 function uploadWithProgress(form) {
@@ -88,6 +100,12 @@ function drawCharts() {
 document.addEventListener("DOMContentLoaded", () => {
   drawCharts();
   document.querySelectorAll("[data-poll-url]").forEach(startPolling);
+  // Back to a page the browser kept in memory: its polls stopped when the user left it.
+  window.addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    leaving = false;
+    document.querySelectorAll("[data-poll-url]").forEach(startPolling);
+  });
   document.querySelectorAll("form[data-upload-api]").forEach(uploadWithProgress);
 
   document.addEventListener("submit", (event) => {
@@ -95,6 +113,8 @@ document.addEventListener("DOMContentLoaded", () => {
     if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
       event.preventDefault();
     }
+    // An upload sent by script prevents the default and stays on the page; polls go on.
+    if (!event.defaultPrevented) leaving = true;
   });
 
   document.addEventListener("click", async (event) => {

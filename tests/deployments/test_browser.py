@@ -24,9 +24,9 @@ def row(page, environment: str):  # type: ignore[no-untyped-def]
     return page.locator("#deployments").get_by_role("row").filter(has=header)
 
 
-def confirm_and_click(page, button) -> None:  # type: ignore[no-untyped-def]
+def confirm_and_click(page, button, **click) -> None:  # type: ignore[no-untyped-def]
     page.once("dialog", lambda dialog: dialog.accept())
-    button.click()
+    button.click(**click)
 
 
 def test_ivan_deploys_to_staging_then_production_and_rolls_back(
@@ -46,6 +46,7 @@ def test_ivan_deploys_to_staging_then_production_and_rolls_back(
 
     production = row(ivan, "Production").get_by_role("button", name="Deploy to Production")
     confirm_and_click(ivan, production)
+    expect(ivan.get_by_text("Deployment to production queued")).to_be_visible()
     expect(row(ivan, "Production")).to_contain_text("this version", timeout=WORKER_MS)
     history = ivan.get_by_role("listitem").filter(has_text="Deploy to Production by ivan")
     expect(history).to_contain_text("Live")
@@ -61,3 +62,29 @@ def test_ivan_deploys_to_staging_then_production_and_rolls_back(
     live_now = ivan.get_by_role("table").filter(has_text="Live now")
     expect(live_now.get_by_role("row").filter(has_text="Production")).to_contain_text("version 1")
     expect(ivan.get_by_role("cell", name="Rolled back by ivan")).to_be_visible()
+
+
+def test_a_deploy_clicked_as_the_page_reloads_itself_still_reaches_the_server(
+    people, alices_model, v2, new_page
+):
+    """The section polls a running deployment and reloads the page when it ends. A form Ivan
+    submits just before that moment must still arrive: the reload must not cancel it."""
+    staging = services.request_deployment(v2.pk, "staging", actor=people.ivan)
+    ivan = new_page()
+    sign_in(ivan, "ivan")
+    ivan.goto("/models/loan-default/versions/2/")
+    history = ivan.get_by_role("listitem")
+    expect(history.filter(has_text="Deploy to Staging by ivan")).to_contain_text("Queued")
+
+    held = []  # the submission, kept on its way to the server while the staging deployment ends
+    ivan.route("**/versions/2/deploy/", lambda route: held.append(route))
+    deploy = row(ivan, "Production").get_by_role("button", name="Deploy to Production")
+    confirm_and_click(ivan, deploy, no_wait_after=True)  # the navigation is held, on purpose
+    while not held:
+        ivan.wait_for_timeout(50)
+    deploy_now(staging)
+    ivan.wait_for_timeout(3_000)  # three poll intervals: time for the poll to see the end
+    held[0].continue_()
+
+    expect(ivan.get_by_text("Deployment to production queued")).to_be_visible()
+    expect(history.filter(has_text="Deploy to Production by ivan")).to_be_visible()
