@@ -1,7 +1,7 @@
 // MLOps Portal: the little behaviour pages need, without a framework.
 // - [data-poll-url]: refresh an element's content from a server fragment until the fragment
 //   contains [data-poll-done]. Polls send X-Portal-Poll so they do not keep a session alive,
-//   and stop when the user submits a form, so a reload never cancels what they sent.
+//   and pause once the user submits a form, so a reload never cancels what they sent.
 // - [data-plotly]: draw the Plotly figure held in the JSON script element it names.
 // - form[data-confirm]: ask before a destructive action.
 // - button[data-copy-target]: copy an element's text to the clipboard.
@@ -9,42 +9,47 @@
 //   posts normally where this script does not run.
 "use strict";
 
-// Set when the user submits a form that leaves the page: a poll must not reload the page then,
-// or the reload would cancel the submission and the user's action would be lost.
+// Set when the user submits a form that leaves the page: polls pause, as a reload then would
+// cancel the submission and the user's action would be lost. Cleared if the browser brings the
+// page back from its cache, where the paused polls resume.
 let leaving = false;
 
+// One poll of an element's fragment; true when polling it should stop.
+async function refresh(element) {
+  const response = await fetch(element.dataset.pollUrl, {
+    headers: { "X-Portal-Poll": "1" },
+    credentials: "same-origin",
+  });
+  if (response.redirected || response.status === 401 || response.status === 403) {
+    return true;  // signed out meanwhile: stop quietly
+  }
+  if (!response.ok) return false;  // a blip: try again at the next tick
+  const fragment = await response.text();
+  if (leaving) return false;
+  element.innerHTML = fragment;
+  if (!element.querySelector("[data-poll-done]")) return false;
+  // A section that shows a result when its work ends (a validation report) reloads.
+  if (element.hasAttribute("data-poll-reload")) window.location.reload();
+  return true;
+}
+
 function startPolling(element) {
-  const url = element.dataset.pollUrl;
   const interval = Number(element.dataset.pollInterval || 2000);
   if (element.querySelector("[data-poll-done]")) return;
   // One request at a time: the next is scheduled when this one has answered, so a slow server
   // never sees overlapping polls, nor the page two reloads.
-  const poll = async () => {
-    if (leaving) return;
-    try {
-      const response = await fetch(url, {
-        headers: { "X-Portal-Poll": "1" },
-        credentials: "same-origin",
-      });
-      if (response.redirected || response.status === 401 || response.status === 403) {
-        return;  // signed out meanwhile: stop quietly
+  const tick = async () => {
+    let stop = false;
+    if (!leaving) {
+      try {
+        stop = await refresh(element);
+      } catch (error) {
+        // Network hiccup: keep polling.
       }
-      if (response.ok) {  // otherwise a blip: try again at the next tick
-        const fragment = await response.text();
-        if (leaving) return;
-        element.innerHTML = fragment;
-        if (element.querySelector("[data-poll-done]")) {
-          // A section that shows a result when its work ends (a validation report) reloads.
-          if (element.hasAttribute("data-poll-reload")) window.location.reload();
-          return;
-        }
-      }
-    } catch (error) {
-      // Network hiccup: keep polling.
     }
-    window.setTimeout(poll, interval);
+    if (!stop) window.setTimeout(tick, interval);
   };
-  window.setTimeout(poll, interval);
+  window.setTimeout(tick, interval);
 }
 
 function uploadWithProgress(form) {
@@ -100,11 +105,8 @@ function drawCharts() {
 document.addEventListener("DOMContentLoaded", () => {
   drawCharts();
   document.querySelectorAll("[data-poll-url]").forEach(startPolling);
-  // Back to a page the browser kept in memory: its polls stopped when the user left it.
   window.addEventListener("pageshow", (event) => {
-    if (!event.persisted) return;
-    leaving = false;
-    document.querySelectorAll("[data-poll-url]").forEach(startPolling);
+    if (event.persisted) leaving = false;
   });
   document.querySelectorAll("form[data-upload-api]").forEach(uploadWithProgress);
 

@@ -80,8 +80,11 @@ def test_a_deploy_clicked_as_the_page_reloads_itself_still_reaches_the_server(
     ivan.route("**/versions/2/deploy/", lambda route: held.append(route))
     deploy = row(ivan, "Production").get_by_role("button", name="Deploy to Production")
     confirm_and_click(ivan, deploy, no_wait_after=True)  # the navigation is held, on purpose
-    while not held:
+    for _ in range(100):
+        if held:
+            break
         ivan.wait_for_timeout(50)
+    assert held, "the Deploy to Production form was not submitted"
     deploy_now(staging)
     ivan.wait_for_timeout(3_000)  # three poll intervals: time for the poll to see the end
     held[0].continue_()
