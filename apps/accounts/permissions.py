@@ -14,7 +14,7 @@ foreign key): a model version is visible to whoever may view its registered mode
 from __future__ import annotations
 
 import functools
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
@@ -41,27 +41,74 @@ def visible_to(
         return queryset.none()
     if user.is_superuser:
         return queryset
-    model = queryset.model
+    return queryset.filter(_scope(user, queryset.model, action))
+
+
+def _scope(user: User, model: type[models.Model], action: str) -> models.Q:
+    """The condition on ``model``'s rows that ``user`` may ``action``.
+
+    A model with a ``permission_parent`` follows its parent. A parent permission may show only
+    some children: ``limited_parent_grant = (codename, condition)`` on the child says that holding
+    ``codename`` on the parent shows the children matching ``condition`` (model operations see the
+    versions submitted for review). ``view_also_granted_by`` on a model names further codenames
+    that let a person view it.
+    """
     parent = getattr(model, "permission_parent", None)
-    if parent is not None:
-        parent_model = model._meta.get_field(parent).related_model
-        assert isinstance(parent_model, type) and issubclass(parent_model, models.Model)
-        allowed = visible_to(user, parent_model._default_manager.all(), action)
-        return queryset.filter(**{f"{parent}__in": allowed.values("pk")})
-    codename = f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+    if parent is None:
+        codenames = [f"{action}_{model._meta.model_name}"]
+        if action == "view":
+            codenames += list(getattr(model, "view_also_granted_by", ()))
+        return _granted(user, model, codenames)
+    parent_model = model._meta.get_field(parent).related_model
+    assert isinstance(parent_model, type) and issubclass(parent_model, models.Model)
+    limited = getattr(model, "limited_parent_grant", None) if action == "view" else None
+    if limited is None:
+        allowed = parent_model._default_manager.filter(_scope(user, parent_model, action))
+        return models.Q(**{f"{parent}__in": allowed.values("pk")})
+    codename, condition = limited
+    assert getattr(parent_model, "permission_parent", None) is None, "limited grants: roots only"
+    full = _granted(user, parent_model, [f"view_{parent_model._meta.model_name}"], parent)
+    return full | (_granted(user, parent_model, [codename], parent) & condition)
+
+
+def holding(user: Person, model: type[models.Model], codenames: list[str]) -> models.Q:
+    """A condition on ``model``'s rows: ``user`` holds one of ``codenames`` on the row itself
+    (superusers hold everything). For annotations, such as which inventory rows a person sees
+    every version of."""
+    if not user.is_authenticated or not user.is_active:
+        return models.Q(pk__in=[])
+    if user.is_superuser:
+        return models.Q(pk__isnull=False)
+    return _granted(user, model, codenames)
+
+
+def _granted(
+    user: User, model: type[models.Model], codenames: list[str], path: str = "pk"
+) -> models.Q:
+    """``path`` points to a ``model`` row on which ``user`` (or a group of theirs) holds one of
+    ``codenames`` as an object permission."""
+    app_label = model._meta.app_label
+    granting = models.Q(
+        permission__codename__in=codenames, permission__content_type__app_label=app_label
+    )
     tables = _direct_tables(model)
     if tables is not None:
-        by_user, by_group = (
-            table._default_manager.filter(_granting(codename), **{holder: user}).values(
-                "content_object_id"
-            )
-            for table, holder in zip(tables, ("user", "group__user"), strict=True)
+        user_table, group_table = tables
+        by_user = user_table._default_manager.filter(granting, user=user)
+        by_group = group_table._default_manager.filter(granting, group__user=user)
+        return models.Q(**{f"{path}__in": by_user.values("content_object_id")}) | models.Q(
+            **{f"{path}__in": by_group.values("content_object_id")}
         )
-        return queryset.filter(models.Q(pk__in=by_user) | models.Q(pk__in=by_group))
-    scoped: models.QuerySet[M] = get_objects_for_user(
-        user, codename, klass=queryset, accept_global_perms=False, with_superuser=False
-    )
-    return scoped
+    found: models.QuerySet[Any] = model._default_manager.none()
+    for codename in codenames:
+        found = found | get_objects_for_user(
+            user,
+            f"{app_label}.{codename}",
+            klass=model._default_manager.all(),
+            accept_global_perms=False,
+            with_superuser=False,
+        )
+    return models.Q(**{f"{path}__in": found.values("pk")})
 
 
 @functools.cache
@@ -103,13 +150,28 @@ def get_visible_or_404(
 
 
 def can(user: Person, perm: str, obj: models.Model | None = None) -> bool:
-    """Model-level (role) permission when ``obj`` is None, else object-level on its target."""
+    """Model-level (role) permission when ``obj`` is None, else object-level.
+
+    A ``view_*`` permission asks whether the object (or the ancestor of that model in its
+    ``permission_parent`` chain) is in ``visible_to``: the same answer as every list and detail
+    page. Any other permission is held on the object's permission target (its root).
+    """
     if not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser:
         return True
     if obj is None:
         return user.has_perm(perm)
+    app_label, codename = perm.split(".", 1)
+    if codename.startswith("view_"):
+        seen: models.Model | None = obj
+        while seen is not None:
+            meta = seen._meta
+            if meta.app_label == app_label and codename == f"view_{meta.model_name}":
+                rows = type(seen)._default_manager.filter(pk=seen.pk)
+                return visible_to(user, rows).exists()
+            parent = getattr(type(seen), "permission_parent", None)
+            seen = getattr(seen, parent) if parent else None
     target = permission_target(obj)
     tables = _direct_tables(type(target))
     if tables is not None:

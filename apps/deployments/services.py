@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from apps.jobs.models import Job
 from apps.registry import services as registry
 from apps.registry import storage
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
+from apps.reviews import services as reviews
 from apps.reviews.models import Review
 from apps.validation.models import ValidationReport
 
@@ -38,6 +39,24 @@ SMOKE_ROWS = 200
 def check_can_deploy(actor: User, model: RegisteredModel) -> None:
     require(actor, DEPLOY, message="Only model operations deploy, roll back and manage keys.")
     require(actor, registry.VIEW, model)
+
+
+def check_independent_of(actor: User, version: ModelVersion) -> None:
+    """Nobody deploys a version they uploaded or submitted; and where its review's policy wants
+    independent sign-offs, nobody of the model's owning team deploys it either."""
+    review = Review.objects.filter(version=version).select_related("policy", "team").first()
+    requested_by = review.requested_by_id if review else None
+    if actor.pk in (version.uploaded_by_id, requested_by):
+        raise PermissionDenied("You uploaded or submitted this version; someone else deploys it.")
+    if (
+        review is not None
+        and review.policy.independent
+        and reviews.in_team(actor, review.team_id, version.model.team_id)
+    ):
+        raise PermissionDenied(
+            f"You are in {version.model.team}, the team that owns {version.model}; under the "
+            f"{review.policy} its versions are deployed from outside the team."
+        )
 
 
 def approvals_of(version: ModelVersion) -> list[dict[str, Any]]:
@@ -101,6 +120,8 @@ def request_deployment(version_id: int, environment: str, *, actor: User) -> Dep
     model = RegisteredModel.objects.select_for_update().get(pk=version.model_id)
     version.refresh_from_db()
     check_can_deploy(actor, model)
+    require(actor, registry.VIEW_VERSION, version)
+    check_independent_of(actor, version)
     target = environment_named(environment)
     if version.status != ModelVersion.Status.APPROVED:
         raise ValidationError(
@@ -390,6 +411,7 @@ def retire(version_id: int, *, actor: User) -> ModelVersion:
     RegisteredModel.objects.select_for_update().get(pk=version.model_id)  # as request_deployment
     version.refresh_from_db()
     check_can_deploy(actor, version.model)
+    require(actor, registry.VIEW_VERSION, version)
     if Placement.objects.filter(deployment__version=version).exists():
         raise ValidationError(f"Version {version.number} is still live; undeploy it first.")
     if Deployment.objects.filter(

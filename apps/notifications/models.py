@@ -22,6 +22,8 @@ class Event(models.TextChoices):
     VALIDATION_FINISHED = "validation.finished", "Validation finished"
     VALIDATION_FAILED = "validation.failed", "Validation failed"
     MENTIONED = "comment.mentioned", "Mentioned in a comment"
+    MODEL_CHANGE_PROPOSED = "model.change_proposed", "Change of risk owner, team or tier proposed"
+    MODEL_CHANGE_DECIDED = "model.change_decided", "Change of risk owner, team or tier decided"
 
 
 class Notification(models.Model):

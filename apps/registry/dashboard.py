@@ -14,7 +14,9 @@ def panels(user: User) -> list[Panel]:
     visible = visible_to(user, RegisteredModel.objects.all())
     found = []
     if has_role(user, Role.DATA_SCIENTIST):
-        team_models = inventory(visible.filter(team__group__user=user)).order_by("-updated_at")
+        team_models = inventory(visible.filter(team__group__user=user), user).order_by(
+            "-updated_at"
+        )
         found.append(
             Panel(
                 "Your team's models",
@@ -33,9 +35,9 @@ def panels(user: User) -> list[Panel]:
                 "Models whose risk you own",
                 "registry/panels/models.html",
                 {
-                    "models": inventory(visible.filter(risk_owner=user)).order_by("-updated_at")[
-                        :8
-                    ],
+                    "models": inventory(visible.filter(risk_owner=user), user).order_by(
+                        "-updated_at"
+                    )[:8],
                     "empty": "No model names you as its risk owner yet.",
                 },
                 order=25,

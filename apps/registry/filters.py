@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Case, F, Q, QuerySet, Value, When
 
+from apps.accounts.permissions import Person, holding
 from apps.registry.models import ModelVersion, RegisteredModel
 
 SORTS = {
@@ -17,11 +18,33 @@ SORTS = {
 }
 
 
-def inventory(queryset: QuerySet[RegisteredModel]) -> QuerySet[RegisteredModel]:
-    """What an inventory row shows, in a fixed number of queries however many rows there are."""
-    return queryset.select_related(
-        "team", "owner", "risk_owner", "latest_version"
-    ).prefetch_related("tags")
+def inventory(queryset: QuerySet[RegisteredModel], user: Person) -> QuerySet[RegisteredModel]:
+    """What an inventory row shows, in a fixed number of queries however many rows there are.
+
+    The latest version shown is the latest ``user`` may see: for someone who sees every version,
+    the model's latest; for model operations, the latest submitted for review (a team's drafts
+    stay the team's). Annotated as ``shown_version_number`` and ``shown_version_status``.
+    """
+    sees_all = holding(user, RegisteredModel, ["view_registeredmodel"])
+    return (
+        queryset.select_related("team", "owner", "risk_owner")
+        .prefetch_related("tags")
+        .alias(
+            sees_all_versions=Case(
+                When(sees_all, then=Value(True)), default=Value(False), output_field=BooleanField()
+            )
+        )
+        .annotate(
+            shown_version_number=Case(
+                When(sees_all_versions=True, then=F("latest_version__number")),
+                default=F("latest_submitted__number"),
+            ),
+            shown_version_status=Case(
+                When(sees_all_versions=True, then=F("latest_version__status")),
+                default=F("latest_submitted__status"),
+            ),
+        )
+    )
 
 
 class InventoryFilterForm(forms.Form):
@@ -53,10 +76,11 @@ class InventoryFilterForm(forms.Form):
             )
         if data.get("risk_tier"):
             models = models.filter(risk_tier=data["risk_tier"])
+        # The latest version the viewer may see, annotated by ``inventory``.
         if data.get("status") == "none":
-            models = models.filter(latest_version__isnull=True)
+            models = models.filter(Q(shown_version_number__isnull=True))
         elif data.get("status"):
-            models = models.filter(latest_version__status=data["status"])
+            models = models.filter(Q(shown_version_status=data["status"]))
         for field, lookup in (
             ("team", "team__slug"),
             ("owner", "owner__username"),

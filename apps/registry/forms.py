@@ -53,6 +53,16 @@ class ModelDetailsForm(forms.Form):
         risk_owner.queryset = risk_owners()
 
 
+class ModelEditForm(forms.Form):
+    """What the owning team edits directly. The risk tier, risk owner and team are governed
+    changes, proposed on the model page."""
+
+    name = forms.CharField(max_length=120)
+    use_case = forms.CharField(label="Business use case", max_length=200)
+    description = forms.CharField(widget=forms.Textarea, required=False)
+    tags = TagsField(required=False, help_text="Comma-separated, e.g. “credit, retail”.")
+
+
 class RegisterModelForm(ModelDetailsForm):
     team = forms.ModelChoiceField(queryset=Team.objects.none(), help_text="The team that owns it.")
     field_order = ["name", "team", "use_case", "description", "risk_tier", "risk_owner", "tags"]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
@@ -23,8 +25,14 @@ class RegisteredModel(models.Model):
     """A model in the inventory: what it is for, who owns it, and how risky it is.
 
     Visibility is per object (django-guardian): the owning team may view, change and share it; its
-    risk owner and compliance may view it; others only when it is shared with them.
+    risk owner and compliance may view it; others only when it is shared with them. Model
+    operations hold ``operate_registeredmodel`` from the model's first review request: it shows
+    them the model and what hangs on it (deployments, keys), but of its versions only those
+    submitted for review (``ModelVersion.limited_parent_grant``).
     """
+
+    # Holding any of these object permissions lets a person view the model itself.
+    view_also_granted_by = ("operate_registeredmodel",)
 
     class RiskTier(models.TextChoices):
         HIGH = "high", "High"
@@ -52,6 +60,11 @@ class RegisteredModel(models.Model):
     latest_version = models.ForeignKey(
         "ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The latest version submitted for review: what model operations, who see only submitted
+    # versions, are shown as the model's latest. Kept by the review request.
+    latest_submitted = models.ForeignKey(
+        "ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The version live in production: validation compares new versions with it. Kept by the
     # deployment service when production switches.
     champion = models.ForeignKey(
@@ -67,13 +80,35 @@ class RegisteredModel(models.Model):
         ordering = ["name"]
         verbose_name = "model"
         constraints = [models.UniqueConstraint(Lower("name"), name="registeredmodel_unique_name")]
-        permissions = [("share_registeredmodel", "Can share the model with others")]
+        permissions = [
+            ("share_registeredmodel", "Can share the model with others"),
+            (
+                "operate_registeredmodel",
+                "Can view the model and its versions submitted for review (model operations)",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     def get_absolute_url(self) -> str:
         return reverse("registry:model-detail", args=[self.slug])
+
+    @property
+    def shown_version(self) -> ShownVersion | None:
+        """The latest version the viewer may see, on rows from ``filters.inventory``."""
+        number = getattr(self, "shown_version_number", None)
+        if number is None:
+            return None
+        status = self.shown_version_status  # type: ignore[attr-defined]
+        return ShownVersion(number, status, ModelVersion.Status(status).label)
+
+
+@dataclass(frozen=True)
+class ShownVersion:
+    number: int
+    status: str
+    label: str
 
 
 class RegisteredModelUserObjectPermission(UserObjectPermissionBase):
@@ -90,6 +125,9 @@ class ModelVersion(models.Model):
     """One uploaded version of a model: its artifact, holdout data and where it is in its life."""
 
     permission_parent = "model"
+    # Model operations see a version from its review request on: the team's unsubmitted work
+    # (drafts, failed versions, their files, reports and comments) stays the team's.
+    limited_parent_grant = ("operate_registeredmodel", models.Q(submitted_at__isnull=False))
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -124,6 +162,8 @@ class ModelVersion(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="uploaded_versions"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the review request; from then on model operations may see the version.
+    submitted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["model", "-number"]

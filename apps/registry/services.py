@@ -25,15 +25,28 @@ from apps.audit import services as audit
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
 from apps.registry import storage, uploads
-from apps.registry.models import ModelVersion, RegisteredModel, StoredFile, Tag
+from apps.registry.models import (
+    ModelVersion,
+    RegisteredModel,
+    RegisteredModelGroupObjectPermission,
+    StoredFile,
+    Tag,
+)
 
 VIEW = "registry.view_registeredmodel"
 CHANGE = "registry.change_registeredmodel"
 SHARE = "registry.share_registeredmodel"
+# Model operations' access from a model's first review request: the model, its deployments and
+# keys, and the versions submitted for review (not the team's drafts).
+OPERATE = "registry.operate_registeredmodel"
+VIEW_VERSION = "registry.view_modelversion"
 LEVELS = {"view": [VIEW], "change": [VIEW, CHANGE]}
 
-EDITABLE = ["name", "description", "use_case", "risk_tier", "risk_owner", "tags"]
-ADMIN_ONLY = ["team", "pickle_allowed"]
+EDITABLE = ["name", "description", "use_case", "tags"]
+ADMIN_ONLY = ["pickle_allowed"]
+# Who answers for a model and how risky it is: changed only through reviews.services'
+# propose_change/decide_change, never by the owning team alone.
+GOVERNED = ["risk_owner", "team", "risk_tier"]
 
 
 def _snapshot(model: RegisteredModel) -> dict[str, Any]:
@@ -73,6 +86,36 @@ def _grant_ownership(model: RegisteredModel) -> None:
         assign_perm(perm, model.team.group, model)
     assign_perm(VIEW, model.risk_owner, model)
     assign_perm(VIEW, Group.objects.get(name=Role.COMPLIANCE), model)
+
+
+def move_team_access(model: RegisteredModel, old_team: Team) -> None:
+    """The owning team changed (the caller, a governed change, audits it): the old team's access
+    goes, the new team's comes."""
+    for perm in (VIEW, CHANGE, SHARE):
+        remove_perm(perm, old_team.group, model)
+    _grant_ownership(model)
+
+
+def move_risk_owner_access(model: RegisteredModel, old: User, *, keep_old: bool) -> None:
+    """The risk owner changed (the caller audits it). ``keep_old``: the former risk owner still
+    holds the sign-off of an open review, so keeps seeing the model until it closes."""
+    if not keep_old:
+        remove_perm(VIEW, old, model)
+    assign_perm(VIEW, model.risk_owner, model)
+
+
+def grant_model_operations(model: RegisteredModel) -> bool:
+    """IT runs production for the whole bank: from a model's first review request, model
+    operations see it, its deployments and keys, and its submitted versions. True if granted
+    now (the caller, the review request, records it)."""
+    group = Group.objects.get(name=Role.MODEL_OPS)
+    held = RegisteredModelGroupObjectPermission.objects.filter(
+        group=group, content_object=model, permission__codename="operate_registeredmodel"
+    )
+    if held.exists():
+        return False
+    assign_perm(OPERATE, group, model)
+    return True
 
 
 @transaction.atomic
@@ -127,44 +170,47 @@ def check_can_upload(actor: User, model: RegisteredModel) -> None:
 
 @transaction.atomic
 def update_model(model_id: int, *, actor: User, changes: dict[str, Any]) -> RegisteredModel:
-    """Edit a model's details; moving it to another team or allowing pickle is for admins."""
+    """Edit a model's details; allowing pickle is for admins. The risk owner, team and risk tier
+    are governed changes (``reviews.services.propose_change``): asked to change them here, this
+    refuses and says where to propose it; the same value again is no change."""
     model = RegisteredModel.objects.select_for_update().get(pk=model_id)
     check_can_change(actor, model)
-    unknown = set(changes) - set(EDITABLE) - set(ADMIN_ONLY)
+    changes = {k: v for k, v in changes.items() if not (k in GOVERNED and _same(model, k, v))}
+    unknown = set(changes) - set(EDITABLE) - set(ADMIN_ONLY) - set(GOVERNED)
     if unknown:
         raise ValidationError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    if governed := [f for f in GOVERNED if f in changes]:
+        names = ", ".join(f.replace("_", " ") for f in governed)
+        raise PermissionDenied(
+            f"The {names} of a model is a governed change: propose it on the model page (or POST "
+            f"/api/v1/models/{model.slug}/changes/), and the model's risk owner or compliance "
+            "approves it."
+        )
     if set(changes) & set(ADMIN_ONLY) and not actor.is_superuser:
-        raise PermissionDenied("Only administrators move a model to another team or allow pickle.")
+        raise PermissionDenied("Only administrators allow pickle artifacts for a model.")
     before = _snapshot(model)
-    old_team, old_risk_owner = model.team, model.risk_owner
     if "name" in changes:
         name = str(changes["name"]).strip()
         if RegisteredModel.objects.filter(name__iexact=name).exclude(pk=model.pk).exists():
             raise ValidationError({"name": f"A model named “{name}” already exists."})
         model.name = name
-    for field in ("description", "use_case", "risk_tier", "pickle_allowed"):
+    for field in ("description", "use_case", "pickle_allowed"):
         if field in changes:
             setattr(model, field, changes[field])
-    if "risk_owner" in changes:
-        _check_risk_owner(changes["risk_owner"])
-        model.risk_owner = changes["risk_owner"]
-    if "team" in changes:
-        model.team = changes["team"]
     model.full_clean(exclude=["latest_version"])
     model.save()
     if "tags" in changes:
         model.tags.set(_tags(changes["tags"]))
-    if model.risk_owner != old_risk_owner:
-        remove_perm(VIEW, old_risk_owner, model)
-        assign_perm(VIEW, model.risk_owner, model)
-    if model.team != old_team:
-        for perm in (VIEW, CHANGE, SHARE):
-            remove_perm(perm, old_team.group, model)
-        _grant_ownership(model)
     old, new = audit.changed(before, _snapshot(model))
     if new:
         audit.record(actor, "model.updated", model, before=old, after=new)
     return model
+
+
+def _same(model: RegisteredModel, field: str, value: Any) -> bool:
+    """Whether a governed field's requested value is what the model already has."""
+    current = getattr(model, field)
+    return bool(current == value or getattr(current, "pk", object()) == getattr(value, "pk", None))
 
 
 # --- Sharing ----------------------------------------------------------------------------------
@@ -200,6 +246,9 @@ def access_list(model: RegisteredModel) -> list[Grant]:
             reason = "owning team"
         elif group.name == Role.COMPLIANCE:
             reason = "compliance"
+        elif group.name == Role.MODEL_OPS and perms == ["operate_registeredmodel"]:
+            grants.append(Grant("group", group.name, "submitted versions", "model operations"))
+            continue
         else:
             reason = "shared"
         level = "change" if "change_registeredmodel" in perms else "view"
@@ -208,7 +257,7 @@ def access_list(model: RegisteredModel) -> list[Grant]:
         level = "change" if "change_registeredmodel" in perms else "view"
         reason = "risk owner" if user.pk == model.risk_owner_id else "shared"
         grants.append(Grant("user", user.username, level, reason))
-    order = {"owning team": 0, "risk owner": 1, "compliance": 2, "shared": 3}
+    order = {"owning team": 0, "risk owner": 1, "compliance": 2, "model operations": 3, "shared": 4}
     return sorted(grants, key=lambda g: (order[g.reason], g.kind, g.name))
 
 

@@ -18,7 +18,7 @@ from apps.audit.services import object_type_of
 from apps.registry import services, uploads
 from apps.registry.api.views import file_download
 from apps.registry.filters import InventoryFilterForm, inventory
-from apps.registry.forms import ModelDetailsForm, RegisterModelForm, ShareForm, UploadVersionForm
+from apps.registry.forms import ModelEditForm, RegisterModelForm, ShareForm, UploadVersionForm
 from apps.registry.models import ModelVersion, RegisteredModel
 
 PAGE_SIZE = 25
@@ -47,7 +47,9 @@ def _add_errors(form: object, exc: ValidationError) -> None:
 @login_required
 def model_list(request: HttpRequest) -> HttpResponse:
     form = InventoryFilterForm(request.GET)
-    models = form.apply(inventory(visible_to(request.user, RegisteredModel.objects.all())))
+    models = form.apply(
+        inventory(visible_to(request.user, RegisteredModel.objects.all()), request.user)
+    )
     page = Paginator(models, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -94,8 +96,10 @@ def model_register(request: HttpRequest) -> HttpResponse:
 @login_required
 def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
     model = _model(request, slug)
-    versions = model.versions.select_related("uploaded_by").prefetch_related("files")
     user = user_of(request)
+    versions = visible_to(
+        user, model.versions.select_related("uploaded_by").prefetch_related("files")
+    )
     return render(
         request,
         "registry/registeredmodel_detail.html",
@@ -109,6 +113,7 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "can_upload": can(user, services.CHANGE, model)
             and can(user, "registry.add_modelversion"),
             "share_form": ShareForm(),
+            "sections": model_sections(request, model),
         },
     )
 
@@ -118,7 +123,8 @@ def model_history(request: HttpRequest, slug: str) -> HttpResponse:
     """This model's audit events, those of its versions, and those of what other apps keep
     about it (each app's ``model_history.audited_with(model)``: deployments, serving keys)."""
     model = _model(request, slug)
-    version_ids = [str(pk) for pk in model.versions.values_list("pk", flat=True)]
+    visible_versions = visible_to(request.user, model.versions.all())
+    version_ids = [str(pk) for pk in visible_versions.values_list("pk", flat=True)]
     events = AuditEvent.objects.filter(
         object_type=object_type_of(model), object_id=str(model.pk)
     ) | AuditEvent.objects.filter(
@@ -140,11 +146,9 @@ def model_edit(request: HttpRequest, slug: str) -> HttpResponse:
         "name": model.name,
         "use_case": model.use_case,
         "description": model.description,
-        "risk_tier": model.risk_tier,
-        "risk_owner": model.risk_owner,
         "tags": list(model.tags.values_list("name", flat=True)),
     }
-    form = ModelDetailsForm(request.POST or None, initial=initial)
+    form = ModelEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.update_model(model.pk, actor=user, changes=form.cleaned_data)
@@ -214,6 +218,14 @@ class Section:
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     order: int = 50
+
+
+def model_sections(request: HttpRequest, model: RegisteredModel) -> list[Section]:
+    """Sections from each app's ``model_page.sections(request, model)``, in order."""
+    found: list[Section] = []
+    for module in app_modules("model_page"):
+        found.extend(module.sections(request, model))
+    return sorted(found, key=lambda s: s.order)
 
 
 def version_sections(request: HttpRequest, version: ModelVersion) -> list[Section]:

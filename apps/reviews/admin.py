@@ -3,14 +3,21 @@ from __future__ import annotations
 from django.contrib import admin
 
 from apps.audit.admin import ReadOnlyAdmin
-from apps.reviews.models import Comment, Decision, Review, ReviewPolicy
+from apps.reviews.models import Comment, Decision, ModelChange, Review, ReviewPolicy
 
 
 @admin.register(ReviewPolicy)
 class ReviewPolicyAdmin(ReadOnlyAdmin):
     """Edited on /reviews/policies/, which versions and audits each change."""
 
-    list_display = ["__str__", "required", "allow_exceptions", "is_current", "created_at"]
+    list_display = [
+        "__str__",
+        "required",
+        "allow_exceptions",
+        "independent",
+        "is_current",
+        "created_at",
+    ]
 
 
 @admin.register(Review)
@@ -27,3 +34,11 @@ class DecisionAdmin(ReadOnlyAdmin):
 @admin.register(Comment)
 class CommentAdmin(ReadOnlyAdmin):
     list_display = ["version", "author", "created_at"]
+
+
+@admin.register(ModelChange)
+class ModelChangeAdmin(ReadOnlyAdmin):
+    """Proposed and decided on the model page (or the API), which audits each step."""
+
+    list_display = ["model", "field", "old_value", "new_value", "status", "proposed_by"]
+    list_filter = ["field", "status"]

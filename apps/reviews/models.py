@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
+from apps.accounts.models import Team
 from apps.registry.models import ModelVersion, RegisteredModel
 
 # The roles whose sign-off a review policy can require, in the order reviewers usually act.
@@ -23,6 +27,12 @@ class ReviewPolicy(models.Model):
         default=False,
         help_text="A version that failed validation may go to review with a written "
         "justification, flagged to reviewers and compliance.",
+    )
+    independent = models.BooleanField(
+        default=True,
+        help_text="Sign-offs and deployments come from outside the model's owning team: a team "
+        "member gives neither the IT nor the risk sign-off, whatever roles they hold, and does "
+        "not deploy the team's versions.",
     )
     note = models.CharField(max_length=300, blank=True)
     is_current = models.BooleanField(default=True)
@@ -55,6 +65,11 @@ class ReviewPolicy(models.Model):
             (role, n) for role in SIGN_OFF_ROLES for n in range(1, self.required.get(role, 0) + 1)
         ]
 
+    def is_stricter_than(self, other: ReviewPolicy) -> bool:
+        """Asks for a sign-off, or an independence, that ``other`` does not."""
+        more = any(self.required.get(r, 0) > other.required.get(r, 0) for r in SIGN_OFF_ROLES)
+        return more or (self.independent and not other.independent)
+
 
 class Review(models.Model):
     """The request that a version be approved, and its outcome. One per version."""
@@ -72,6 +87,12 @@ class Review(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_reviews"
     )
+    # Who held the sign-offs when review was requested: a change of the model's risk owner or
+    # team during the review does not change whose sign-off it waits for, nor who is independent.
+    risk_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
     summary = models.TextField()
     is_exception = models.BooleanField(
         default=False, help_text="The version failed validation and goes to review anyway."
@@ -157,3 +178,63 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"comment by {self.author} on {self.version}"
+
+
+class ModelChange(models.Model):
+    """A change of who answers for a model, or of how risky it is: its risk owner, owning team or
+    risk tier.
+
+    The owning team must not choose who signs off its work, so these changes are governed: the
+    team proposes, and the model's current risk owner, compliance or an administrator approves
+    (or makes the change themselves). Every step is audited.
+    """
+
+    permission_parent = "model"
+
+    class Field(models.TextChoices):
+        RISK_OWNER = "risk_owner", "Risk owner"
+        TEAM = "team", "Owning team"
+        RISK_TIER = "risk_tier", "Risk tier"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="changes")
+    field = models.CharField(max_length=20, choices=Field.choices)
+    # Usernames, team slugs or tier names, as people read them in the record.
+    old_value = models.CharField(max_length=150)
+    new_value = models.CharField(max_length=150)
+    reason = models.TextField()
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "field"],
+                condition=models.Q(status="pending"),
+                name="one_pending_change_per_field",
+            ),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="change_needs_a_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_field_display()} of {self.model}: {self.old_value} → {self.new_value}"
+
+    def close(self, status: str, *, by: Any = None, reason: str = "") -> None:
+        """Record how the proposal ended (the calling service audits it)."""
+        self.status, self.decided_by, self.decision_reason = status, by, reason
+        self.decided_at = timezone.now()
+        self.save(update_fields=["status", "decided_by", "decision_reason", "decided_at"])

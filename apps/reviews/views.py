@@ -15,8 +15,15 @@ from django.views.decorators.http import require_POST
 from apps.accounts.permissions import get_visible_or_404, user_of, visible_to
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.reviews import lead_times, services
-from apps.reviews.forms import CommentForm, DecisionForm, RequestReviewForm, ReviewPolicyForm
-from apps.reviews.models import Review, ReviewPolicy
+from apps.reviews.forms import (
+    ChangeDecisionForm,
+    ChangeProposalForm,
+    CommentForm,
+    DecisionForm,
+    RequestReviewForm,
+    ReviewPolicyForm,
+)
+from apps.reviews.models import ModelChange, Review, ReviewPolicy
 from apps.validation.models import ValidationReport
 
 
@@ -184,6 +191,7 @@ def policy_edit(request: HttpRequest, risk_tier: str) -> HttpResponse:
             "model_ops": current.required.get("model_ops", 0),
             "risk_owner": current.required.get("risk_owner", 0),
             "allow_exceptions": current.allow_exceptions,
+            "independent": current.independent,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -194,6 +202,7 @@ def policy_edit(request: HttpRequest, risk_tier: str) -> HttpResponse:
                 risk_tier=risk_tier,
                 required={"model_ops": data["model_ops"], "risk_owner": data["risk_owner"]},
                 allow_exceptions=data["allow_exceptions"],
+                independent=data["independent"],
                 note=data["note"],
             )
         except ValidationError as exc:
@@ -207,3 +216,82 @@ def policy_edit(request: HttpRequest, risk_tier: str) -> HttpResponse:
         {"form": form, "current": current},
         status=400 if form.is_bound else 200,
     )
+
+
+# --- Governed changes of a model ---------------------------------------------------------------
+
+
+def _model_changes(request: HttpRequest, slug: str) -> tuple[RegisteredModel, str]:
+    model = get_visible_or_404(request.user, RegisteredModel.objects.all(), slug=slug)
+    return model, model.get_absolute_url() + "#governance"
+
+
+@login_required
+@require_POST
+def propose_change(request: HttpRequest, slug: str) -> HttpResponse:
+    model, back = _model_changes(request, slug)
+    user = user_of(request)
+    services.check_can_propose(user, model)  # 403 before the form says anything
+    form = ChangeProposalForm(request.POST, model=model)
+    try:
+        if not form.is_valid():
+            raise ValidationError("Choose what to change, its new value, and give a reason.")
+        change = services.propose_change(
+            model.pk,
+            actor=user,
+            field=form.cleaned_data["field"],
+            value=form.value(),
+            reason=form.cleaned_data["reason"],
+        )
+    except (ValidationError, services.Conflict) as exc:
+        messages.error(request, _errors(exc) if isinstance(exc, ValidationError) else str(exc))
+    else:
+        if change.status == ModelChange.Status.APPROVED:
+            messages.success(
+                request, f"{change.get_field_display()} changed to {change.new_value}."
+            )
+        else:
+            messages.success(
+                request,
+                f"Change proposed; {model.risk_owner} (risk owner) or compliance will decide it.",
+            )
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def decide_change(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    model, back = _model_changes(request, slug)
+    change = get_visible_or_404(request.user, ModelChange.objects.filter(model=model), pk=pk)
+    form = ChangeDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose approve or reject and give a reason.")
+        return redirect(back)
+    try:
+        change = services.decide_change(
+            change.pk,
+            actor=user_of(request),
+            approve=form.cleaned_data["decision"] == "approve",
+            reason=form.cleaned_data["reason"],
+        )
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    except services.Conflict as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Change {change.get_status_display().lower()}.")
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def withdraw_change(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    model, back = _model_changes(request, slug)
+    change = get_visible_or_404(request.user, ModelChange.objects.filter(model=model), pk=pk)
+    try:
+        services.withdraw_change(change.pk, actor=user_of(request))
+    except services.Conflict as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Proposal withdrawn.")
+    return redirect(back)

@@ -10,6 +10,7 @@ from apps.deployments import services
 from apps.deployments.models import Deployment, Placement
 from apps.registry import storage
 from apps.registry.models import ModelVersion
+from apps.reviews import services as reviews
 from tests.deployments.conftest import deploy_now
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,9 @@ def test_production_needs_staging_and_everything_needs_approval(people, alices_m
     from tests.reviews.conftest import new_version
 
     validated = new_version(alices_model, people.alice, files)
+    with pytest.raises(PermissionDenied):  # never submitted: the team's, not IT's
+        services.request_deployment(validated.pk, "staging", actor=people.ivan)
+    reviews.request_review(validated.pk, actor=people.alice, summary="Ready")
     with pytest.raises(ValidationError, match="Only approved versions deploy"):
         services.request_deployment(validated.pk, "staging", actor=people.ivan)
     for outsider in (people.alice, people.rita, people.carl):

@@ -39,8 +39,14 @@ MATRIX = [
     (
         "PATCH",
         "/",
-        {"risk_tier": "low"},
+        {"description": "Probability of default"},
         {"alice": 200, "rita": 403, "carl": 403, "bob": 404, "ivan": 404, "admin": 200},
+    ),
+    (  # governed: proposed through /changes/ instead, decided by the risk owner or compliance
+        "PATCH",
+        "/",
+        {"risk_tier": "low"},
+        {"alice": 403, "rita": 403, "carl": 403, "bob": 404, "ivan": 404, "admin": 403},
     ),
     (
         "GET",

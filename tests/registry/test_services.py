@@ -69,16 +69,25 @@ def test_an_edit_records_only_what_changed(people, alices_model):
     services.update_model(
         alices_model.pk,
         actor=people.alice,
-        changes={"risk_tier": "medium", "use_case": "Decline risky loans", "tags": ["credit"]},
+        changes={
+            "description": "Probability of default",
+            "use_case": "Decline risky loans",
+            "tags": ["credit"],
+            "risk_tier": "high",  # the same value again is no change
+        },
     )
     event = AuditEvent.objects.get(action="model.updated")
-    assert event.before == {"risk_tier": "high", "tags": ["credit", "retail"]}
-    assert event.after == {"risk_tier": "medium", "tags": ["credit"]}
+    assert event.before == {"description": "", "tags": ["credit", "retail"]}
+    assert event.after == {"description": "Probability of default", "tags": ["credit"]}
 
 
 def test_who_may_edit_what(people, alices_model):
     with pytest.raises(PermissionDenied):
-        services.update_model(alices_model.pk, actor=people.rita, changes={"risk_tier": "low"})
+        services.update_model(alices_model.pk, actor=people.rita, changes={"use_case": "x"})
+    for governed in ({"risk_tier": "low"}, {"risk_owner": people.admin}, {"team": people.fraud}):
+        for who in (people.alice, people.admin):  # governed changes have their own path
+            with pytest.raises(PermissionDenied, match="governed change"):
+                services.update_model(alices_model.pk, actor=who, changes=governed)
     with pytest.raises(PermissionDenied, match="Only administrators"):
         services.update_model(alices_model.pk, actor=people.alice, changes={"pickle_allowed": True})
     services.update_model(alices_model.pk, actor=people.admin, changes={"pickle_allowed": True})
@@ -87,9 +96,13 @@ def test_who_may_edit_what(people, alices_model):
 
 
 def test_a_new_risk_owner_replaces_the_old_ones_access(people, alices_model):
+    from apps.reviews import services as reviews
+
     new_owner = people.rita.__class__.objects.create(username="rob")
     new_owner.groups.add(Group.objects.get(name="risk_owner"))
-    services.update_model(alices_model.pk, actor=people.alice, changes={"risk_owner": new_owner})
+    reviews.propose_change(
+        alices_model.pk, actor=people.rita, field="risk_owner", value="rob", reason="Handover"
+    )
     assert visible_to(new_owner, RegisteredModel.objects.all()).exists()
     assert not visible_to(people.rita, RegisteredModel.objects.all()).exists()
 

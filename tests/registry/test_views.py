@@ -113,18 +113,20 @@ def test_registering_and_editing_through_the_forms(people):
 
     response = alice.post(
         "/models/mortgage-pd/edit/",
-        {
-            "name": "Mortgage PD",
-            "use_case": "Price mortgages",
-            "risk_tier": "medium",
-            "risk_owner": people.rita.pk,
-            "tags": "credit",
-        },
+        {"name": "Mortgage PD", "use_case": "Price all mortgages", "tags": "credit"},
     )
     assert response.status_code == 302
     history = alice.get("/models/mortgage-pd/history/").content.decode()
     assert "model.updated" in history and "model.registered" in history
-    assert "<del>high</del>" in history and "<ins>medium</ins>" in history
+    assert "<del>Price mortgages</del>" in history and "<ins>Price all mortgages</ins>" in history
+    # The edit form offers no governed field: a tier sent anyway is ignored, not applied.
+    form = alice.get("/models/mortgage-pd/edit/").content.decode()
+    assert 'name="risk_tier"' not in form and 'name="risk_owner"' not in form
+    alice.post(
+        "/models/mortgage-pd/edit/",
+        {"name": "Mortgage PD", "use_case": "Price all mortgages", "risk_tier": "low"},
+    )
+    assert RegisteredModel.objects.get(slug="mortgage-pd").risk_tier == "high"
 
 
 def test_uploading_through_the_form_without_javascript(people, alices_model, files, media):

@@ -110,12 +110,26 @@ def test_one_person_never_gives_two_sign_offs(people, alices_model, files, secon
     with pytest.raises(services.Conflict, match="one person gives one sign-off"):
         services.decide(version.pk, actor=people.ivan, verdict="approve", reason="again")
     services.decide(version.pk, actor=second_it, verdict="approve", reason="ok too")
+    services.decide(version.pk, actor=people.rita, verdict="approve", reason="risk ok")
+    assert Review.objects.get(version=version).status == "approved"
     # A person holding both roles (here the model's risk owner too) still signs once.
     both = UserFactory(username="both", role="model_ops")
     both.groups.add(people.rita.groups.get(name="risk_owner"))
-    registry.update_model(alices_model.pk, actor=people.alice, changes={"risk_owner": both})
-    services.decide(version.pk, actor=both, verdict="approve", reason="risk ok")
-    assert Review.objects.get(version=version).status == "approved"
+    services.propose_change(
+        alices_model.pk, actor=people.rita, field="risk_owner", value="both", reason="Handover"
+    )
+    services.update_policy(
+        actor=people.admin,
+        risk_tier="high",
+        required={"model_ops": 1, "risk_owner": 1},
+        allow_exceptions=False,
+        note="Back to one",
+    )
+    second = new_version(alices_model, people.alice, files)
+    request(second, people.alice)
+    services.decide(second.pk, actor=both, verdict="approve", reason="risk ok")
+    with pytest.raises(services.Conflict, match="one person gives one sign-off"):
+        services.decide(second.pk, actor=both, verdict="approve", reason="and IT")
     assert Decision.objects.filter(reviewer=both).count() == 1
 
 
@@ -142,7 +156,7 @@ def test_deciding_needs_the_role_the_object_permission_and_a_review(people, vali
     registry.share_model(
         validated.model_id, actor=people.alice, grantee=other_risk_owner, level="view"
     )
-    with pytest.raises(PermissionDenied, match="is for its risk owner, rita"):
+    with pytest.raises(PermissionDenied, match="is for rita, the model's risk owner"):
         services.decide(validated.pk, actor=other_risk_owner, verdict="approve", reason="x")
     assert not services.can_decide(other_risk_owner, validated)
     assert not services.waiting_for(other_risk_owner).exists()

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.django_db
 
 V = "/models/loan-default/versions/1"
 # The review with its decisions and reviewers, the rights of the one looking, the timeline, the
-# stage durations (computed once), the comments, and the page's unread-notifications count.
-REVIEW_SECTION_QUERIES = 19
+# stage durations (computed once), the comments, the teams of the one looking (sign-offs come
+# from outside the owning team), and the page's unread-notifications count.
+REVIEW_SECTION_QUERIES = 20
 
 
 def client_for(user) -> Client:

@@ -30,7 +30,12 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
     tags: serializers.SlugRelatedField[Tag] = serializers.SlugRelatedField(
         slug_field="name", many=True, read_only=True
     )
-    latest_version = LatestVersionSerializer(read_only=True, allow_null=True)
+    latest_version = LatestVersionSerializer(
+        source="shown_version",
+        read_only=True,
+        allow_null=True,
+        help_text="The latest version you may see (model operations: the latest submitted).",
+    )
     version_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -70,8 +75,8 @@ _ROW_VALUES = [
     "risk_tier",
     "risk_owner__username",
     "pickle_allowed",
-    "latest_version__number",
-    "latest_version__status",
+    "shown_version_number",
+    "shown_version_status",
     "version_count",
     "created_at",
     "updated_at",
@@ -106,8 +111,8 @@ def inventory_rows(page: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "tags": tags[row["pk"]],
             "pickle_allowed": row["pickle_allowed"],
             "latest_version": None
-            if row["latest_version__number"] is None
-            else {"number": row["latest_version__number"], "status": row["latest_version__status"]},
+            if row["shown_version_number"] is None
+            else {"number": row["shown_version_number"], "status": row["shown_version_status"]},
             "version_count": row["version_count"],
             "created_at": _DATETIME.to_representation(row["created_at"]),
             "updated_at": _DATETIME.to_representation(row["updated_at"]),

@@ -51,7 +51,7 @@ class RegisteredModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     change_permission = services.CHANGE
 
     def filter_scoped(self, queryset: QuerySet[RegisteredModel]) -> QuerySet[RegisteredModel]:
-        queryset = inventory(queryset)
+        queryset = inventory(queryset, self.request.user)
         if self.action != "list":  # the inventory's filters narrow the list, not one model
             return queryset
         return InventoryFilterForm(self.request.query_params).apply(queryset)
@@ -93,7 +93,7 @@ class RegisteredModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     def _read(self, model: RegisteredModel) -> dict[str, Any]:
         return dict(
             RegisteredModelSerializer(
-                inventory(RegisteredModel.objects.all()).get(pk=model.pk)
+                inventory(RegisteredModel.objects.all(), self.request.user).get(pk=model.pk)
             ).data
         )
 
@@ -140,11 +140,10 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scop
             )
         return self._model
 
-    def get_queryset(self) -> QuerySet[ModelVersion]:
-        """Versions are visible exactly when their model is: one scoped lookup of the model."""
-        if getattr(self, "swagger_fake_view", False):
-            return ModelVersion.objects.none()
-        return self.queryset.filter(model=self.registered_model())
+    def filter_scoped(self, queryset: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
+        """The visible versions of the model named in the URL (a model you may not see is a
+        404 before anything else; model operations see only its submitted versions)."""
+        return queryset.filter(model=self.registered_model())
 
     @extend_schema(responses={200: ModelVersionSerializer(many=True), **ERRORS})
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -10,9 +10,9 @@ from rest_framework.views import APIView
 
 from apps.accounts.api.serializers import ErrorSerializer
 from apps.accounts.permissions import get_visible_or_404, user_of
-from apps.registry.models import ModelVersion
+from apps.registry.models import ModelVersion, RegisteredModel
 from apps.reviews import services
-from apps.reviews.models import Comment, Decision, Review
+from apps.reviews.models import Comment, Decision, ModelChange, Review
 
 
 class DecisionSerializer(serializers.ModelSerializer):
@@ -36,6 +36,12 @@ class ReviewSerializer(serializers.ModelSerializer):
     policy = serializers.CharField(source="policy.__str__")
     # Not "required": that name belongs to every DRF field.
     sign_offs_required = serializers.JSONField(source="policy.required")
+    sign_offs_independent = serializers.BooleanField(source="policy.independent")
+    risk_owner: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        help_text="Whose risk-owner sign-off the review waits for (fixed when it was requested).",
+    )
     decisions = DecisionSerializer(many=True, read_only=True)
 
     class Meta:
@@ -52,6 +58,8 @@ class ReviewSerializer(serializers.ModelSerializer):
             "closed_at",
             "policy",
             "sign_offs_required",
+            "sign_offs_independent",
+            "risk_owner",
             "decisions",
         ]
         read_only_fields = fields
@@ -189,3 +197,122 @@ class WaitingView(APIView):
     @extend_schema(responses={200: ReviewSerializer(many=True), 401: ErrorSerializer})
     def get(self, request: Request) -> Response:
         return Response(ReviewSerializer(services.waiting_for(user_of(request)), many=True).data)
+
+
+class ModelChangeSerializer(serializers.ModelSerializer):
+    proposed_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    decided_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = ModelChange
+        fields = [
+            "id",
+            "field",
+            "old_value",
+            "new_value",
+            "reason",
+            "status",
+            "proposed_by",
+            "proposed_at",
+            "decided_by",
+            "decision_reason",
+            "decided_at",
+        ]
+        read_only_fields = fields
+
+
+class ChangeProposalSerializer(serializers.Serializer):
+    field = serializers.ChoiceField(choices=ModelChange.Field.values)
+    value = serializers.CharField(help_text="A username, a team slug, or high/medium/low.")
+    reason = serializers.CharField()
+
+
+class ChangeDecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    reason = serializers.CharField()
+
+
+class _ModelAPIView(APIView):
+    def model(self, request: Request, slug: str) -> RegisteredModel:
+        return get_visible_or_404(request.user, RegisteredModel.objects.all(), slug=slug)
+
+    def change(self, request: Request, slug: str, pk: int) -> ModelChange:
+        model = self.model(request, slug)
+        return get_visible_or_404(request.user, ModelChange.objects.filter(model=model), pk=pk)
+
+
+class ModelChangesView(_ModelAPIView):
+    """Governed changes of a model's risk owner, owning team or risk tier. The team proposes
+    (POST); the model's risk owner, compliance or an administrator decides, and a proposal of
+    theirs takes effect at once."""
+
+    @extend_schema(responses={200: ModelChangeSerializer(many=True), **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        changes = ModelChange.objects.filter(model=self.model(request, slug)).select_related(
+            "proposed_by", "decided_by"
+        )
+        return Response(ModelChangeSerializer(changes, many=True).data)
+
+    @extend_schema(
+        request=ChangeProposalSerializer, responses={201: ModelChangeSerializer, **ERRORS}
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        model = self.model(request, slug)
+        body = ChangeProposalSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            change = services.propose_change(
+                model.pk, actor=user_of(request), **body.validated_data
+            )
+        except services.Conflict as exc:
+            return _conflict(exc)
+        return Response(ModelChangeSerializer(change).data, status=status.HTTP_201_CREATED)
+
+
+class ModelChangeView(_ModelAPIView):
+    """One proposed change. POST approves or rejects it, with a reason (not by its proposer)."""
+
+    @extend_schema(responses={200: ModelChangeSerializer, **ERRORS})
+    def get(self, request: Request, slug: str, pk: int) -> Response:
+        return Response(ModelChangeSerializer(self.change(request, slug, pk)).data)
+
+    @extend_schema(
+        operation_id="models_changes_decide",
+        request=ChangeDecisionSerializer,
+        responses={200: ModelChangeSerializer, **ERRORS},
+    )
+    def post(self, request: Request, slug: str, pk: int) -> Response:
+        change = self.change(request, slug, pk)
+        body = ChangeDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            change = services.decide_change(
+                change.pk,
+                actor=user_of(request),
+                approve=body.validated_data["decision"] == "approve",
+                reason=body.validated_data["reason"],
+            )
+        except services.Conflict as exc:
+            return _conflict(exc)
+        return Response(ModelChangeSerializer(change).data)
+
+
+class ModelChangeWithdrawView(_ModelAPIView):
+    """The proposer withdraws a change still waiting for a decision."""
+
+    @extend_schema(
+        operation_id="models_changes_withdraw",
+        request=None,
+        responses={200: ModelChangeSerializer, **ERRORS},
+    )
+    def post(self, request: Request, slug: str, pk: int) -> Response:
+        change = self.change(request, slug, pk)
+        try:
+            change = services.withdraw_change(change.pk, actor=user_of(request))
+        except services.Conflict as exc:
+            return _conflict(exc)
+        return Response(ModelChangeSerializer(change).data)

@@ -1,0 +1,37 @@
+"""The governance part of the model page: who answers for the model, and changes to that."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from apps.accounts.permissions import can, user_of
+from apps.registry import services as registry
+from apps.registry.models import RegisteredModel
+from apps.registry.views import Section
+from apps.reviews import services
+from apps.reviews.forms import ChangeDecisionForm, ChangeProposalForm
+from apps.reviews.models import ModelChange
+
+
+def sections(request: HttpRequest, model: RegisteredModel) -> list[Section]:
+    user = user_of(request)
+    changes = list(
+        ModelChange.objects.filter(model=model).select_related("proposed_by", "decided_by")[:20]
+    )
+    decider = services.may_decide_change(user, model)
+    may_propose = decider or can(user, registry.CHANGE, model)
+    return [
+        Section(
+            "reviews/_model_governance.html",
+            {
+                "model": model,
+                "pending": [c for c in changes if c.status == ModelChange.Status.PENDING],
+                "decided": [c for c in changes if c.status != ModelChange.Status.PENDING],
+                "decider": decider,
+                "user": user,
+                "proposal_form": ChangeProposalForm(model=model) if may_propose else None,
+                "decision_form": ChangeDecisionForm(),
+            },
+            order=10,
+        )
+    ]
