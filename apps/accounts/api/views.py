@@ -65,7 +65,7 @@ class ObtainTokenView(APIView):
         )
         data = NewTokenSerializer(token).data
         data["token"] = raw
-        return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(responses={200: ApiTokenSerializer, 401: ErrorSerializer, 404: ErrorSerializer})
