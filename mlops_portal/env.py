@@ -6,6 +6,7 @@ process at start-up, not surface as odd behaviour later.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -52,6 +53,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[str]:
+    """Comma-separated addresses or CIDR networks (``10.0.0.5, 10.1.0.0/16``), each normalised to
+    a network. A network with host bits set (``10.0.0.5/8``) is refused: it is a typo, and guessing
+    which was meant would trust more or fewer hosts than intended."""
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(str(ipaddress.ip_network(item)))
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"{name} must list IP addresses or networks such as 10.0.0.0/24; "
+                f"{item!r} is not one ({exc})"
+            ) from None
+    return networks
 
 
 def env_secret(name: str) -> str | None:

@@ -19,6 +19,7 @@ from mlops_portal.env import (
     env_bool,
     env_int,
     env_list,
+    env_networks,
     env_secret,
     env_str,
 )
@@ -81,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "apps.accounts.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "apps.accounts.middleware.NoStoreMiddleware",  # below WhiteNoise: static files stay cached
     "apps.audit.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -162,7 +164,9 @@ CSRF_FAILURE_VIEW = "apps.audit.views.csrf_failure"
 AXES_FAILURE_LIMIT = env_int("PORTAL_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("PORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-# The address the audit trail records: behind the proxy, the one the proxy saw, not its own.
+# The address the audit trail and the API's rate limits use: X-Forwarded-For counts only when
+# it comes from one of PORTAL_TRUSTED_PROXIES (a client reaching the port directly cannot forge
+# it), so behind the proxy it is the proxy's client, not the proxy.
 AXES_CLIENT_IP_CALLABLE = "apps.audit.context.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # the audit log records logins and failures
@@ -180,7 +184,17 @@ CSRF_COOKIE_SECURE = PORTAL_HTTPS
 SECURE_HSTS_SECONDS = 31_536_000 if PORTAL_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PORTAL_HTTPS
 SECURE_HSTS_PRELOAD = PORTAL_HTTPS
+# The proxies in front of the portal, as the web server sees them: only their X-Forwarded-For
+# is read (apps.audit.context.client_ip).
+PORTAL_TRUSTED_PROXIES = env_networks("PORTAL_TRUSTED_PROXIES")
 if env_bool("PORTAL_BEHIND_PROXY", False):
+    if not PORTAL_TRUSTED_PROXIES:
+        # Every client would have the proxy's address: five wrong passwords for a username from
+        # anywhere would lock it out for everyone, and the audit trail would name the proxy.
+        raise ConfigurationError(
+            "PORTAL_BEHIND_PROXY=1 needs PORTAL_TRUSTED_PROXIES: the address (or network) of "
+            "the proxy as the portal sees it, e.g. PORTAL_TRUSTED_PROXIES=10.0.0.2"
+        )
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

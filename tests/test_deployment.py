@@ -72,12 +72,35 @@ def test_the_api_docs_are_served_from_our_own_static_files(people):
     assert "cdn" not in page.lower() and "unpkg" not in page.lower()
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORTAL_BEHIND_PROXY": "1"}, "PORTAL_BEHIND_PROXY=1 needs PORTAL_TRUSTED_PROXIES"),
+        ({"PORTAL_TRUSTED_PROXIES": "10.0.0.0/8,proxy"}, "'proxy' is not one"),
+    ],
+)
+def test_a_proxy_setting_the_portal_cannot_use_stops_it_at_start_up(tmp_path, env, message):
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=settings.BASE_DIR,
+        env={**inherited, **env, "PORTAL_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_web_containers_health_check_passes_under_the_production_settings():
     """docker-compose.yml cannot be run here (no Docker engine); its web health check can: the
     same command against gunicorn with the environment compose gives the web container."""
     compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())
     command = compose["services"]["web"]["healthcheck"]["test"]
+    # Behind the proxy the portal starts only when told which proxy to believe.
+    environment = compose["services"]["web"]["environment"]
+    assert environment["PORTAL_BEHIND_PROXY"] == "1" and "PORTAL_TRUSTED_PROXIES" in environment
     assert command[:3] == ["CMD", "python", "-c"] and "127.0.0.1:8000" in command[3]
     production = {
         "DEBUG": "0",
@@ -85,6 +108,7 @@ def test_the_web_containers_health_check_passes_under_the_production_settings():
         "ALLOWED_HOSTS": "portal.bank.example",
         "PORTAL_HTTPS": "1",
         "PORTAL_BEHIND_PROXY": "1",
+        "PORTAL_TRUSTED_PROXIES": "10.0.0.2",
     }
     with Gunicorn(**production) as web:
         check = command[3].replace("127.0.0.1:8000", f"127.0.0.1:{web.port}")

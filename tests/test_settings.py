@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_portal.env import ConfigurationError, env_bool, env_int, env_list, env_secret
+from mlops_portal.env import (
+    ConfigurationError,
+    env_bool,
+    env_int,
+    env_list,
+    env_networks,
+    env_secret,
+)
 
 
 def test_env_bool_accepts_the_usual_spellings_and_refuses_others(monkeypatch):
@@ -37,3 +44,14 @@ def test_env_list_and_secret_files(monkeypatch, tmp_path):
     monkeypatch.setenv("TOKEN_FILE", str(tmp_path / "missing"))
     with pytest.raises(ConfigurationError, match="cannot be read"):
         env_secret("TOKEN")
+
+
+def test_env_networks_reads_addresses_and_networks_and_refuses_typos(monkeypatch):
+    monkeypatch.setenv("PROXIES", "10.0.0.2, 172.16.0.0/12, 2001:db8::/32")
+    assert env_networks("PROXIES") == ["10.0.0.2/32", "172.16.0.0/12", "2001:db8::/32"]
+    monkeypatch.delenv("PROXIES")
+    assert env_networks("PROXIES") == []
+    for typo in ("10.0.0.300", "proxy.internal", "10.0.0.5/8"):
+        monkeypatch.setenv("PROXIES", typo)
+        with pytest.raises(ConfigurationError, match=f"PROXIES must list IP addresses.*{typo}"):
+            env_networks("PROXIES")

@@ -86,3 +86,15 @@ def test_no_route_answers_a_stranger(route, method):
         return
     # The API says 401; a refused method or an unknown object says nothing more.
     assert response.status_code in {401, 403, 404, 405}, (route, method, response.status_code)
+
+
+def test_nothing_answered_to_a_signed_in_user_may_be_stored(people, alices_model):
+    """Every route, read by the one who may see everything: no answer may stay in a cache."""
+    client = Client()
+    client.force_login(people.admin)
+    stored = {}
+    for route in every_route():
+        response = client.get(sample_path(route))
+        if "no-store" not in response.get("Cache-Control", ""):
+            stored[route] = response.status_code
+    assert stored == {}

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 
 # Pages that refresh themselves send this header; their requests do not count as activity.
 POLL_HEADER = "X-Portal-Poll"
@@ -63,4 +64,23 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every answer Django computes.
+
+    Pages, API answers and downloads show what one person may see (and tokens or keys, once), so
+    no browser history, shared disk cache or proxy may keep them. That holds for the few answers
+    without a signed-in user too: the sign-in page carries a CSRF token, ``/healthz`` is a live
+    state, and an error page is no use stored. Static files are answered by WhiteNoise, above
+    this middleware, and keep their long caching: they are the same for everyone.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        patch_cache_control(response, no_store=True)
         return response

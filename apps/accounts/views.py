@@ -65,15 +65,12 @@ def tokens(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
     listing = ApiToken.objects.filter(user=user_of(request))
-    response = render(
+    return render(
         request,
         "accounts/apitoken_list.html",
         {"tokens": listing, "form": form, "created": created},
         status=status,
     )
-    # The raw token must not linger in a browser or proxy cache.
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @login_required

@@ -87,8 +87,20 @@ _CSV_COLUMNS = ["id", *chain.HASHED_FIELDS, "hash"]
 
 
 @compliance_only
-def export_csv(request: HttpRequest) -> StreamingHttpResponse:
-    _, events = _filtered(request)
+def export_csv(request: HttpRequest) -> HttpResponseBase:
+    form, events = _filtered(request)
+    if form.errors:
+        # An empty file would read as "no such events": say which filter is wrong instead.
+        problems = [
+            str(message) if field == "__all__" else f"{form[field].label}: {message}"
+            for field, messages in form.errors.items()
+            for message in messages
+        ]
+        return HttpResponse(
+            "Nothing exported; correct the filters. " + " ".join(problems),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     with transaction.atomic():
         services.record(
             request.user,

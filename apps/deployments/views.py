@@ -185,7 +185,7 @@ def keys(request: HttpRequest, slug: str) -> HttpResponse:
             messages.error(request, " ".join(exc.messages))
     else:
         services.check_can_deploy(user, model)
-    response = render(
+    return render(
         request,
         "deployments/servingkey_list.html",
         {
@@ -197,8 +197,6 @@ def keys(request: HttpRequest, slug: str) -> HttpResponse:
             ),
         },
     )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 # The serving endpoint through Django's URLconf: development and test servers. Production's

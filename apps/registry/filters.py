@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db.models import BooleanField, Case, F, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, F, IntegerField, Q, QuerySet, Value, When
 
 from apps.accounts.permissions import Person, holding
 from apps.registry.models import ModelVersion, RegisteredModel
@@ -47,25 +47,43 @@ def inventory(queryset: QuerySet[RegisteredModel], user: Person) -> QuerySet[Reg
     )
 
 
+def _one_of(choices: list[tuple[str, str]]) -> dict[str, str]:
+    """Django's "Select a valid choice" names neither the values offered nor, in the API, the
+    parameter; someone who typed a URL or wrote a script needs the list."""
+    accepted = ", ".join(value for value, _ in choices if value)
+    return {"invalid_choice": f"“%(value)s” is not one of: {accepted}."}
+
+
+RISK_TIERS = [("", "Any"), *RegisteredModel.RiskTier.choices]
+STATUSES = [("", "Any"), ("none", "No versions yet"), *ModelVersion.Status.choices]
+SORT_CHOICES = [(key, label) for key, (_, label) in SORTS.items()]
+
+
 class InventoryFilterForm(forms.Form):
+    """The inventory's filters. A value that is not offered is an error on its field: the page
+    shows it there and applies the other filters, the API refuses the request (400)."""
+
     q = forms.CharField(required=False, label="Search", help_text="Name, tag or use case")
     risk_tier = forms.ChoiceField(
-        required=False, choices=[("", "Any"), *RegisteredModel.RiskTier.choices]
+        required=False, choices=RISK_TIERS, error_messages=_one_of(RISK_TIERS)
     )
     status = forms.ChoiceField(
         required=False,
         label="Latest version",
-        choices=[("", "Any"), ("none", "No versions yet"), *ModelVersion.Status.choices],
+        choices=STATUSES,
+        error_messages=_one_of(STATUSES),
     )
     team = forms.CharField(required=False, help_text="Team slug")
     owner = forms.CharField(required=False, help_text="Username")
     risk_owner = forms.CharField(required=False, help_text="Username")
     sort = forms.ChoiceField(
-        required=False, choices=[(k, label) for k, (_, label) in SORTS.items()]
+        required=False, choices=SORT_CHOICES, error_messages=_one_of(SORT_CHOICES)
     )
 
     def apply(self, models: QuerySet[RegisteredModel]) -> QuerySet[RegisteredModel]:
-        data: dict[str, Any] = self.cleaned_data if self.is_valid() else {}
+        """The filters and order asked for, from every field whose value is valid."""
+        self.is_valid()  # fills cleaned_data with the valid fields only
+        data: dict[str, Any] = getattr(self, "cleaned_data", {})  # an unbound form has none
         if q := (data.get("q") or "").strip():
             # A subquery rather than a join: no duplicate rows, so no DISTINCT over the page.
             tagged = RegisteredModel.tags.through.objects.filter(tag__name__iexact=q)
@@ -90,8 +108,6 @@ class InventoryFilterForm(forms.Form):
                 models = models.filter(**{lookup: value})
         order = SORTS.get(data.get("sort") or "name", SORTS["name"])[0]
         if order == "risk_rank":
-            from django.db.models import Case, IntegerField, Value, When
-
             models = models.annotate(
                 risk_rank=Case(
                     When(risk_tier="high", then=Value(0)),

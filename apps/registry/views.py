@@ -63,6 +63,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
             "filtered": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
             "can_register": can(request.user, "registry.add_registeredmodel"),
         },
+        status=400 if form.errors else 200,
     )
 
 

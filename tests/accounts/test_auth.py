@@ -55,20 +55,73 @@ def test_repeated_failures_lock_the_username_out_and_are_audited(people):
     assert _login(client, "bob", "pw-bob").status_code == 302
 
 
-def test_behind_the_proxy_lockouts_follow_the_client_not_the_proxy(people, settings):
-    """Every request reaches the portal from the proxy's address; the client's is forwarded."""
-    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+def _sign_in(path: str, username: str, password: str, forwarded_for: str = "", **client):
+    """A sign-in on the page or at the token endpoint, from the client described by ``client``."""
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    credentials = {"username": username, "password": password}
+    if path.startswith("/api/"):
+        body = {**credentials, "name": "laptop"}
+        return Client(**client).post(path, body, content_type="application/json", headers=headers)
+    return Client(**client).post(path, credentials, headers=headers)
 
-    def login_from(address: str, password: str):
-        return Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=address).post(
-            reverse("login"), {"username": "alice", "password": password}
-        )
+
+SIGN_IN = pytest.mark.parametrize("path", ["/login/", "/api/v1/auth/token/"])
+
+
+@SIGN_IN
+def test_forged_forwarded_addresses_do_not_escape_the_lock_out(people, settings, path):
+    """Production settings (a proxy at 10.0.0.2), but the client reaches the web port directly and
+    names a new address in X-Forwarded-For with every guess."""
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.PORTAL_TRUSTED_PROXIES = ["10.0.0.2"]
+    limit = settings.AXES_FAILURE_LIMIT  # 5: below the token endpoint's rate limit of 10
+
+    answers = [
+        _sign_in(path, "alice", "wrong", f"203.0.113.{n}", REMOTE_ADDR="192.0.2.66").status_code
+        for n in range(limit + 3)
+    ]
+
+    assert 429 not in answers[: limit - 1] and set(answers[limit - 1 :]) == {429}
+    # Not even the right password, from yet another made-up address.
+    right = _sign_in(path, "alice", "pw-alice", "198.51.100.1", REMOTE_ADDR="192.0.2.66")
+    assert right.status_code == 429
+    failures = AuditEvent.objects.filter(action="auth.login_failed")
+    assert set(failures.values_list("ip", flat=True)) == {"192.0.2.66"}
+
+
+def test_forged_forwarded_addresses_do_not_escape_the_token_rate_limit(people):
+    """One client tries a password for many usernames, each time with a new made-up address."""
+    answers = [
+        _sign_in("/api/v1/auth/token/", f"user{n}", "Winter2026!", f"203.0.113.{n}").status_code
+        for n in range(1, 41)
+    ]
+    assert answers[:10] == [401] * 10 and set(answers[10:]) == {429}
+
+
+@SIGN_IN
+def test_behind_a_trusted_proxy_lockouts_follow_the_client_not_the_proxy(people, settings, path):
+    """Every request reaches the portal from the proxy (the test client's own address); the
+    client's address is forwarded."""
+    settings.PORTAL_TRUSTED_PROXIES = ["127.0.0.1"]
 
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        login_from("203.0.113.7", "wrong")
-    assert login_from("203.0.113.7", "pw-alice").status_code == 429
+        _sign_in(path, "alice", "wrong", "203.0.113.7")
+    assert _sign_in(path, "alice", "pw-alice", "203.0.113.7").status_code == 429
     # alice at her own desk, through the same proxy, is not locked out by someone else's guesses.
-    assert login_from("198.51.100.20", "pw-alice").status_code == 302
+    assert _sign_in(path, "alice", "pw-alice", "198.51.100.20").status_code in (201, 302)
+    failures = AuditEvent.objects.filter(action="auth.login_failed")
+    assert set(failures.values_list("ip", flat=True)) == {"203.0.113.7"}
+    login = AuditEvent.objects.get(action__in=["auth.login", "token.created"])
+    assert login.ip == "198.51.100.20"
+
+
+def test_behind_a_trusted_proxy_the_token_rate_limit_follows_the_client(people, settings):
+    settings.PORTAL_TRUSTED_PROXIES = ["127.0.0.0/8"]
+    for n in range(10):
+        _sign_in("/api/v1/auth/token/", f"user{n}", "x", "203.0.113.7")
+    assert _sign_in("/api/v1/auth/token/", "bob", "x", "203.0.113.7").status_code == 429
+    # Another client behind the same proxy still has its own allowance.
+    assert _sign_in("/api/v1/auth/token/", "bob", "pw-bob", "198.51.100.20").status_code == 201
 
 
 def test_logout_is_a_post_and_is_audited(people):

@@ -113,6 +113,18 @@ def test_csv_export_holds_the_filtered_events_and_is_audited(people):
     assert exported.actor == people.carl and exported.after == {"filters": {"actor": "alice"}}
 
 
+def test_a_csv_export_with_an_invalid_filter_is_refused_not_empty(people):
+    services.record(people.alice, "model.updated", object_type="m", object_id="1")
+    response = _client(people.carl).get(
+        reverse("audit:export"), {"actor": "alice", "since": "2026-13-01"}
+    )
+    assert response.status_code == 400
+    assert response.content.decode() == (
+        "Nothing exported; correct the filters. From: Enter a valid date."
+    )
+    assert not AuditEvent.objects.filter(action="audit.exported").exists()
+
+
 def test_the_verify_button_reports_intact_then_the_first_edited_row(people):
     client = _client(people.carl)
     events = [

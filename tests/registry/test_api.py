@@ -222,6 +222,29 @@ def test_the_list_filters_searches_sorts_and_pages(people, api, alices_version, 
     }
 
 
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        (
+            {"risk_tier": "high", "sort": "bogus"},
+            "sort: “bogus” is not one of: name, -updated, risk, -versions.",
+        ),
+        ({"risk_tier": "extreme"}, "risk_tier: “extreme” is not one of: high, medium, low."),
+        ({"status": "live", "q": "loan"}, "status: “live” is not one of: none, draft, "),
+    ],
+    ids=["sort", "risk_tier", "status"],
+)
+def test_an_invalid_filter_value_is_refused_naming_the_parameter_and_what_it_accepts(
+    people, api, alices_version, bobs_model, query, detail
+):
+    """Dropping the bad filter (or, as before, every filter) would list models not asked for."""
+    response = api(people.admin).get("/api/v1/models/", query)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["detail"].startswith(detail)
+    assert list(body["errors"]) == [detail.split(":")[0]]
+
+
 def test_each_listed_model_reads_as_its_own_detail(people, api, alices_version, bobs_model):
     """The list builds its rows without the serializer (for speed); it must say the same."""
     services.update_model(

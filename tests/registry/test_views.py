@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -301,3 +303,19 @@ def test_the_inventory_filters_and_keeps_them_across_pages(people, alices_versio
     assert 'href="?q=bulk&amp;page=2"' in response.content.decode()
     empty = client_for(people.alice).get("/models/", {"q": "nothing-matches"}).content.decode()
     assert "No model you may see matches these filters" in empty
+
+
+def test_an_invalid_filter_is_shown_at_its_field_and_the_other_filters_still_apply(
+    people, alices_model, bobs_model
+):
+    """A sort order edited into the address used to drop every filter and list all models."""
+    response = client_for(people.admin).get("/models/", {"risk_tier": "high", "sort": "bogus"})
+
+    assert response.status_code == 400
+    assert [m.slug for m in response.context["page"].object_list] == ["loan-default"]
+    html = response.content.decode()
+    select = re.search(r"<select name=\"sort\"[^>]*>", html)
+    assert select and 'aria-invalid="true"' in select[0]
+    assert 'aria-describedby="id_sort_error"' in select[0]
+    error = re.search(r'<ul class="errorlist" id="id_sort_error">(.*?)</ul>', html, re.S)
+    assert error and "“bogus” is not one of: name, -updated, risk, -versions." in error[1]

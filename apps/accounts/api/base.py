@@ -12,10 +12,12 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.viewsets import GenericViewSet
 
 from apps.accounts.permissions import not_found_message, require, visible_to
+from apps.audit.context import client_ip
 
 
 def validation_error_body(exc: DjangoValidationError) -> dict[str, Any]:
@@ -105,3 +107,15 @@ class ScopedViewSet(GenericViewSet):
         super().check_object_permissions(request, obj)
         if request.method not in SAFE_METHODS and self.change_permission:
             require(request.user, self.change_permission, obj)
+
+
+class ClientThrottle(ScopedRateThrottle):
+    """DRF's rate limit per ``throttle_scope``, counted per client as ``client_ip`` names it.
+
+    DRF's own ``get_ident`` believes any X-Forwarded-For (or a count of proxy hops), so a client
+    sending a new made-up address with each request was never limited.
+    """
+
+    def get_ident(self, request: Request) -> str:
+        # No address at all (a peer that is not IP) shares one allowance: it fails closed.
+        return client_ip(request._request) or ""

@@ -7,10 +7,10 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.accounts import services
+from apps.accounts.api.base import ClientThrottle
 from apps.accounts.api.serializers import (
     ApiTokenSerializer,
     ErrorSerializer,
@@ -28,7 +28,7 @@ class ObtainTokenView(APIView):
 
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientThrottle]
     throttle_scope = "token"
 
     @extend_schema(
@@ -65,7 +65,7 @@ class ObtainTokenView(APIView):
         )
         data = NewTokenSerializer(token).data
         data["token"] = raw
-        return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(responses={200: ApiTokenSerializer, 401: ErrorSerializer, 404: ErrorSerializer})

@@ -205,7 +205,7 @@ class ServingKeyViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, ScopedV
         )
         data = dict(NewServingKeySerializer(self.queryset.get(pk=key.pk)).data)
         data["key"] = raw
-        return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+        return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None, **ERRORS})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status
+from rest_framework import exceptions, mixins, status
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,19 +26,30 @@ from apps.registry.api.serializers import (
     inventory_rows,
     inventory_values,
 )
-from apps.registry.filters import InventoryFilterForm, inventory
+from apps.registry.filters import (
+    RISK_TIERS,
+    SORTS,
+    STATUSES,
+    InventoryFilterForm,
+    inventory,
+)
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
 from apps.registry.uploads import UploadRefused
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 FILTERS = [
     OpenApiParameter("q", str, description="Search name, tag or use case"),
-    OpenApiParameter("risk_tier", str, enum=["high", "medium", "low"]),
-    OpenApiParameter("status", str, description="Status of the latest version, or “none”"),
+    OpenApiParameter("risk_tier", str, enum=[value for value, _ in RISK_TIERS if value]),
+    OpenApiParameter(
+        "status",
+        str,
+        enum=[value for value, _ in STATUSES if value],
+        description="Status of the latest version, or “none”",
+    ),
     OpenApiParameter("team", str, description="Team slug"),
     OpenApiParameter("owner", str, description="Username"),
     OpenApiParameter("risk_owner", str, description="Username"),
-    OpenApiParameter("sort", str, enum=["name", "-updated", "risk", "-versions"]),
+    OpenApiParameter("sort", str, enum=list(SORTS)),
 ]
 
 
@@ -54,7 +65,13 @@ class RegisteredModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
         queryset = inventory(queryset, self.request.user)
         if self.action != "list":  # the inventory's filters narrow the list, not one model
             return queryset
-        return InventoryFilterForm(self.request.query_params).apply(queryset)
+        form = InventoryFilterForm(self.request.query_params)
+        if not form.is_valid():
+            # Dropping one filter would answer with models the caller did not ask for.
+            raise exceptions.ValidationError(
+                {field: [str(m) for m in messages] for field, messages in form.errors.items()}
+            )
+        return form.apply(queryset)
 
     @extend_schema(
         parameters=FILTERS, responses={200: RegisteredModelSerializer(many=True), **ERRORS}
