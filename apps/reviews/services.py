@@ -221,8 +221,8 @@ def _role_for(actor: User, review: Review) -> tuple[str, int]:
             return role, slot
     if open_to_you:
         raise PermissionDenied(
-            f"The risk owner sign-off of this review is for {review.risk_owner}, the model's "
-            "risk owner when review was requested."
+            f"The risk owner sign-off of this review is for its risk owner, {review.risk_owner} "
+            "(the model's risk owner when review was requested)."
         )
     raise Conflict(
         f"The {held[0].replace('_', ' ')} sign-off of this version has already been given."

@@ -118,7 +118,7 @@ def test_an_open_review_keeps_the_sign_off_holders_it_started_with(people, valid
         validated.model_id, actor=people.carl, field="risk_owner", value="rose", reason="Handover"
     )
     # rose is the model's risk owner now, but this review waits for rita, who still sees it.
-    with pytest.raises(PermissionDenied, match="is for rita"):
+    with pytest.raises(PermissionDenied, match="is for its risk owner, rita"):
         services.decide(validated.pk, actor=rose, verdict="approve", reason="mine now")
     approve(validated, people.ivan, people.rita)
     validated.refresh_from_db()

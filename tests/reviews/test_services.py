@@ -156,7 +156,7 @@ def test_deciding_needs_the_role_the_object_permission_and_a_review(people, vali
     registry.share_model(
         validated.model_id, actor=people.alice, grantee=other_risk_owner, level="view"
     )
-    with pytest.raises(PermissionDenied, match="is for rita, the model's risk owner"):
+    with pytest.raises(PermissionDenied, match="is for its risk owner, rita"):
         services.decide(validated.pk, actor=other_risk_owner, verdict="approve", reason="x")
     assert not services.can_decide(other_risk_owner, validated)
     assert not services.waiting_for(other_risk_owner).exists()
