@@ -17,9 +17,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 
 # Stamps record which lock is installed; editing a lock reinstalls on the next make.
-$(VENV)/.runtime: requirements.lock pyproject.toml | $(BIN)/python
+$(VENV)/.runtime: requirements.lock pyproject.toml cli/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps -e ./cli  # its one dependency, requests, is in the lock
 	touch $@
 
 $(VENV)/.dev: requirements-dev.lock $(VENV)/.runtime

@@ -457,9 +457,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         return "(nothing)"
     cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
-    )
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,3 +1,0 @@
-from apps.cli.main import main
-
-raise SystemExit(main())

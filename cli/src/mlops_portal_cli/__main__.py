@@ -1,0 +1,3 @@
+from mlops_portal_cli.main import main
+
+raise SystemExit(main())
