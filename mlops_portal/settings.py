@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "axes",
+    "apps.core",
     "apps.audit",
     "apps.jobs",
     "apps.accounts",
@@ -167,7 +168,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address the audit trail and the API's rate limits use: X-Forwarded-For counts only when
 # it comes from one of PORTAL_TRUSTED_PROXIES (a client reaching the port directly cannot forge
 # it), so behind the proxy it is the proxy's client, not the proxy.
-AXES_CLIENT_IP_CALLABLE = "apps.audit.context.client_ip"
+AXES_CLIENT_IP_CALLABLE = "apps.core.client.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # the audit log records logins and failures
 AXES_VERBOSE = False
@@ -185,7 +186,7 @@ SECURE_HSTS_SECONDS = 31_536_000 if PORTAL_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PORTAL_HTTPS
 SECURE_HSTS_PRELOAD = PORTAL_HTTPS
 # The proxies in front of the portal, as the web server sees them: only their X-Forwarded-For
-# is read (apps.audit.context.client_ip).
+# is read (apps.core.client.client_ip).
 PORTAL_TRUSTED_PROXIES = env_networks("PORTAL_TRUSTED_PROXIES")
 if env_bool("PORTAL_BEHIND_PROXY", False):
     if not PORTAL_TRUSTED_PROXIES:
@@ -241,7 +242,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"token": "10/min"},
-    "EXCEPTION_HANDLER": "apps.accounts.api.base.exception_handler",
+    "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MLOps Portal API",

@@ -16,9 +16,9 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.accounts import services
 from apps.accounts.models import ApiToken, Team
-from apps.accounts.permissions import user_of
 from apps.audit import services as audit
 from apps.audit.admin import AuditedAdmin, ReadOnlyAdmin
+from apps.core.permissions import user_of
 
 
 def _permission_names(permissions: QuerySet[Any]) -> list[str]:

@@ -12,9 +12,11 @@ class AccountsConfig(AppConfig):
         from axes.signals import user_locked_out
         from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
-        from apps.accounts import services
+        from apps.accounts import dashboard, services
+        from apps.core.registry import registry
 
         user_logged_in.connect(services.record_login, dispatch_uid="audit-login")
         user_logged_out.connect(services.record_logout, dispatch_uid="audit-logout")
         user_login_failed.connect(services.record_login_failure, dispatch_uid="audit-login-failed")
         user_locked_out.connect(services.record_lockout, dispatch_uid="audit-locked-out")
+        registry.dashboard_panels.add("accounts", dashboard.panels)

@@ -19,8 +19,8 @@ from apps.accounts import services
 from apps.accounts.dashboard import panels_for
 from apps.accounts.forms import TokenCreateForm
 from apps.accounts.models import ApiToken
-from apps.accounts.permissions import user_of
 from apps.accounts.roles import ROLE_LABELS, roles_of
+from apps.core.permissions import user_of
 
 
 class PortalLoginView(LoginView):

@@ -4,9 +4,9 @@ from django.contrib import admin
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from apps.accounts.permissions import user_of
 from apps.audit import services as audit
 from apps.audit.admin import ReadOnlyAdmin
+from apps.core.permissions import user_of
 from apps.deployments.models import Deployment, Environment, PredictionLog, ServingKey
 
 

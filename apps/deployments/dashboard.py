@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 
-from apps.accounts.dashboard import Panel
-from apps.accounts.permissions import can, visible_to
+from apps.core.permissions import can, visible_to
+from apps.core.registry import Panel
 from apps.deployments import services
 from apps.deployments.models import Deployment, Placement
 from apps.registry.models import ModelVersion, RegisteredModel

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
-from apps.accounts.permissions import visible_to
+from apps.core.permissions import visible_to
 from apps.deployments import services
 from apps.deployments.models import Deployment
 from apps.jobs import services as jobs

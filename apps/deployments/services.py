@@ -18,8 +18,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.permissions import require
 from apps.audit import services as audit
+from apps.core.permissions import require
 from apps.deployments.models import Deployment, Environment, Placement, ServingKey
 from apps.jobs import services as jobs
 from apps.jobs.models import Job

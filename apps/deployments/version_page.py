@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from apps.accounts.permissions import can, user_of
+from apps.core.permissions import can, user_of
+from apps.core.registry import Section
 from apps.deployments import services
 from apps.deployments.models import Deployment, Environment, Placement
 from apps.registry.models import ModelVersion
-from apps.registry.views import Section
 
 
 def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from apps.accounts.permissions import get_visible_or_404, user_of, visible_to
+from apps.core.permissions import get_visible_or_404, user_of, visible_to
 from apps.deployments import services, serving
 from apps.deployments.models import Deployment, Environment, ServingKey
 from apps.registry.models import ModelVersion, RegisteredModel

@@ -11,8 +11,8 @@ from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from apps.accounts.permissions import user_of
 from apps.audit.admin import ReadOnlyAdmin
+from apps.core.permissions import user_of
 from apps.notifications import services
 from apps.notifications.models import AllowedWebhookHost, Webhook, WebhookDelivery
 

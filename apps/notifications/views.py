@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from apps.accounts.permissions import user_of
+from apps.core.permissions import user_of
 from apps.notifications import services
 from apps.notifications.forms import PreferencesForm
 from apps.notifications.models import Notification

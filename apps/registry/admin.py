@@ -6,8 +6,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.accounts.permissions import user_of
 from apps.audit.admin import ReadOnlyAdmin
+from apps.core.permissions import user_of
 from apps.registry import services
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile, Tag
 

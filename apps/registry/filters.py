@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.db.models import BooleanField, Case, F, IntegerField, Q, QuerySet, Value, When
 
-from apps.accounts.permissions import Person, holding
+from apps.core.permissions import Person, holding
 from apps.registry.models import ModelVersion, RegisteredModel
 
 SORTS = {

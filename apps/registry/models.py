@@ -9,6 +9,7 @@ from django.urls import reverse
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from apps.accounts.models import Team
+from apps.core.permissions import RestrictedQuerySet
 
 
 class Tag(models.Model):
@@ -75,6 +76,8 @@ class RegisteredModel(models.Model):
     version_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet["RegisteredModel"].as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -165,6 +168,8 @@ class ModelVersion(models.Model):
     # Set by the review request; from then on model operations may see the version.
     submitted_at = models.DateTimeField(null=True, blank=True)
 
+    objects = RestrictedQuerySet["ModelVersion"].as_manager()
+
     class Meta:
         ordering = ["model", "-number"]
         constraints = [
@@ -202,6 +207,8 @@ class StoredFile(models.Model):
     # What the upload check learned of a data set: its columns and row count.
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet["StoredFile"].as_manager()
 
     class Meta:
         ordering = ["version", "role"]

@@ -19,9 +19,9 @@ from django.utils.text import slugify
 from guardian.shortcuts import assign_perm, get_groups_with_perms, get_users_with_perms, remove_perm
 
 from apps.accounts.models import Team
-from apps.accounts.permissions import require
 from apps.accounts.roles import Role, has_role
 from apps.audit import services as audit
+from apps.core.permissions import require
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
 from apps.registry import storage, uploads

@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.http import FileResponse
+
+if TYPE_CHECKING:
+    from apps.registry.models import StoredFile
 
 CHUNK = 1024 * 1024
 
@@ -68,3 +72,16 @@ def sha256_of(key: str) -> str:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def file_response(stored: StoredFile) -> FileResponse:
+    """A stored file as an attachment the browser will not try to render (HTML page and API)."""
+    response = FileResponse(
+        open_blob(stored.key),
+        as_attachment=True,
+        filename=stored.download_name,
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["X-Checksum-SHA256"] = stored.sha256
+    return response

@@ -5,18 +5,20 @@ from apps.registry import views
 app_name = "registry"
 
 urlpatterns = [
-    path("", views.model_list, name="model-list"),
-    path("new/", views.model_register, name="model-register"),
-    path("<slug:slug>/", views.model_detail, name="model-detail"),
-    path("<slug:slug>/edit/", views.model_edit, name="model-edit"),
-    path("<slug:slug>/history/", views.model_history, name="model-history"),
-    path("<slug:slug>/share/", views.share, name="model-share"),
-    path("<slug:slug>/unshare/", views.unshare, name="model-unshare"),
-    path("<slug:slug>/versions/new/", views.version_upload, name="version-upload"),
-    path("<slug:slug>/versions/<int:number>/", views.version_detail, name="version-detail"),
+    path("", views.ModelList.as_view(), name="model-list"),
+    path("new/", views.ModelRegister.as_view(), name="model-register"),
+    path("<slug:slug>/", views.ModelDetail.as_view(), name="model-detail"),
+    path("<slug:slug>/edit/", views.ModelEdit.as_view(), name="model-edit"),
+    path("<slug:slug>/history/", views.ModelHistory.as_view(), name="model-history"),
+    path("<slug:slug>/share/", views.Share.as_view(), name="model-share"),
+    path("<slug:slug>/unshare/", views.Unshare.as_view(), name="model-unshare"),
+    path("<slug:slug>/versions/new/", views.VersionUpload.as_view(), name="version-upload"),
+    path(
+        "<slug:slug>/versions/<int:number>/", views.VersionDetail.as_view(), name="version-detail"
+    ),
     path(
         "<slug:slug>/versions/<int:number>/files/<str:role>/",
-        views.file_download_view,
+        views.FileDownload.as_view(),
         name="version-file",
     ),
 ]

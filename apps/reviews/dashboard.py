@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from apps.accounts.dashboard import Panel
-from apps.accounts.permissions import visible_to
 from apps.accounts.roles import Role, has_role
+from apps.core.permissions import visible_to
+from apps.core.registry import Panel
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.reviews import services
 

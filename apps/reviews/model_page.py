@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from apps.accounts.permissions import can, user_of
+from apps.core.permissions import can, user_of
+from apps.core.registry import Section
 from apps.registry import services as registry
 from apps.registry.models import RegisteredModel
-from apps.registry.views import Section
 from apps.reviews import services
 from apps.reviews.forms import ChangeDecisionForm, ChangeProposalForm
 from apps.reviews.models import ModelChange

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from apps.accounts.models import Team
+from apps.core.permissions import RestrictedQuerySet
 from apps.registry.models import ModelVersion, RegisteredModel
 
 # The roles whose sign-off a review policy can require, in the order reviewers usually act.
@@ -104,6 +105,8 @@ class Review(models.Model):
     requested_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
+    objects = RestrictedQuerySet["Review"].as_manager()
+
     class Meta:
         ordering = ["-requested_at", "-id"]
         permissions = [
@@ -128,6 +131,8 @@ class Decision(models.Model):
     sign-off, and one decision per person per review.
     """
 
+    permission_parent = "review"
+
     class Verdict(models.TextChoices):
         APPROVE = "approve", "Approved"
         REJECT = "reject", "Rejected"
@@ -142,6 +147,8 @@ class Decision(models.Model):
     verdict = models.CharField(max_length=20, choices=Verdict.choices)
     reason = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet["Decision"].as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -169,6 +176,8 @@ class Comment(models.Model):
     body = models.TextField()
     mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet["Comment"].as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -218,6 +227,8 @@ class ModelChange(models.Model):
     )
     decision_reason = models.TextField(blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedQuerySet["ModelChange"].as_manager()
 
     class Meta:
         ordering = ["-proposed_at", "-id"]

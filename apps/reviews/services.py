@@ -19,9 +19,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import Team
-from apps.accounts.permissions import can, require, visible_to
 from apps.accounts.roles import Role, has_role, roles_of
 from apps.audit import services as audit
+from apps.core.permissions import can, require, visible_to
 from apps.notifications import services as notifications
 from apps.notifications.models import Event
 from apps.registry import services as registry

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from apps.accounts.permissions import user_of
+from apps.core.permissions import user_of
+from apps.core.registry import Section
 from apps.registry.models import ModelVersion
-from apps.registry.views import Section
 from apps.reviews import lead_times, services
 from apps.reviews.forms import CommentForm, DecisionForm, RequestReviewForm
 from apps.reviews.models import Comment, Review

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.accounts.permissions import get_visible_or_404, user_of, visible_to
+from apps.core.permissions import get_visible_or_404, user_of, visible_to
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.reviews import lead_times, services
 from apps.reviews.forms import (

@@ -10,4 +10,7 @@ class ValidationConfig(AppConfig):
         # What happens to a version whose job fails for good (jobs.when_failed) must be
         # registered in every process that may fail a job: workers, the reaper, tests; which of
         # its jobs an operator may see (jobs.scoped_by), in every process that lists jobs.
-        from apps.validation import job_scope, services  # noqa: F401
+        from apps.core.registry import registry
+        from apps.validation import job_scope, services, version_page  # noqa: F401
+
+        registry.version_sections.add("validation", version_page.sections)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
-from apps.accounts.permissions import visible_to
+from apps.core.permissions import visible_to
 from apps.jobs import services as jobs
 from apps.registry import services as registry
 from apps.registry.models import ModelVersion

@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from apps.core.permissions import RestrictedQuerySet
 from apps.jobs.models import Job
 from apps.registry.models import ModelVersion, RegisteredModel
 
@@ -110,6 +111,8 @@ class ValidationReport(models.Model):
     isolated = models.BooleanField(help_text="Ran in the namespace sandbox (bubblewrap).")
     duration_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet["ValidationReport"].as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -21,9 +21,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import transaction
 
-from apps.accounts.permissions import can
 from apps.accounts.roles import Role, has_role
 from apps.audit import services as audit
+from apps.core.permissions import can
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
 from apps.notifications import services as notifications

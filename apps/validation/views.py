@@ -13,7 +13,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 from plotly.offline import get_plotlyjs
 
-from apps.accounts.permissions import get_visible_or_404, not_found_message, user_of, visible_to
+from apps.core.permissions import get_visible_or_404, not_found_message, user_of, visible_to
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.validation import charts, checks, services
 from apps.validation.forms import PolicyForm

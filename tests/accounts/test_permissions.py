@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from guardian.shortcuts import assign_perm
 
-from apps.accounts.permissions import can, get_visible_or_404, require, visible_to
+from apps.core.permissions import can, get_visible_or_404, require, visible_to
 
 pytestmark = pytest.mark.django_db
 

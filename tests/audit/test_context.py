@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory
 
-from apps.audit.context import client_ip
+from apps.core.client import client_ip
 
 
 def address(peer: str, forwarded: str | None = None) -> str | None:

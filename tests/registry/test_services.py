@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from apps.accounts.permissions import can, visible_to
 from apps.audit.models import AuditEvent
+from apps.core.permissions import can, visible_to
 from apps.jobs.models import Job
 from apps.registry import services
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from apps.accounts.permissions import can
 from apps.audit.models import AuditEvent
+from apps.core.permissions import can
 from apps.deployments import services as deployments
 from apps.jobs.models import Job
 from apps.notifications.models import Notification

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from apps.accounts.permissions import can
 from apps.audit.models import AuditEvent
+from apps.core.permissions import can
 from apps.notifications.models import Notification
 from apps.registry import services as registry
 from apps.registry.models import ModelVersion

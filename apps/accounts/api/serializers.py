@@ -37,13 +37,3 @@ class MeSerializer(serializers.Serializer):
     full_name = serializers.CharField()
     roles = serializers.ListField(child=serializers.CharField())
     teams = serializers.ListField(child=serializers.CharField())
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    # DRF's metaclass takes declared fields off the class: this hides no Serializer.errors.
-    errors = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text="For invalid input: the messages, field by field.",
-    )

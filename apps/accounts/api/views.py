@@ -10,17 +10,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import services
-from apps.accounts.api.base import ClientThrottle
 from apps.accounts.api.serializers import (
     ApiTokenSerializer,
-    ErrorSerializer,
     MeSerializer,
     NewTokenSerializer,
     TokenRequestSerializer,
 )
 from apps.accounts.models import ApiToken, Team
-from apps.accounts.permissions import user_of
 from apps.accounts.roles import roles_of
+from apps.core.api import ClientThrottle, ErrorSerializer
+from apps.core.permissions import user_of
 
 
 class ObtainTokenView(APIView):

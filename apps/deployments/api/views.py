@@ -11,9 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api.base import ScopedViewSet
-from apps.accounts.api.serializers import ErrorSerializer
-from apps.accounts.permissions import get_visible_or_404, user_of
+from apps.core.api import ErrorSerializer, ScopedViewSet
+from apps.core.permissions import get_visible_or_404, user_of
 from apps.deployments import services
 from apps.deployments.models import Deployment, Environment, ServingKey
 from apps.registry.models import ModelVersion, RegisteredModel

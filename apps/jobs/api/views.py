@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
-from apps.accounts.api.serializers import ErrorSerializer
+from apps.core.api import ErrorSerializer
 from apps.jobs.api.serializers import JobSerializer
 from apps.jobs.models import Job
 

@@ -7,9 +7,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.api.base import valid_data
-from apps.accounts.api.serializers import ErrorSerializer
-from apps.accounts.permissions import user_of
+from apps.core.api import ErrorSerializer, valid_data
+from apps.core.permissions import user_of
 from apps.notifications import services
 from apps.notifications.api.serializers import (
     MarkedReadSerializer,

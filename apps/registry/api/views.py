@@ -3,16 +3,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.api.base import ScopedViewSet
-from apps.accounts.api.serializers import ErrorSerializer
-from apps.accounts.permissions import get_visible_or_404, user_of
+from apps.core.api import ErrorSerializer, ScopedViewSet
+from apps.core.permissions import get_visible_or_404, not_found_message, user_of
 from apps.registry import services, storage
 from apps.registry.api.parsers import StrictMultiPartParser
 from apps.registry.api.serializers import (
@@ -33,7 +32,7 @@ from apps.registry.filters import (
     InventoryFilterForm,
     inventory,
 )
-from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
+from apps.registry.models import ModelVersion, RegisteredModel
 from apps.registry.uploads import UploadRefused
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
@@ -204,24 +203,8 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scop
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes, **ERRORS})
     def download(self, request: Request, slug: str, number: int, role: str) -> FileResponse:
-        return file_download(request, slug, number, role)
-
-
-def file_download(request: HttpRequest, slug: str, number: int, role: str) -> FileResponse:
-    """A stored file the user may see, as an attachment the browser will not try to render."""
-    stored = get_visible_or_404(
-        request.user,
-        StoredFile.objects.select_related("version__model"),
-        version__model__slug=slug,
-        version__number=number,
-        role=role,
-    )
-    response = FileResponse(
-        storage.open_blob(stored.key),
-        as_attachment=True,
-        filename=stored.download_name,
-        content_type="application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["X-Checksum-SHA256"] = stored.sha256
-    return response
+        version = self.get_object()
+        stored = version.files.restrict(request.user).filter(role=role).first()
+        if stored is None:
+            raise Http404(not_found_message("file", role))
+        return storage.file_response(stored)

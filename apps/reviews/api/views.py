@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api.serializers import ErrorSerializer
-from apps.accounts.permissions import get_visible_or_404, user_of
+from apps.core.api import ErrorSerializer
+from apps.core.permissions import get_visible_or_404, user_of
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.reviews import services
 from apps.reviews.models import Comment, Decision, ModelChange, Review

@@ -6,8 +6,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api.serializers import ErrorSerializer
-from apps.accounts.permissions import get_visible_or_404, user_of
+from apps.core.api import ErrorSerializer
+from apps.core.permissions import get_visible_or_404, user_of
 from apps.jobs.api.serializers import JobSerializer
 from apps.registry.models import ModelVersion
 from apps.validation import services

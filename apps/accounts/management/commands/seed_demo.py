@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from apps.accounts import demo
-from apps.accounts.extensions import app_modules
 from apps.accounts.roles import ROLE_LABELS
+from apps.core.registry import registry
 
 BANNER = """
 ==============================================================================
@@ -21,8 +21,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         logins = demo.seed()
-        for module in app_modules("demo"):
-            module.seed(stdout=self.stdout)
+        for step in sorted(registry.demo_steps, key=lambda s: (s.order, s.name)):
+            step.run(self.stdout)
         self.stdout.write(self.style.WARNING(BANNER))
         for user in demo.DEMO_USERS:
             role = ROLE_LABELS[user.role] if user.role else "Administrator (superuser)"

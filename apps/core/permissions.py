@@ -1,11 +1,15 @@
 """The one place that decides what a user may see and do.
 
-- ``visible_to(user, queryset, action)`` scopes every list and every detail lookup, HTML and API.
-  It consults object permissions only (django-guardian, ``accept_global_perms=False``): holding a
-  role's model-level ``view_*`` permission never makes every object visible.
-- ``can``/``require`` check one permission on one object (object-level), or a role capability
-  when no object is given (model-level).
-Objects outside ``visible_to`` answer 404; a visible object without the right answers 403.
+- ``Model.objects.restrict(user, action)`` (``RestrictedQuerySet``, the manager of every governed
+  model) scopes every list and every detail lookup, HTML and API; the base views
+  (``apps.core.views``, ``apps.core.api``) apply it before any handler runs. It consults object
+  permissions only (django-guardian, ``accept_global_perms=False``): holding a role's model-level
+  ``view_*`` permission never makes every object visible.
+- ``can(user, action, obj)`` answers "may this person do this": for a rule registered in
+  ``registry.rules`` (``reviews.decide``, ...) the rule itself, the same function the service
+  calls; otherwise one Django permission, held on the object (or as a role, without one). It
+  raises nothing. ``require`` raises PermissionDenied (403) where ``can`` says no.
+Objects outside ``restrict`` answer 404; a visible object without the right answers 403.
 
 A model whose permissions follow another object's declares ``permission_parent`` (the name of the
 foreign key): a model version is visible to whoever may view its registered model.
@@ -14,13 +18,15 @@ foreign key): a model version is visible to whoever may view its registered mode
 from __future__ import annotations
 
 import functools
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest
 from guardian.shortcuts import get_objects_for_user
+
+from apps.core.registry import registry
 
 M = TypeVar("M", bound=models.Model)
 Person = User | AnonymousUser
@@ -33,15 +39,27 @@ def permission_target(obj: models.Model) -> models.Model:
     return obj
 
 
+class RestrictedQuerySet(models.QuerySet[M]):
+    """The queryset of every governed model: ``restrict(user, action)`` narrows it to the rows
+    ``user`` may ``action``. A model whose rows belong to people rather than to permissions (a
+    person's tokens, inbox, jobs) overrides ``restrict`` in its own subclass."""
+
+    def restrict(self, user: Person, action: str = "view") -> Self:
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(_scope(user, self.model, action))
+
+
 def visible_to(
     user: Person, queryset: models.QuerySet[M], action: str = "view"
 ) -> models.QuerySet[M]:
-    """The rows of ``queryset`` on which ``user`` holds the ``action`` object permission."""
-    if not user.is_authenticated or not user.is_active:
-        return queryset.none()
-    if user.is_superuser:
-        return queryset
-    return queryset.filter(_scope(user, queryset.model, action))
+    """``queryset.restrict(user, action)``, for a queryset whose manager is not restricted."""
+    restrict = getattr(queryset, "restrict", None)
+    if restrict is not None:
+        return restrict(user, action)
+    return RestrictedQuerySet(queryset.model, query=queryset.query.chain()).restrict(user, action)
 
 
 def _scope(user: User, model: type[models.Model], action: str) -> models.Q:
@@ -63,7 +81,7 @@ def _scope(user: User, model: type[models.Model], action: str) -> models.Q:
     assert isinstance(parent_model, type) and issubclass(parent_model, models.Model)
     limited = getattr(model, "limited_parent_grant", None) if action == "view" else None
     if limited is None:
-        allowed = parent_model._default_manager.filter(_scope(user, parent_model, action))
+        allowed = visible_to(user, parent_model._default_manager.all(), action)
         return models.Q(**{f"{parent}__in": allowed.values("pk")})
     codename, condition = limited
     assert getattr(parent_model, "permission_parent", None) is None, "limited grants: roots only"
@@ -149,20 +167,28 @@ def get_visible_or_404(
         raise Http404(not_found_message(queryset.model._meta.verbose_name, value)) from None
 
 
-def can(user: Person, perm: str, obj: models.Model | None = None) -> bool:
-    """Model-level (role) permission when ``obj`` is None, else object-level.
+def can(user: Person, action: str, obj: models.Model | None = None) -> bool:
+    """May ``user`` do ``action`` (to ``obj``)? Raises nothing, swallows nothing but a refusal.
 
-    A ``view_*`` permission asks whether the object (or the ancestor of that model in its
-    ``permission_parent`` chain) is in ``visible_to``: the same answer as every list and detail
-    page. Any other permission is held on the object's permission target (its root).
+    ``action`` names a rule registered in ``registry.rules`` (the check its service runs), or a
+    Django permission ``app.codename``: a role capability when ``obj`` is None, else held on the
+    object. A ``view_*`` permission asks whether the object (or its ancestor of that model in the
+    ``permission_parent`` chain) is in ``restrict``: the same answer as every list and page.
     """
     if not user.is_authenticated or not user.is_active:
         return False
+    rule = registry.rules.get(action)
+    if rule is not None:
+        try:
+            rule(user, obj)
+        except PermissionDenied:
+            return False
+        return True
     if user.is_superuser:
         return True
     if obj is None:
-        return user.has_perm(perm)
-    app_label, codename = perm.split(".", 1)
+        return user.has_perm(action)
+    app_label, codename = action.split(".", 1)
     if codename.startswith("view_"):
         seen: models.Model | None = obj
         while seen is not None:
@@ -178,23 +204,28 @@ def can(user: Person, perm: str, obj: models.Model | None = None) -> bool:
         user_table, group_table = tables
         return (
             user_table._default_manager.filter(
-                _granting(perm), user=user, content_object_id=target.pk
+                _granting(action), user=user, content_object_id=target.pk
             )
             .union(
                 group_table._default_manager.filter(
-                    _granting(perm), group__user=user, content_object_id=target.pk
+                    _granting(action), group__user=user, content_object_id=target.pk
                 )
             )
             .exists()
         )
     # ModelBackend answers False for any object; only guardian's object permissions count here.
-    return user.has_perm(perm, target)
+    return user.has_perm(action, target)
 
 
-def require(user: Person, perm: str, obj: models.Model | None = None, message: str = "") -> None:
-    """Raise PermissionDenied (403, audited by the middleware) unless ``can``."""
-    if not can(user, perm, obj):
-        raise PermissionDenied(message or f"You do not have the permission {perm!r} here.")
+def require(user: Person, action: str, obj: models.Model | None = None, message: str = "") -> None:
+    """Raise PermissionDenied (403, audited by the middleware) unless ``can``. A rule raises its
+    own message, which says why."""
+    rule = registry.rules.get(action)
+    if rule is not None and user.is_authenticated and user.is_active:
+        rule(user, obj)
+        return
+    if not can(user, action, obj):
+        raise PermissionDenied(message or f"You do not have the permission {action!r} here.")
 
 
 def user_of(request: HttpRequest) -> User:

@@ -8,16 +8,18 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
-from rest_framework.viewsets import GenericViewSet
+from rest_framework.viewsets import ViewSetMixin
 
-from apps.accounts.permissions import not_found_message, require, visible_to
-from apps.audit.context import client_ip
+from apps.core.client import client_ip
+from apps.core.permissions import not_found_message, require, visible_to
+from apps.core.views import refuse_unscoped_overrides
 
 
 def validation_error_body(exc: DjangoValidationError) -> dict[str, Any]:
@@ -76,23 +78,40 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
-class ScopedViewSet(GenericViewSet):
-    """Every object comes through ``visible_to(user, …, "view")``: the rest is a 404.
+class ScopedAPIView(GenericAPIView):
+    """The base of every REST endpoint that reads governed rows.
 
-    Writes (any unsafe method on an object) also need ``change_permission`` on that object: a
-    visible object you may not change is a 403. Subclasses narrow the scoped queryset through
-    ``filter_scoped`` instead of overriding ``get_queryset``; services repeat the check.
+    ``initial()`` restricts ``self.queryset`` to what the person may view before any handler runs
+    (NetBox's ``BaseViewSet.initial``); ``get_queryset`` hands out only that, narrowed by the
+    subclass's ``filter_scoped``. An object outside answers 404; an unsafe method also needs
+    ``change_permission`` on the object (403 when visible but not changeable). Services repeat
+    their own checks. Endpoints that read no governed rows (a person's own tokens) set
+    ``queryset = None`` and say why.
     """
 
     change_permission: str = ""
+    _restricted = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        refuse_unscoped_overrides(cls, ("get_queryset", "initial"))
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if self.queryset is not None:
+            self.queryset = visible_to(request.user, self.queryset.all(), "view")
+        self._restricted = True
 
     def get_queryset(self) -> QuerySet[Any]:
-        base = super().get_queryset()
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
-            return base.none()
-        return self.filter_scoped(visible_to(self.request.user, base, "view"))
+            assert self.queryset is not None
+            return self.queryset.none()
+        if not self._restricted or self.queryset is None:
+            raise RuntimeError(f"{type(self).__name__} read its queryset before it was scoped")
+        return self.filter_scoped(self.queryset.all())
 
     def filter_scoped(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """Narrow the already scoped rows (filters, the object named in the URL's parent)."""
         return queryset
 
     def get_object(self) -> Any:
@@ -109,6 +128,10 @@ class ScopedViewSet(GenericViewSet):
             require(request.user, self.change_permission, obj)
 
 
+class ScopedViewSet(ViewSetMixin, ScopedAPIView):
+    """``ScopedAPIView`` as a viewset: one class, several routes."""
+
+
 class ClientThrottle(ScopedRateThrottle):
     """DRF's rate limit per ``throttle_scope``, counted per client as ``client_ip`` names it.
 
@@ -119,3 +142,13 @@ class ClientThrottle(ScopedRateThrottle):
     def get_ident(self, request: Request) -> str:
         # No address at all (a peer that is not IP) shares one allowance: it fails closed.
         return client_ip(request._request) or ""
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    # DRF's metaclass takes declared fields off the class: this hides no Serializer.errors.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="For invalid input: the messages, field by field.",
+    )

@@ -1,0 +1,171 @@
+"""What apps contribute to each other, registered by each in its ``AppConfig.ready()``.
+
+An app never imports an app above it. When a lower app shows or runs something a higher app
+provides (the dashboard shows the reviews app's queue; the registry's version page shows the
+validation report; an upload starts validation), the higher app registers it here, in one of
+the fixed stores below, with a typed value: ``registry.dashboard_panels.add("reviews", panels)``.
+A store that does not exist, a name registered twice, or a value of the wrong type fails at
+start-up, not silently on some page later (NetBox's ``netbox/registry.py`` is the model).
+
+The stores (attributes of ``registry``), and the protocol of what each holds:
+
+- ``dashboard_panels``: ``(user) -> list[Panel]``, panels of the "my work" dashboard.
+- ``model_sections`` / ``version_sections``: ``(request, model | version) -> list[Section]``,
+  parts of the model and version pages.
+- ``model_history``: ``(model) -> {object_type: [object ids]}``, what the model's history tab
+  shows besides the model and its versions.
+- ``version_uploaded``: ``(version, actor) -> dict``, what follows an upload in its transaction
+  (validation queues its job); the returned dict joins the upload's audit record.
+- ``job_kinds``: ``JobKind``, each kind of background job: its Celery task, queue, whose jobs a
+  person may see, what happens when one fails for good.
+- ``notification_events``: ``EventType``, what people and webhooks can be told about.
+- ``demo_steps``: ``DemoStep``, what ``seed_demo`` does, in order.
+- ``rules``: ``(user, obj) -> None`` raising PermissionDenied: "may this person do this to this
+  object", one answer for the service that does it and the page that offers it (``can``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import Model, QuerySet
+    from django.http import HttpRequest
+
+T = TypeVar("T")
+
+
+@dataclass
+class Panel:
+    """A panel of the "my work" dashboard."""
+
+    title: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    # Lower comes first: work waiting for the user sorts above information.
+    order: int = 50
+
+
+@dataclass
+class Section:
+    """A part of the model or version page that an app above the registry contributes."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: int = 50
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of background job, declared by the app that owns it.
+
+    ``task`` is the Celery task's name (the task is declared with ``name=KIND.task``), so a reader
+    follows a hand-off from the code that creates the job to the code that runs it through this
+    object. ``scope(user)`` returns the subjects whose jobs ``user`` may see (decisions §8);
+    ``when_failed(job)`` runs in the transaction that fails a job for good.
+    """
+
+    name: str
+    task: str
+    queue: str = "default"
+    scope: Callable[[User], QuerySet[Any]] | None = None
+    when_failed: Callable[[Any], None] | None = None
+
+
+@dataclass(frozen=True)
+class EventType:
+    """Something people (inbox, email) and webhooks can be told about."""
+
+    code: str
+    label: str
+
+
+class Output(Protocol):
+    """Where a demo step says what it did (the management command's stdout)."""
+
+    def write(self, msg: str, /) -> Any: ...
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """One step of ``seed_demo``; steps run by ``order``, then by name."""
+
+    name: str
+    run: Callable[[Output], None]
+    order: int = 50
+
+
+PanelSource = Callable[["User"], list[Panel]]
+ModelSectionSource = Callable[["HttpRequest", Any], list[Section]]
+VersionSectionSource = Callable[["HttpRequest", Any], list[Section]]
+HistorySource = Callable[[Any], Mapping[str, list[str]]]
+UploadFollower = Callable[[Any, "User"], dict[str, Any]]
+Rule = Callable[["User", "Model | None"], None]
+
+
+@dataclass(frozen=True)
+class Store(Generic[T]):
+    """One key of the registry: named entries of one type, in registration order."""
+
+    key: str
+    kind: type | None = None  # None: any callable
+    entries: dict[str, T] = field(default_factory=dict)
+
+    def add(self, name: str, value: T) -> T:
+        """Register ``value`` as ``name``; returns it, so it can decorate a function."""
+        fits = callable(value) if self.kind is None else isinstance(value, self.kind)
+        if not fits:
+            wanted = "a function" if self.kind is None else self.kind.__name__
+            raise TypeError(f"registry[{self.key!r}][{name!r}] must be {wanted}, not {value!r}")
+        if name in self.entries:
+            raise ValueError(f"registry[{self.key!r}] already has an entry named {name!r}")
+        self.entries[name] = value
+        return value
+
+    def __getitem__(self, name: str) -> T:
+        try:
+            return self.entries[name]
+        except KeyError:
+            raise KeyError(f"registry[{self.key!r}] has no entry named {name!r}") from None
+
+    def get(self, name: str) -> T | None:
+        return self.entries.get(name)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(list(self.entries.values()))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.entries
+
+    def names(self) -> list[str]:
+        return list(self.entries)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The fixed set of stores, one attribute each: a misspelt store is an AttributeError at
+    start-up (and a mypy error before that), and no store can be added or replaced."""
+
+    dashboard_panels: Store[PanelSource] = field(default_factory=lambda: Store("dashboard_panels"))
+    model_sections: Store[ModelSectionSource] = field(
+        default_factory=lambda: Store("model_sections")
+    )
+    version_sections: Store[VersionSectionSource] = field(
+        default_factory=lambda: Store("version_sections")
+    )
+    model_history: Store[HistorySource] = field(default_factory=lambda: Store("model_history"))
+    version_uploaded: Store[UploadFollower] = field(
+        default_factory=lambda: Store("version_uploaded")
+    )
+    job_kinds: Store[JobKind] = field(default_factory=lambda: Store("job_kinds", JobKind))
+    notification_events: Store[EventType] = field(
+        default_factory=lambda: Store("notification_events", EventType)
+    )
+    demo_steps: Store[DemoStep] = field(default_factory=lambda: Store("demo_steps", DemoStep))
+    rules: Store[Rule] = field(default_factory=lambda: Store("rules"))
+
+
+registry = Registry()
