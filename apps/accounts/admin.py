@@ -18,7 +18,7 @@ from apps.accounts import services
 from apps.accounts.models import ApiToken, Team
 from apps.audit import services as audit
 from apps.audit.admin import AuditedAdmin, ReadOnlyAdmin
-from apps.core.permissions import user_of
+from apps.core.permissions import can, is_administrator, user_of
 
 
 def _permission_names(permissions: QuerySet[Any]) -> list[str]:
@@ -44,7 +44,7 @@ class PortalUserAdmin(AuditedAdmin, UserAdmin):
             "email": obj.email,
             "is_active": obj.is_active,
             "is_staff": obj.is_staff,
-            "is_superuser": obj.is_superuser,
+            "is_superuser": is_administrator(obj),
             "groups": sorted(obj.groups.values_list("name", flat=True)),
             "user_permissions": _permission_names(obj.user_permissions.all()),
         }
@@ -102,7 +102,7 @@ class ApiTokenAdmin(ReadOnlyAdmin):
     actions = ["revoke"]
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_superuser)
+        return can(request.user, "accounts.delete_apitoken")
 
     @admin.action(description="Revoke selected tokens", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:

@@ -12,6 +12,7 @@ from django.db import transaction
 from apps.accounts.models import Team
 from apps.accounts.roles import Role
 from apps.audit import services as audit
+from apps.core.permissions import make_administrator
 from mlops_portal.env import env_secret
 
 TEAMS = {"retail-credit": "Retail credit", "fraud": "Fraud detection"}
@@ -69,7 +70,7 @@ def seed() -> dict[str, str]:
         )
         user.set_password(password)
         user.is_active = True
-        user.is_staff = user.is_superuser = demo.role is None
+        make_administrator(user, demo.role is None)
         user.save()
         if demo.role:
             user.groups.add(Group.objects.get(name=demo.role))

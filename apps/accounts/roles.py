@@ -2,7 +2,7 @@
 
 Roles give capabilities (may register models, may approve, may read the audit trail); which
 objects a person may act on is decided per object by django-guardian (see permissions.py).
-Superusers are the admins.
+Superusers hold every permission; the admin role holds the administrators' ones.
 """
 
 from __future__ import annotations
@@ -13,16 +13,21 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 
+from apps.core.permissions import is_administrator
+
 
 class Role(models.TextChoices):
     DATA_SCIENTIST = "data_scientist", "Data scientist"
     MODEL_OPS = "model_ops", "Model operations (IT)"
     RISK_OWNER = "risk_owner", "Risk owner"
     COMPLIANCE = "compliance", "Compliance"
+    # Policies, webhooks, other teams' models and tokens: the administrators' permissions, each
+    # granted to this group by the migration of the app that owns it. Superusers hold them all.
+    ADMIN = "admin", "Administrator"
 
 
-ADMIN = "admin"
-ROLE_LABELS = {**dict(Role.choices), ADMIN: "Administrator"}
+ADMIN = Role.ADMIN.value
+ROLE_LABELS = dict(Role.choices)
 
 
 def roles_of(user: User | AnonymousUser) -> list[str]:
@@ -33,7 +38,7 @@ def roles_of(user: User | AnonymousUser) -> list[str]:
     if cached is None:
         names = set(user.groups.values_list("name", flat=True))
         cached = [role.value for role in Role if role.value in names]
-        if user.is_superuser:
+        if is_administrator(user) and ADMIN not in cached:
             cached.append(ADMIN)
         setattr(user, "_portal_roles", cached)  # noqa: B010 - a per-request cache
     return cached

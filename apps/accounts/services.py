@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiToken
 from apps.audit import services as audit
+from apps.core.permissions import can
 
 
 @transaction.atomic
@@ -48,7 +49,7 @@ def create_token(*, actor: User, name: str, days: int | None = None) -> tuple[Ap
 def revoke_token(token_id: int, *, actor: User) -> ApiToken:
     """Revoke a token. People revoke their own; admins anyone's."""
     token = ApiToken.objects.select_for_update().get(pk=token_id)
-    if token.user_id != actor.pk and not actor.is_superuser:
+    if token.user_id != actor.pk and not can(actor, "accounts.delete_apitoken"):
         raise PermissionDenied("You can only revoke your own tokens.")
     if token.revoked_at is None:
         token.revoked_at = timezone.now()

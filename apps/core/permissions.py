@@ -228,6 +228,18 @@ def require(user: Person, action: str, obj: models.Model | None = None, message:
         raise PermissionDenied(message or f"You do not have the permission {action!r} here.")
 
 
+def is_administrator(user: Person) -> bool:
+    """A superuser: the break-glass account that holds every permission. Everyone else, the
+    people of the admin role included, acts through permissions (``can``), never through this:
+    it names the role on pages and in the demo seed."""
+    return bool(user.is_authenticated and user.is_active and user.is_superuser)
+
+
+def make_administrator(user: User, administrator: bool = True) -> None:
+    """Set (or clear) the superuser and staff flags; the caller saves and audits."""
+    user.is_staff = user.is_superuser = administrator
+
+
 def user_of(request: HttpRequest) -> User:
     """The signed-in user, in a view that requires a login (login_required or IsAuthenticated)."""
     user = request.user

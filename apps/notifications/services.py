@@ -12,11 +12,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from apps.audit import services as audit
+from apps.core.permissions import require
 from apps.notifications import webhooks
 from apps.notifications.models import (
     AllowedWebhookHost,
@@ -124,9 +125,13 @@ def set_preferences(actor: User, choices: dict[str, tuple[bool, bool]]) -> None:
 # --- Webhook configuration (administrators) ---------------------------------------------------
 
 
+WEBHOOKS = "notifications.change_webhook"
+
+
 def _require_admin(actor: User) -> None:
-    if not actor.is_superuser:
-        raise PermissionDenied("Only administrators configure webhooks.")
+    require(
+        actor, "notifications.change_webhook", message="Only administrators configure webhooks."
+    )
 
 
 def _webhook_snapshot(hook: Webhook) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.audit.admin import ReadOnlyAdmin
-from apps.core.permissions import user_of
+from apps.core.permissions import can, user_of
 from apps.registry import services
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile, Tag
 
@@ -20,7 +20,7 @@ class RegisteredModelAdmin(ReadOnlyAdmin):
     actions = ["allow_pickle", "forbid_pickle"]
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_superuser)
+        return can(request.user, services.ADMINISTER)
 
     def _set_pickle(
         self, request: HttpRequest, models: QuerySet[RegisteredModel], on: bool

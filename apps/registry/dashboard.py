@@ -8,6 +8,7 @@ from apps.core.permissions import can, visible_to
 from apps.core.registry import Panel
 from apps.registry.filters import inventory
 from apps.registry.models import RegisteredModel
+from apps.registry.services import ADMINISTER
 
 
 def panels(user: User) -> list[Panel]:
@@ -43,7 +44,7 @@ def panels(user: User) -> list[Panel]:
                 order=25,
             )
         )
-    if has_role(user, Role.COMPLIANCE) or user.is_superuser:
+    if has_role(user, Role.COMPLIANCE) or can(user, ADMINISTER):
         tiers = dict(visible.values_list("risk_tier").annotate(n=Count("pk")))
         found.append(
             Panel(

@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 
 from apps.accounts.models import Team
 from apps.accounts.roles import Role
+from apps.core.permissions import can
 from apps.registry.models import RegisteredModel
 
 
@@ -69,7 +70,8 @@ class RegisterModelForm(ModelDetailsForm):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        teams = Team.objects.all() if user.is_superuser else Team.objects.filter(group__user=user)
+        any_team = can(user, "registry.administer_registeredmodel")
+        teams = Team.objects.all() if any_team else Team.objects.filter(group__user=user)
         team = self.fields["team"]
         assert isinstance(team, forms.ModelChoiceField)
         team.queryset = teams

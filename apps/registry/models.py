@@ -89,6 +89,10 @@ class RegisteredModel(models.Model):
                 "operate_registeredmodel",
                 "Can view the model and its versions submitted for review (model operations)",
             ),
+            (
+                "administer_registeredmodel",
+                "Can register models for any team and allow pickle artifacts (administrators)",
+            ),
         ]
 
     def __str__(self) -> str:

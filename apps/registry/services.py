@@ -21,7 +21,7 @@ from guardian.shortcuts import assign_perm, get_groups_with_perms, get_users_wit
 from apps.accounts.models import Team
 from apps.accounts.roles import Role, has_role
 from apps.audit import services as audit
-from apps.core.permissions import require
+from apps.core.permissions import can, require
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
 from apps.registry import storage, uploads
@@ -40,6 +40,8 @@ SHARE = "registry.share_registeredmodel"
 # keys, and the versions submitted for review (not the team's drafts).
 OPERATE = "registry.operate_registeredmodel"
 VIEW_VERSION = "registry.view_modelversion"
+# The administrators' capability: register models for any team, allow pickle artifacts.
+ADMINISTER = "registry.administer_registeredmodel"
 LEVELS = {"view": [VIEW], "change": [VIEW, CHANGE]}
 
 EDITABLE = ["name", "description", "use_case", "tags"]
@@ -131,7 +133,7 @@ def register_model(
     tags: Iterable[str] = (),
 ) -> RegisteredModel:
     require(actor, "registry.add_registeredmodel", message="Only data scientists register models.")
-    if not actor.is_superuser and not actor.groups.filter(pk=team.group_id).exists():
+    if not can(actor, ADMINISTER) and not actor.groups.filter(pk=team.group_id).exists():
         raise PermissionDenied(f"You can register models only for your own teams, not {team}.")
     _check_risk_owner(risk_owner)
     name = name.strip()
@@ -186,7 +188,7 @@ def update_model(model_id: int, *, actor: User, changes: dict[str, Any]) -> Regi
             f"/api/v1/models/{model.slug}/changes/), and the model's risk owner or compliance "
             "approves it."
         )
-    if set(changes) & set(ADMIN_ONLY) and not actor.is_superuser:
+    if set(changes) & set(ADMIN_ONLY) and not can(actor, ADMINISTER):
         raise PermissionDenied("Only administrators allow pickle artifacts for a model.")
     before = _snapshot(model)
     if "name" in changes:

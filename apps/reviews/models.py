@@ -232,6 +232,9 @@ class ModelChange(models.Model):
 
     class Meta:
         ordering = ["-proposed_at", "-id"]
+        permissions = [
+            ("decide_modelchange", "Can decide changes of any visible model's risk owner or tier")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["model", "field"],

@@ -37,6 +37,9 @@ from apps.reviews.models import (
 
 REQUEST = "reviews.request_review"
 DECIDE = "reviews.decide_review"
+CHANGE_POLICY = "reviews.change_reviewpolicy"
+# Compliance's and the administrators' capability; a model's risk owner decides its changes too.
+DECIDE_CHANGE = "reviews.decide_modelchange"
 
 
 class Conflict(Exception):
@@ -455,8 +458,7 @@ def update_policy(
     note: str,
     independent: bool = True,
 ) -> ReviewPolicy:
-    if not actor.is_superuser:
-        raise PermissionDenied("Only administrators change review policies.")
+    require(actor, CHANGE_POLICY, message="Only administrators change review policies.")
     unknown = set(required) - set(SIGN_OFF_ROLES)
     if unknown or any(not 0 <= n <= 5 for n in required.values()):
         raise ValidationError("Require between 0 and 5 sign-offs of model_ops and risk_owner.")
@@ -510,10 +512,8 @@ def may_decide_change(actor: User, model: RegisteredModel) -> bool:
     """The model's current risk owner, compliance (who can see it) or an administrator."""
     if not actor.is_active:
         return False
-    return (
-        actor.is_superuser
-        or actor.pk == model.risk_owner_id
-        or (has_role(actor, Role.COMPLIANCE) and can(actor, registry.VIEW, model))
+    return actor.pk == model.risk_owner_id or (
+        can(actor, DECIDE_CHANGE) and can(actor, registry.VIEW, model)
     )
 
 

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.core.permissions import get_visible_or_404, user_of, visible_to
+from apps.core.permissions import can, get_visible_or_404, require, user_of, visible_to
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.reviews import lead_times, services
 from apps.reviews.forms import (
@@ -174,7 +174,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
             "history": ReviewPolicy.objects.select_related("created_by").order_by("-created_at")[
                 :30
             ],
-            "is_admin": request.user.is_superuser,
+            "is_admin": can(request.user, services.CHANGE_POLICY),
         },
     )
 
@@ -182,8 +182,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def policy_edit(request: HttpRequest, risk_tier: str) -> HttpResponse:
     user = user_of(request)
-    if not user.is_superuser:
-        raise PermissionDenied("Only administrators change review policies.")
+    require(user, services.CHANGE_POLICY, message="Only administrators change review policies.")
     current = get_object_or_404(ReviewPolicy, risk_tier=risk_tier, is_current=True)
     form = ReviewPolicyForm(
         request.POST or None,

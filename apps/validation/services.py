@@ -23,7 +23,7 @@ from django.db import transaction
 
 from apps.accounts.roles import Role, has_role
 from apps.audit import services as audit
-from apps.core.permissions import can
+from apps.core.permissions import can, require
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
 from apps.notifications import services as notifications
@@ -33,6 +33,8 @@ from apps.registry import storage
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
 from apps.validation import checks, sandbox
 from apps.validation.models import ValidationPolicy, ValidationReport
+
+CHANGE_POLICY = "validation.change_validationpolicy"
 
 # Statuses from which a version may be validated again: review and later stages are past it.
 RERUNNABLE = {
@@ -347,7 +349,7 @@ def check_can_rerun(actor: User, version: ModelVersion) -> None:
     model = version.model
     data_scientist = can(actor, "registry.add_modelversion") and can(actor, registry.CHANGE, model)
     operator = has_role(actor, Role.MODEL_OPS) and can(actor, registry.VIEW, model)
-    if not (data_scientist or operator or actor.is_superuser):
+    if not (data_scientist or operator or can(actor, registry.ADMINISTER)):
         raise PermissionDenied(
             "Only the model's data scientists and model operations may re-run validation."
         )
@@ -386,8 +388,7 @@ def update_policy(
     model: RegisteredModel | None = None,
 ) -> ValidationPolicy:
     """Make a new version of a tier's (or one model's) policy current; admins only."""
-    if not actor.is_superuser:
-        raise PermissionDenied("Only administrators change validation policies.")
+    require(actor, CHANGE_POLICY, message="Only administrators change validation policies.")
     if bool(risk_tier) == (model is not None):
         raise ValidationError("A policy is for a risk tier or for one model.")
     unknown = set(thresholds) - set(checks.CHECKS)

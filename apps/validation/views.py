@@ -4,7 +4,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,7 +13,14 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 from plotly.offline import get_plotlyjs
 
-from apps.core.permissions import get_visible_or_404, not_found_message, user_of, visible_to
+from apps.core.permissions import (
+    can,
+    get_visible_or_404,
+    not_found_message,
+    require,
+    user_of,
+    visible_to,
+)
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.validation import charts, checks, services
 from apps.validation.forms import PolicyForm
@@ -131,7 +138,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
             "overrides": [p for p in current if p.model_id],
             "history": policies.order_by("-created_at")[:30],
             "checks": checks.CHECKS,
-            "is_admin": request.user.is_superuser,
+            "is_admin": can(request.user, services.CHANGE_POLICY),
         },
     )
 
@@ -140,8 +147,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
 def policy_edit(request: HttpRequest, scope: str) -> HttpResponse:
     """Edit the current policy of a risk tier ("high") or of one model ("model-<slug>")."""
     user = user_of(request)
-    if not user.is_superuser:
-        raise PermissionDenied("Only administrators change validation policies.")
+    require(user, services.CHANGE_POLICY, message="Only administrators change validation policies.")
     model = None
     tier = ""
     if scope.startswith("model-"):
