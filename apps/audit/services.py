@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import zlib
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from apps.audit import chain, context
+from apps.audit import chain, checkpoints, context
 from apps.audit.models import AuditEvent
 
 # Any 64-bit number works; derived from a name so that it reads as what it is.
@@ -77,11 +78,18 @@ def record(
         "ip": (ctx.ip or "") if ctx else "",
         "user_agent": chain.json_safe(ctx.user_agent) if ctx else "",
     }
+    keyring = checkpoints.keyring()
     with transaction.atomic():
         _lock_chain_tip()
-        tip = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        fields["prev_hash"] = tip or chain.GENESIS
-        fields["hash"] = chain.compute_hash(fields)
+        tip = AuditEvent.objects.order_by("-id").values_list("hash", "seq").first()
+        if tip is None:
+            fields["prev_hash"], fields["seq"] = chain.GENESIS, 1
+        else:
+            # The first signed event after legacy ones (which have no number) counts them once.
+            fields["prev_hash"] = tip[0]
+            fields["seq"] = (tip[1] or AuditEvent.objects.count()) + 1
+        fields["key_id"] = keyring.current
+        fields["hash"] = chain.sign(fields, keyring)
         event = AuditEvent(**fields)
         event.save()
     return event
@@ -107,39 +115,60 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, An
 def _rows_in_order() -> Iterator[dict[str, Any]]:
     return (
         AuditEvent.objects.order_by("id")
-        .values("id", "hash", *chain.HASHED_FIELDS)
+        .values("id", "hash", "seq", "key_id", *chain.HASHED_FIELDS)
         .iterator(chunk_size=2000)
     )
 
 
 def verify_chain() -> chain.Verification:
-    return chain.verify(_rows_in_order())
+    """Check every row, and the rows against every checkpoint; write nothing."""
+    reading = checkpoints.read()  # first: each checkpoint's rows committed before it was written
+    result = chain.verify(_rows_in_order(), checkpoints.keyring(), reading.marks)
+    if result.intact and reading.problem:
+        where = f"in the checkpoint file {checkpoints.path()}"
+        return dataclasses.replace(result, intact=False, where=where, problem=reading.problem)
+    return result
 
 
 def verify_and_record(actor: Actor) -> chain.Verification:
-    """Verify the whole chain and record the outcome, so compliance can show when it was checked."""
+    """Verify the whole chain and record the outcome in the trail and in a new checkpoint.
+
+    The checkpoint vouches for the chain up to and including the ``audit.verified`` event, so
+    cutting that event from the end is detected like cutting any other. It is written once the
+    event is committed: it must never vouch for a row that was rolled back.
+    """
     result = verify_chain()
-    record(
-        actor,
-        VERIFIED,
-        object_type="audit.chain",
-        object_repr="audit trail",
-        after={
-            "intact": result.intact,
-            "checked": result.checked,
-            "first_bad_id": result.first_bad_id,
-            "problem": result.problem,
-            "last_hash": result.last_hash,
-        },
-    )
-    # Also to the log, which a bank ships elsewhere: rows cut from the very end of the chain
-    # leave no broken link, but they do leave fewer events, and another tip, than logged here.
+    outcome = {
+        "intact": result.intact,
+        "checked": result.checked,
+        "where": result.where,
+        "problem": result.problem,
+    }
+    with transaction.atomic():
+        event = record(
+            actor,
+            VERIFIED,
+            object_type="audit.chain",
+            object_repr="audit trail",
+            after={**outcome, "first_bad_id": result.first_bad_id, "last_hash": result.last_hash},
+        )
+        transaction.on_commit(
+            lambda: checkpoints.append(
+                count=event.seq or 0,
+                last_id=event.pk,
+                last_hash=event.hash,
+                legacy=result.legacy,
+                by=event.actor_username,
+                outcome=outcome,
+            )
+        )
     logger.info("audit chain: %s; last hash %s", result.describe(), result.last_hash)
     return result
 
 
-def latest_verification() -> AuditEvent | None:
-    return AuditEvent.objects.filter(action=VERIFIED).order_by("-id").first()
+def latest_verification() -> checkpoints.LastCheck | None:
+    """The latest verification's outcome, from the signed checkpoint file (not the database)."""
+    return checkpoints.last_check()
 
 
 def events_for(obj: models.Model) -> models.QuerySet[AuditEvent]:
