@@ -120,47 +120,74 @@ def _rows_in_order() -> Iterator[dict[str, Any]]:
     )
 
 
-def verify_chain() -> chain.Verification:
-    """Check every row, and the rows against every checkpoint; write nothing."""
-    reading = checkpoints.read()  # first: each checkpoint's rows committed before it was written
+def _verify(reading: checkpoints.Reading) -> chain.Verification:
+    """Check every row, the rows against every checkpoint, and the checkpoints against the rows."""
     result = chain.verify(_rows_in_order(), checkpoints.keyring(), reading.marks)
-    if result.intact and reading.problem:
-        where = f"in the checkpoint file {checkpoints.path()}"
+    if not result.intact:
+        return result
+    where = f"in the checkpoint file {checkpoints.path()}"
+    if reading.problem:
         return dataclasses.replace(result, intact=False, where=where, problem=reading.problem)
+    # Verifications hold the file's lock until their checkpoint is written, so every signed
+    # audit.verified event (genuine, the chain being intact) must be covered by one.
+    last = (
+        AuditEvent.objects.filter(action=VERIFIED)
+        .exclude(key_id="")
+        .order_by("-id")
+        .values_list("id", "occurred_at")
+        .first()
+    )
+    if last is not None and last[0] > max((m.last_id or 0 for m in reading.marks), default=0):
+        problem = (
+            f"it ends before the verification of {last[1]:%Y-%m-%d %H:%M:%S} UTC (event "
+            f"#{last[0]}), whose checkpoint is missing: lines were cut from its end, or the file "
+            "was replaced"
+        )
+        return dataclasses.replace(result, intact=False, where=where, problem=problem)
     return result
+
+
+def verify_chain() -> chain.Verification:
+    """Verify without writing anything (``audit_verify --no-record``)."""
+    with checkpoints.opened(write=False) as book:
+        return _verify(book.read())
 
 
 def verify_and_record(actor: Actor) -> chain.Verification:
     """Verify the whole chain and record the outcome in the trail and in a new checkpoint.
 
     The checkpoint vouches for the chain up to and including the ``audit.verified`` event, so
-    cutting that event from the end is detected like cutting any other. It is written once the
-    event is committed: it must never vouch for a row that was rolled back.
+    cutting that event from the end is detected like cutting any other. The event is committed
+    first (``durable``: never inside a caller's transaction), so that a checkpoint never vouches
+    for a row that was rolled back.
     """
-    result = verify_chain()
-    outcome = {
-        "intact": result.intact,
-        "checked": result.checked,
-        "where": result.where,
-        "problem": result.problem,
-    }
-    with transaction.atomic():
-        event = record(
-            actor,
-            VERIFIED,
-            object_type="audit.chain",
-            object_repr="audit trail",
-            after={**outcome, "first_bad_id": result.first_bad_id, "last_hash": result.last_hash},
-        )
-        transaction.on_commit(
-            lambda: checkpoints.append(
-                count=event.seq or 0,
-                last_id=event.pk,
-                last_hash=event.hash,
-                legacy=result.legacy,
-                by=event.actor_username,
-                outcome=outcome,
+    with checkpoints.opened(write=True) as book:
+        result = _verify(book.read())
+        outcome = {
+            "intact": result.intact,
+            "checked": result.checked,
+            "where": result.where,
+            "problem": result.problem,
+        }
+        with transaction.atomic(durable=True):
+            event = record(
+                actor,
+                VERIFIED,
+                object_type="audit.chain",
+                object_repr="audit trail",
+                after={
+                    **outcome,
+                    "first_bad_id": result.first_bad_id,
+                    "last_hash": result.last_hash,
+                },
             )
+        book.append(
+            count=event.seq or 0,
+            last_id=event.pk,
+            last_hash=event.hash,
+            legacy=result.legacy,
+            by=event.actor_username,
+            outcome=outcome,
         )
     logger.info("audit chain: %s; last hash %s", result.describe(), result.last_hash)
     return result

@@ -22,9 +22,10 @@ def key_the_chain(apps, schema_editor):
     tip = events.order_by("-id").values_list("id", "hash").first()
     if tip is not None:
         count = events.count()
-        checkpoints.append(
-            count=count, last_id=tip[0], last_hash=tip[1], legacy=count, by="", outcome=None
-        )
+        with checkpoints.opened(write=True) as book:
+            book.append(
+                count=count, last_id=tip[0], last_hash=tip[1], legacy=count, by="", outcome=None
+            )
 
 
 def unguard_inserts(apps, schema_editor):
