@@ -225,10 +225,10 @@ def verify(
                     "it is not signed with the audit key (a plain SHA-256 hash) where the chain "
                     "is signed: it was forged, or rewritten by someone without the key",
                 )
-            expected_hash: str | None = compute_hash(row)
+            expected_hash = compute_hash(row)
         else:
-            expected_hash = sign(row, keyring)
-            if expected_hash is None:
+            signature = sign(row, keyring)
+            if signature is None:
                 return broken(
                     row_id,
                     f"it names audit key {key_id!r}, which is not in PORTAL_AUDIT_KEYS: it was "
@@ -247,14 +247,15 @@ def verify(
                     f"its number ({seq}) is not its place in the chain ({position}): it was "
                     "inserted or copied",
                 )
-            keyed = True
+            keyed, expected_hash = True, signature
         if row["prev_hash"] != expected_prev:
             return broken(
                 row_id,
                 "its previous-hash link does not match the event before it "
                 "(an event was removed or inserted before this one)",
             )
-        if not hmac.compare_digest(expected_hash, row["hash"]):
+        # As bytes: compare_digest refuses str that is not ASCII, which a forger may write.
+        if not hmac.compare_digest(expected_hash.encode(), str(row["hash"]).encode()):
             return broken(
                 row_id,
                 "its content does not match its signature (the row was edited, or written "

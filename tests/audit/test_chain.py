@@ -206,3 +206,9 @@ def test_json_safe_makes_payloads_storable_in_postgresql():
         "tags": ["a", "b"],
         "1": True,
     }
+
+
+def test_a_hash_that_is_not_hex_is_named_not_a_crash():
+    rows = _events(3)
+    rows[1]["hash"] = "é" * 64
+    assert chain.verify(rows, KEYS).first_bad_id == 2
