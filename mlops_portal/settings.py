@@ -7,7 +7,9 @@ transport, files under ``var/``. Production sets ``DATABASE_URL``, ``CELERY_BROK
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -51,6 +53,45 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _audit_keys() -> dict[str, str]:
+    """The audit keyring, ``id:secret`` entries one per line (or comma); the last signs new events.
+
+    Kept out of the database so that its administrator cannot re-sign the audit chain. Embedded
+    default: a generated file beside the database, created atomically (web, worker and beat may
+    start together and must not each invent a key).
+    """
+    text = env_secret("PORTAL_AUDIT_KEYS")
+    if not text:
+        key_file = VAR_DIR / "audit_keys"
+        if not key_file.exists():
+            draft = VAR_DIR / f".audit_keys.{os.getpid()}"
+            draft.write_text(f"k1:{secrets.token_urlsafe(48)}\n")
+            draft.chmod(0o600)
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, key_file)
+            draft.unlink()
+        text = key_file.read_text()
+    keys: dict[str, str] = {}
+    for entry in text.replace(",", "\n").split():
+        key_id, _, secret = entry.partition(":")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,16}", key_id) or len(secret) < 32 or key_id in keys:
+            raise ConfigurationError(
+                "PORTAL_AUDIT_KEYS must hold distinct id:secret entries (id: 1-16 letters, digits, "
+                f"_.-; secret: at least 32 characters); entry {key_id!r} is not one"
+            )
+        keys[key_id] = secret
+    if not keys:
+        raise ConfigurationError("PORTAL_AUDIT_KEYS holds no key")
+    return keys
+
+
+PORTAL_AUDIT_KEYS = _audit_keys()
+# Signed checkpoints of the audit chain (docs/operations.md): outside the database, like the key.
+PORTAL_AUDIT_CHECKPOINT_FILE = Path(
+    env_str("PORTAL_AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.jsonl"))
+)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

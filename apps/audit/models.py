@@ -15,10 +15,11 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
 
 
 class AuditEvent(models.Model):
-    """One recorded change or security event. Append-only and hash-chained.
+    """One recorded change or security event. Append-only and chained by signatures.
 
-    Written only by ``apps.audit.services.record``; the database refuses UPDATE and DELETE on this
-    table (migration 0002) and the hash chain exposes edits made behind the portal's back.
+    Written only by ``apps.audit.services.record``; the database refuses UPDATE, DELETE and any
+    INSERT that would replace or precede an existing row (``triggers.py``), and the signed chain
+    with its checkpoints outside the database exposes what is done behind the portal's back.
     """
 
     occurred_at = models.DateTimeField(db_index=True)
@@ -37,7 +38,13 @@ class AuditEvent(models.Model):
     ip = models.CharField(max_length=45, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     prev_hash = models.CharField(max_length=64)
+    # HMAC-SHA256 under the key ``key_id`` names; a plain SHA-256 for events written before the
+    # chain was keyed (``key_id`` empty, ``seq`` null).
     hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=16, blank=True, default="")
+    # The event's place in the chain, 1, 2, 3, ... without gaps (ids skip the numbers of rolled
+    # back transactions on PostgreSQL): a missing or inserted event is named by it.
+    seq = models.PositiveBigIntegerField(null=True, blank=True, unique=True)
 
     objects = AuditEventQuerySet.as_manager()
 

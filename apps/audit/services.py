@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import zlib
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from apps.audit import chain, context
+from apps.audit import chain, checkpoints, context
 from apps.audit.models import AuditEvent
 
 # Any 64-bit number works; derived from a name so that it reads as what it is.
@@ -77,11 +78,18 @@ def record(
         "ip": (ctx.ip or "") if ctx else "",
         "user_agent": chain.json_safe(ctx.user_agent) if ctx else "",
     }
+    keyring = checkpoints.keyring()
     with transaction.atomic():
         _lock_chain_tip()
-        tip = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        fields["prev_hash"] = tip or chain.GENESIS
-        fields["hash"] = chain.compute_hash(fields)
+        tip = AuditEvent.objects.order_by("-id").values_list("hash", "seq").first()
+        if tip is None:
+            fields["prev_hash"], fields["seq"] = chain.GENESIS, 1
+        else:
+            # The first signed event after legacy ones (which have no number) counts them once.
+            fields["prev_hash"] = tip[0]
+            fields["seq"] = (tip[1] or AuditEvent.objects.count()) + 1
+        fields["key_id"] = keyring.current
+        fields["hash"] = chain.sign(fields, keyring)
         event = AuditEvent(**fields)
         event.save()
     return event
@@ -107,39 +115,87 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, An
 def _rows_in_order() -> Iterator[dict[str, Any]]:
     return (
         AuditEvent.objects.order_by("id")
-        .values("id", "hash", *chain.HASHED_FIELDS)
+        .values("id", "hash", "seq", "key_id", *chain.HASHED_FIELDS)
         .iterator(chunk_size=2000)
     )
 
 
+def _verify(reading: checkpoints.Reading) -> chain.Verification:
+    """Check every row, the rows against every checkpoint, and the checkpoints against the rows."""
+    result = chain.verify(_rows_in_order(), checkpoints.keyring(), reading.marks)
+    if not result.intact:
+        return result
+    where = f"in the checkpoint file {checkpoints.path()}"
+    if reading.problem:
+        return dataclasses.replace(result, intact=False, where=where, problem=reading.problem)
+    # Verifications hold the file's lock until their checkpoint is written, so every signed
+    # audit.verified event (genuine, the chain being intact) must be covered by one.
+    last = (
+        AuditEvent.objects.filter(action=VERIFIED)
+        .exclude(key_id="")
+        .order_by("-id")
+        .values_list("id", "occurred_at")
+        .first()
+    )
+    if last is not None and last[0] > max((m.last_id or 0 for m in reading.marks), default=0):
+        problem = (
+            f"it ends before the verification of {last[1]:%Y-%m-%d %H:%M:%S} UTC (event "
+            f"#{last[0]}), whose checkpoint is missing: lines were cut from its end, or the file "
+            "was replaced"
+        )
+        return dataclasses.replace(result, intact=False, where=where, problem=problem)
+    return result
+
+
 def verify_chain() -> chain.Verification:
-    return chain.verify(_rows_in_order())
+    """Verify without writing anything (``audit_verify --no-record``)."""
+    with checkpoints.opened(write=False) as book:
+        return _verify(book.read())
 
 
 def verify_and_record(actor: Actor) -> chain.Verification:
-    """Verify the whole chain and record the outcome, so compliance can show when it was checked."""
-    result = verify_chain()
-    record(
-        actor,
-        VERIFIED,
-        object_type="audit.chain",
-        object_repr="audit trail",
-        after={
+    """Verify the whole chain and record the outcome in the trail and in a new checkpoint.
+
+    The checkpoint vouches for the chain up to and including the ``audit.verified`` event, so
+    cutting that event from the end is detected like cutting any other. The event is committed
+    first (``durable``: never inside a caller's transaction), so that a checkpoint never vouches
+    for a row that was rolled back.
+    """
+    with checkpoints.opened(write=True) as book:
+        result = _verify(book.read())
+        outcome = {
             "intact": result.intact,
             "checked": result.checked,
-            "first_bad_id": result.first_bad_id,
+            "where": result.where,
             "problem": result.problem,
-            "last_hash": result.last_hash,
-        },
-    )
-    # Also to the log, which a bank ships elsewhere: rows cut from the very end of the chain
-    # leave no broken link, but they do leave fewer events, and another tip, than logged here.
+        }
+        with transaction.atomic(durable=True):
+            event = record(
+                actor,
+                VERIFIED,
+                object_type="audit.chain",
+                object_repr="audit trail",
+                after={
+                    **outcome,
+                    "first_bad_id": result.first_bad_id,
+                    "last_hash": result.last_hash,
+                },
+            )
+        book.append(
+            count=event.seq or 0,
+            last_id=event.pk,
+            last_hash=event.hash,
+            legacy=result.legacy,
+            by=event.actor_username,
+            outcome=outcome,
+        )
     logger.info("audit chain: %s; last hash %s", result.describe(), result.last_hash)
     return result
 
 
-def latest_verification() -> AuditEvent | None:
-    return AuditEvent.objects.filter(action=VERIFIED).order_by("-id").first()
+def latest_verification() -> checkpoints.LastCheck | None:
+    """The latest verification's outcome, from the signed checkpoint file (not the database)."""
+    return checkpoints.last_check()
 
 
 def events_for(obj: models.Model) -> models.QuerySet[AuditEvent]:

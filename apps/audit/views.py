@@ -82,8 +82,9 @@ class _Echo:
         return value
 
 
-# Every stored field, so that an auditor can re-verify the hash chain from the export alone.
-_CSV_COLUMNS = ["id", *chain.HASHED_FIELDS, "hash"]
+# Every stored field, so that an auditor holding the audit key can re-verify the chain from the
+# export alone.
+_CSV_COLUMNS = ["id", "seq", "key_id", *chain.HASHED_FIELDS, "hash"]
 
 
 @compliance_only

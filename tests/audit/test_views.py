@@ -125,13 +125,19 @@ def test_a_csv_export_with_an_invalid_filter_is_refused_not_empty(people):
     assert not AuditEvent.objects.filter(action="audit.exported").exists()
 
 
-def test_the_verify_button_reports_intact_then_the_first_edited_row(people):
+def _press_verify(client: Client) -> str:
+    return client.post(reverse("audit:verify"), follow=True).content.decode()
+
+
+def test_the_verify_button_reports_intact_then_the_first_edited_row(
+    people,
+):
     client = _client(people.carl)
     events = [
         services.record(people.alice, "thing.happened", object_type="x", object_id=str(i))
         for i in range(3)
     ]
-    page = client.post(reverse("audit:verify"), follow=True).content.decode()
+    page = _press_verify(client)
     assert "Integrity check passed" in page and "Intact." in page
 
     with transaction.atomic(), triggers.suspended(connection), connection.cursor() as cursor:
@@ -139,9 +145,31 @@ def test_the_verify_button_reports_intact_then_the_first_edited_row(people):
             "UPDATE audit_auditevent SET actor_username = 'mallory' WHERE id = %s", [events[1].pk]
         )
 
-    page = client.post(reverse("audit:verify"), follow=True).content.decode()
+    page = _press_verify(client)
     assert f"chain broken at event #{events[1].pk}" in page
     assert f"Broken at event #{events[1].pk}" in page
+
+
+def test_the_compliance_panel_keeps_a_failed_check_whose_record_was_cut(
+    people,
+):
+    """The verdict shown comes from the signed checkpoint file: deleting the audit.verified
+    events that said "broken" does not bring back the older "intact"."""
+    client = _client(people.carl)
+    event = services.record(people.alice, "thing.happened", object_type="x", object_id="1")
+    _press_verify(client)
+    with transaction.atomic(), triggers.suspended(connection), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE audit_auditevent SET actor_username = 'mallory' WHERE id = %s", [event.pk]
+        )
+    _press_verify(client)
+    last_verdict = AuditEvent.objects.filter(action=services.VERIFIED).order_by("-id")[0]
+    with transaction.atomic(), triggers.suspended(connection), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE id >= %s", [last_verdict.pk])
+
+    for page in (reverse("dashboard"), reverse("audit:list")):
+        shown = client.get(page).content.decode()
+        assert f"Broken at event #{event.pk}:" in shown and "Intact." not in shown
 
 
 def test_verifying_needs_a_post_and_the_right(people):

@@ -4,7 +4,7 @@ from apps.audit import triggers
 
 
 def install(apps, schema_editor):
-    triggers.install(schema_editor.connection)
+    triggers.install(schema_editor.connection, guard_inserts=False)
 
 
 def uninstall(apps, schema_editor):

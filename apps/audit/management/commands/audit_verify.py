@@ -8,13 +8,16 @@ from apps.audit import services
 
 
 class Command(BaseCommand):
-    help = "Verify the audit hash chain; exit 1 naming the first bad event if it is broken."
+    help = (
+        "Verify the audit chain against its signatures and checkpoints; exit 1 naming the first "
+        "forged, missing or inserted event if it is broken."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
             "--no-record",
             action="store_true",
-            help="Do not append an audit.verified event with the outcome.",
+            help="Only read: append neither an audit.verified event nor a checkpoint.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
