@@ -18,6 +18,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.viewsets import ViewSetMixin
 
 from apps.core.client import client_ip
+from apps.core.errors import Conflict
 from apps.core.permissions import not_found_message, require, visible_to
 from apps.core.views import refuse_unscoped_overrides
 
@@ -75,6 +76,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.ValidationError):
         return Response(serializer_error_body(exc.detail), status=exc.status_code)
+    if isinstance(exc, Conflict):
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     return drf_exception_handler(exc, context)
 
 

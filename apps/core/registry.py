@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-    from django.db.models import Model, QuerySet
+    from django.db.models import QuerySet
     from django.http import HttpRequest
 
 T = TypeVar("T")
@@ -103,7 +103,7 @@ ModelSectionSource = Callable[["HttpRequest", Any], list[Section]]
 VersionSectionSource = Callable[["HttpRequest", Any], list[Section]]
 HistorySource = Callable[[Any], Mapping[str, list[str]]]
 UploadFollower = Callable[[Any, "User"], dict[str, Any]]
-Rule = Callable[["User", "Model | None"], None]
+Rule = Callable[["User", Any], None]
 
 
 @dataclass(frozen=True)

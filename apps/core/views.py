@@ -14,15 +14,19 @@ cannot forget the scoping. Whether the person may *act* on what they see is the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect
 from django.views import View
 
+from apps.core.errors import Conflict
 from apps.core.permissions import not_found_message, user_of, visible_to
 from apps.core.registry import Section, Store
 
@@ -68,7 +72,48 @@ class PortalView(View):
         return scoped_get(self.queryset, **lookup)
 
 
-def scoped_get(queryset: QuerySet[Any], **lookup: Any) -> Model:
+class ActionView(PortalView):
+    """A form posted about one object (a decision, a comment, a deployment): look the object up
+    in the scoped queryset, check the form, run the service, say in a message how it went, and
+    go back to the object's page. The service checks the rest (403) and the state (409)."""
+
+    http_method_names = ["post"]
+    form_class: type[forms.Form] | None = None
+    invalid_message = "Check the form and try again."
+    anchor = ""
+
+    def target(self) -> Any:
+        """The object the form is about, from the URL's keyword arguments."""
+        return self.get_object(**self.kwargs)
+
+    def perform(self, obj: Any, form: forms.Form | None) -> str:
+        """Run the service; return what to tell the person."""
+        raise NotImplementedError
+
+    def next_url(self, obj: Any) -> str:
+        return str(obj.get_absolute_url()) + self.anchor
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        obj = self.target()
+        form = self.form_class(request.POST) if self.form_class is not None else None
+        if form is not None and not form.is_valid():
+            messages.error(request, self.invalid_message)
+        else:
+            try:
+                done = self.perform(obj, form)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            except Conflict as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, done)
+        return redirect(self.next_url(obj))
+
+
+M = TypeVar("M", bound=Model)
+
+
+def scoped_get(queryset: QuerySet[M], **lookup: Any) -> M:
     """One row of an already restricted queryset, or a 404 that says nothing of what exists:
     for a second object a handler looks up (a version's model page also lists its versions)."""
     try:

@@ -8,7 +8,10 @@ class RegistryConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.registry import DemoStep, registry
-        from apps.registry import dashboard, demo
+        from apps.registry import dashboard, demo, services
 
         registry.dashboard_panels.add("registry", dashboard.panels)
+        registry.rules.add("registry.edit", services.check_can_change)
+        registry.rules.add("registry.upload", services.check_can_upload)
+        registry.rules.add("registry.share", services.check_can_share)
         registry.demo_steps.add("registry", DemoStep("registry", demo.seed, order=20))

@@ -165,6 +165,10 @@ def check_can_change(actor: User, model: RegisteredModel) -> None:
     require(actor, CHANGE, model, "You may view this model but not change it.")
 
 
+def check_can_share(actor: User, model: RegisteredModel) -> None:
+    require(actor, SHARE, model, "Only the owning team and administrators share this model.")
+
+
 def check_can_upload(actor: User, model: RegisteredModel) -> None:
     require(actor, "registry.add_modelversion", message="Only data scientists upload versions.")
     require(actor, CHANGE, model, "You may view this model but not upload versions to it.")
@@ -295,7 +299,7 @@ def share_model(model_id: int, *, actor: User, grantee: User | Group | str, leve
     """Share with a user or group, or with ``user:<name>``/``group:<name>``: a name is resolved
     only after the permission check, so that a refusal tells nobody who exists."""
     model = RegisteredModel.objects.select_for_update().get(pk=model_id)
-    require(actor, SHARE, model, "Only the owning team and administrators share this model.")
+    check_can_share(actor, model)
     if level not in LEVELS:
         raise ValidationError({"level": "Share with level “view” or “change”."})
     grantee = _grantee(grantee)
@@ -324,7 +328,7 @@ def share_model(model_id: int, *, actor: User, grantee: User | Group | str, leve
 @transaction.atomic
 def unshare_model(model_id: int, *, actor: User, grantee: User | Group | str) -> None:
     model = RegisteredModel.objects.select_for_update().get(pk=model_id)
-    require(actor, SHARE, model, "Only the owning team and administrators share this model.")
+    check_can_share(actor, model)
     grantee = _grantee(grantee)
     if _is_ownership_grant(model, grantee):
         raise ValidationError(

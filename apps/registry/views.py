@@ -125,10 +125,9 @@ class ModelDetail(ModelView):
                 "tags": model.tags.all(),
                 "versions": versions.prefetch_related("files"),
                 "grants": services.access_list(model),
-                "can_change": can(user, services.CHANGE, model),
-                "can_share": can(user, services.SHARE, model),
-                "can_upload": can(user, services.CHANGE, model)
-                and can(user, "registry.add_modelversion"),
+                "can_change": can(user, "registry.edit", model),
+                "can_share": can(user, "registry.share", model),
+                "can_upload": can(user, "registry.upload", model),
                 "share_form": ShareForm(),
                 "sections": contributed(registry.model_sections, request, model),
             },

@@ -6,9 +6,7 @@ from django.http import HttpRequest
 
 from apps.core.permissions import can, user_of
 from apps.core.registry import Section
-from apps.registry import services as registry
 from apps.registry.models import RegisteredModel
-from apps.reviews import services
 from apps.reviews.forms import ChangeDecisionForm, ChangeProposalForm
 from apps.reviews.models import ModelChange
 
@@ -18,8 +16,8 @@ def sections(request: HttpRequest, model: RegisteredModel) -> list[Section]:
     changes = list(
         ModelChange.objects.filter(model=model).select_related("proposed_by", "decided_by")[:20]
     )
-    decider = services.may_decide_change(user, model)
-    may_propose = decider or can(user, registry.CHANGE, model)
+    decider = can(user, "reviews.decide_change", model)
+    may_propose = can(user, "reviews.propose_change", model)
     return [
         Section(
             "reviews/_model_governance.html",

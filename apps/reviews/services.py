@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.accounts.models import Team
 from apps.accounts.roles import Role, has_role, roles_of
 from apps.audit import services as audit
+from apps.core.errors import Conflict
 from apps.core.permissions import can, require, visible_to
 from apps.notifications import services as notifications
 from apps.notifications.models import Event
@@ -40,10 +41,6 @@ DECIDE = "reviews.decide_review"
 CHANGE_POLICY = "reviews.change_reviewpolicy"
 # Compliance's and the administrators' capability; a model's risk owner decides its changes too.
 DECIDE_CHANGE = "reviews.decide_modelchange"
-
-
-class Conflict(Exception):
-    """The request came too late or twice: the state it relied on has moved on (HTTP 409)."""
 
 
 def current_policy(risk_tier: str) -> ReviewPolicy:
@@ -517,6 +514,14 @@ def may_decide_change(actor: User, model: RegisteredModel) -> bool:
     )
 
 
+def check_can_decide_change(actor: User, model: RegisteredModel) -> None:
+    if not may_decide_change(actor, model):
+        raise PermissionDenied(
+            f"Only {model.risk_owner} (the model's risk owner), compliance or an administrator "
+            "decide a change of its risk owner, team or tier."
+        )
+
+
 def check_can_propose(actor: User, model: RegisteredModel) -> None:
     if not may_decide_change(actor, model):
         require(
@@ -648,11 +653,7 @@ def decide_change(change_id: int, *, actor: User, approve: bool, reason: str) ->
         .select_related("team", "risk_owner")
         .get(pk=change.model_id)
     )
-    if not may_decide_change(actor, model):
-        raise PermissionDenied(
-            f"Only {model.risk_owner} (the model's risk owner), compliance or an administrator "
-            "decide a change of its risk owner, team or tier."
-        )
+    check_can_decide_change(actor, model)
     if actor.pk == change.proposed_by_id:
         raise PermissionDenied("You proposed this change; someone else must decide it.")
     if change.status != ModelChange.Status.PENDING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from apps.core.permissions import user_of
+from apps.core.permissions import can, user_of
 from apps.core.registry import Section
 from apps.registry.models import ModelVersion
 from apps.reviews import lead_times, services
@@ -20,14 +20,11 @@ def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
         .prefetch_related("decisions__reviewer")
         .first()
     )
-    try:
-        services.check_can_request(user, version)
-        may_request = review is None and version.status in (
-            ModelVersion.Status.VALIDATED,
-            ModelVersion.Status.VALIDATION_FAILED,
-        )
-    except Exception:
-        may_request = False
+    may_request = (
+        review is None
+        and version.status in (ModelVersion.Status.VALIDATED, ModelVersion.Status.VALIDATION_FAILED)
+        and can(user, "reviews.request", version)
+    )
     sign_offs = []
     if review is not None:
         decided = {(d.role, d.slot): d for d in review.decisions.all()}

@@ -14,3 +14,4 @@ class ValidationConfig(AppConfig):
         from apps.validation import job_scope, services, version_page  # noqa: F401
 
         registry.version_sections.add("validation", version_page.sections)
+        registry.rules.add("validation.rerun", services.check_can_rerun)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from apps.core.permissions import user_of
+from apps.core.permissions import can, user_of
 from apps.core.registry import Section
 from apps.registry.models import ModelVersion
 from apps.validation import charts, sandbox, services
@@ -14,11 +14,11 @@ def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
     report = services.latest_report(version)
     job = services.jobs_of(version).first()
     active = job is not None and not job.is_finished
-    try:
-        services.check_can_rerun(user_of(request), version)
-        can_rerun = version.status in services.RERUNNABLE and not active
-    except Exception:
-        can_rerun = False
+    can_rerun = (
+        version.status in services.RERUNNABLE
+        and not active
+        and can(user_of(request), "validation.rerun", version)
+    )
     return [
         Section(
             "validation/_version_section.html",

@@ -6,10 +6,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.core.api import ErrorSerializer
-from apps.core.permissions import get_visible_or_404, user_of
+from apps.core.api import ErrorSerializer, ScopedAPIView
+from apps.core.permissions import user_of
+from apps.core.views import scoped_get
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.reviews import services
 from apps.reviews.models import Comment, Decision, ModelChange, Review
@@ -99,18 +99,13 @@ ERRORS = {
 }
 
 
-def _conflict(exc: services.Conflict) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+class VersionAPIView(ScopedAPIView):
+    """An endpoint about one version, named by the model's slug and the version's number."""
 
+    queryset = ModelVersion.objects.select_related("model")
 
-class VersionAPIView(APIView):
     def version(self, request: Request, slug: str, number: int) -> ModelVersion:
-        return get_visible_or_404(
-            request.user,
-            ModelVersion.objects.select_related("model"),
-            model__slug=slug,
-            number=number,
-        )
+        return scoped_get(self.get_queryset(), model__slug=slug, number=number)
 
     def review(self, version: ModelVersion) -> dict[str, Any]:
         review = (
@@ -140,10 +135,7 @@ class ReviewView(VersionAPIView):
         version = self.version(request, slug, number)
         body = ReviewRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            services.request_review(version.pk, actor=user_of(request), **body.validated_data)
-        except services.Conflict as exc:
-            return _conflict(exc)
+        services.request_review(version.pk, actor=user_of(request), **body.validated_data)
         return Response(self.review(version), status=status.HTTP_201_CREATED)
 
 
@@ -156,15 +148,12 @@ class DecisionView(VersionAPIView):
         version = self.version(request, slug, number)
         body = DecisionRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            services.decide(
-                version.pk,
-                actor=user_of(request),
-                verdict=body.validated_data["decision"],
-                reason=body.validated_data["reason"],
-            )
-        except services.Conflict as exc:
-            return _conflict(exc)
+        services.decide(
+            version.pk,
+            actor=user_of(request),
+            verdict=body.validated_data["decision"],
+            reason=body.validated_data["reason"],
+        )
         return Response(self.review(version), status=status.HTTP_201_CREATED)
 
 
@@ -191,8 +180,11 @@ class CommentView(VersionAPIView):
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
-class WaitingView(APIView):
+class WaitingView(ScopedAPIView):
     """Open reviews waiting for your sign-off, oldest first."""
+
+    # waiting_for scopes by the versions you may see, and by the sign-offs you could give.
+    queryset = None
 
     @extend_schema(responses={200: ReviewSerializer(many=True), 401: ErrorSerializer})
     def get(self, request: Request) -> Response:
@@ -236,13 +228,17 @@ class ChangeDecisionSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class _ModelAPIView(APIView):
+class _ModelAPIView(ScopedAPIView):
+    """Governed changes of the model named by the URL's slug."""
+
+    queryset = ModelChange.objects.select_related("model", "proposed_by", "decided_by")
+
     def model(self, request: Request, slug: str) -> RegisteredModel:
-        return get_visible_or_404(request.user, RegisteredModel.objects.all(), slug=slug)
+        return scoped_get(RegisteredModel.objects.restrict(request.user), slug=slug)
 
     def change(self, request: Request, slug: str, pk: int) -> ModelChange:
-        model = self.model(request, slug)
-        return get_visible_or_404(request.user, ModelChange.objects.filter(model=model), pk=pk)
+        self.model(request, slug)
+        return scoped_get(self.get_queryset(), model__slug=slug, pk=pk)
 
 
 class ModelChangesView(_ModelAPIView):
@@ -252,9 +248,7 @@ class ModelChangesView(_ModelAPIView):
 
     @extend_schema(responses={200: ModelChangeSerializer(many=True), **ERRORS})
     def get(self, request: Request, slug: str) -> Response:
-        changes = ModelChange.objects.filter(model=self.model(request, slug)).select_related(
-            "proposed_by", "decided_by"
-        )
+        changes = self.get_queryset().filter(model=self.model(request, slug))
         return Response(ModelChangeSerializer(changes, many=True).data)
 
     @extend_schema(
@@ -264,12 +258,7 @@ class ModelChangesView(_ModelAPIView):
         model = self.model(request, slug)
         body = ChangeProposalSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            change = services.propose_change(
-                model.pk, actor=user_of(request), **body.validated_data
-            )
-        except services.Conflict as exc:
-            return _conflict(exc)
+        change = services.propose_change(model.pk, actor=user_of(request), **body.validated_data)
         return Response(ModelChangeSerializer(change).data, status=status.HTTP_201_CREATED)
 
 
@@ -289,15 +278,12 @@ class ModelChangeView(_ModelAPIView):
         change = self.change(request, slug, pk)
         body = ChangeDecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            change = services.decide_change(
-                change.pk,
-                actor=user_of(request),
-                approve=body.validated_data["decision"] == "approve",
-                reason=body.validated_data["reason"],
-            )
-        except services.Conflict as exc:
-            return _conflict(exc)
+        change = services.decide_change(
+            change.pk,
+            actor=user_of(request),
+            approve=body.validated_data["decision"] == "approve",
+            reason=body.validated_data["reason"],
+        )
         return Response(ModelChangeSerializer(change).data)
 
 
@@ -311,8 +297,5 @@ class ModelChangeWithdrawView(_ModelAPIView):
     )
     def post(self, request: Request, slug: str, pk: int) -> Response:
         change = self.change(request, slug, pk)
-        try:
-            change = services.withdraw_change(change.pk, actor=user_of(request))
-        except services.Conflict as exc:
-            return _conflict(exc)
+        change = services.withdraw_change(change.pk, actor=user_of(request))
         return Response(ModelChangeSerializer(change).data)
