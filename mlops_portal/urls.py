@@ -28,7 +28,7 @@ handler400 = "apps.accounts.views.bad_request"
 handler404 = "apps.accounts.views.page_not_found"
 
 urlpatterns = [
-    path("", accounts.dashboard, name="dashboard"),
+    path("", accounts.Dashboard.as_view(), name="dashboard"),
     path("login/", accounts.PortalLoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("account/", include("apps.accounts.urls")),

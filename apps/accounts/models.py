@@ -8,6 +8,8 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.utils import timezone
 
+from apps.core.permissions import Person, RestrictedQuerySet
+
 TOKEN_PREFIX = "mlp_"  # noqa: S105 - a visible marker, not a secret
 
 
@@ -48,7 +50,14 @@ class HashedSecret:
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
-class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+class ApiTokenQuerySet(RestrictedQuerySet["ApiToken"]):
+    def restrict(self, user: Person, action: str = "view") -> ApiTokenQuerySet:
+        """A person's tokens are theirs alone: nobody, administrators included, reads another's
+        (administrators revoke them in the Django admin)."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self.filter(user=user)
+
     def active(self) -> ApiTokenQuerySet:
         return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
 

@@ -5,6 +5,6 @@ from apps.accounts import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("tokens/", views.tokens, name="tokens"),
-    path("tokens/<int:token_id>/revoke/", views.revoke_token, name="revoke-token"),
+    path("tokens/", views.Tokens.as_view(), name="tokens"),
+    path("tokens/<int:token_id>/revoke/", views.RevokeToken.as_view(), name="revoke-token"),
 ]

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
+from django import forms
 from django.conf import settings
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import (
     RequestDataTooBig,
@@ -11,16 +10,16 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import render
+from django.urls import reverse
 from django.views import defaults
-from django.views.decorators.http import require_POST
 
 from apps.accounts import services
 from apps.accounts.dashboard import panels_for
 from apps.accounts.forms import TokenCreateForm
 from apps.accounts.models import ApiToken
 from apps.accounts.roles import ROLE_LABELS, roles_of
-from apps.core.permissions import user_of
+from apps.core.views import ActionView, PortalView
 
 
 class PortalLoginView(LoginView):
@@ -28,58 +27,68 @@ class PortalLoginView(LoginView):
     redirect_authenticated_user = True
 
 
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    roles = roles_of(request.user)
-    return render(
-        request,
-        "accounts/dashboard.html",
-        {
-            "panels": panels_for(user_of(request)),
-            "role_titles": [ROLE_LABELS[r] for r in roles],
-            "has_role": bool(roles),
-        },
-    )
+class Dashboard(PortalView):
+    """The "my work" dashboard: each app's panels (``registry.dashboard_panels``) scope themselves
+    to the person."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        roles = roles_of(self.person)
+        return render(
+            request,
+            "accounts/dashboard.html",
+            {
+                "panels": panels_for(self.person),
+                "role_titles": [ROLE_LABELS[r] for r in roles],
+                "has_role": bool(roles),
+            },
+        )
 
 
-@login_required
-def tokens(request: HttpRequest) -> HttpResponse:
+class Tokens(PortalView):
     """List your tokens and create one. A new token is shown on this response only."""
-    created = None
-    form = TokenCreateForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                token, raw = services.create_token(
-                    actor=user_of(request),
-                    name=form.cleaned_data["name"],
-                    days=form.cleaned_data["days"],
-                )
-            except ValidationError as exc:
-                form.add_error(None, exc)
-                status = 400
-            else:
-                created = {"token": token, "raw": raw}
-                form = TokenCreateForm()
-        else:
-            status = 400
-    listing = ApiToken.objects.filter(user=user_of(request))
-    return render(
-        request,
-        "accounts/apitoken_list.html",
-        {"tokens": listing, "form": form, "created": created},
-        status=status,
-    )
+
+    queryset = ApiToken.objects.all()
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._page(TokenCreateForm(), None, 200)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = TokenCreateForm(request.POST)
+        if not form.is_valid():
+            return self._page(form, None, 400)
+        try:
+            token, raw = services.create_token(
+                actor=self.person, name=form.cleaned_data["name"], days=form.cleaned_data["days"]
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self._page(form, None, 400)
+        return self._page(TokenCreateForm(), {"token": token, "raw": raw}, 200)
+
+    def _page(
+        self, form: TokenCreateForm, created: dict[str, object] | None, status: int
+    ) -> HttpResponse:
+        return render(
+            self.request,
+            "accounts/apitoken_list.html",
+            {"tokens": self.queryset, "form": form, "created": created},
+            status=status,
+        )
 
 
-@login_required
-@require_POST
-def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
-    services.revoke_token(token.pk, actor=user_of(request))
-    messages.success(request, f"Token “{token.name}” revoked. Programs using it are now refused.")
-    return redirect("accounts:tokens")
+class RevokeToken(ActionView):
+    queryset = ApiToken.objects.all()
+
+    def target(self) -> ApiToken:
+        found: ApiToken = self.get_object(pk=self.kwargs["token_id"])
+        return found
+
+    def perform(self, token: ApiToken, form: forms.Form | None) -> str:
+        services.revoke_token(token.pk, actor=self.person)
+        return f"Token “{token.name}” revoked. Programs using it are now refused."
+
+    def next_url(self, token: ApiToken) -> str:
+        return reverse("accounts:tokens")
 
 
 def locked_out(

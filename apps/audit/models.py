@@ -5,8 +5,17 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from apps.core.permissions import Person, RestrictedQuerySet, can
 
-class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+
+class AuditEventQuerySet(RestrictedQuerySet["AuditEvent"]):
+    def restrict(self, user: Person, action: str = "view") -> AuditEventQuerySet:
+        """The whole trail for those who read it (compliance, administrators), nothing for others:
+        a model's own history is shown on its page, keyed by the objects the person may see."""
+        if action == "view" and can(user, "audit.view_auditevent"):
+            return self
+        return self.none()
+
     def update(self, **kwargs: Any) -> int:
         raise TypeError("audit events are append-only")
 

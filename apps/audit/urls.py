@@ -5,7 +5,7 @@ from apps.audit import views
 app_name = "audit"
 
 urlpatterns = [
-    path("", views.event_list, name="list"),
-    path("export.csv", views.export_csv, name="export"),
-    path("verify/", views.verify, name="verify"),
+    path("", views.EventList.as_view(), name="list"),
+    path("export.csv", views.ExportCsv.as_view(), name="export"),
+    path("verify/", views.Verify.as_view(), name="verify"),
 ]

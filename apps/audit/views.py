@@ -2,67 +2,59 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
-from functools import wraps
-from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from apps.audit import chain, services
 from apps.audit.forms import AuditFilterForm
 from apps.audit.models import AuditEvent
+from apps.core.views import PortalView
 
 PAGE_SIZE = 50
 
-_VIEW = "audit.view_auditevent"
+
+class ComplianceView(PortalView):
+    """A page of the audit trail: for those who read it (compliance, administrators)."""
+
+    queryset = AuditEvent.objects.order_by("-id")
+    permission_required = "audit.view_auditevent"
+    permission_message = "Reading the audit trail needs the compliance role."
+
+    def filtered(self) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
+        assert self.queryset is not None
+        form = AuditFilterForm(self.request.GET or None)
+        events: QuerySet[AuditEvent] = self.queryset
+        if form.is_bound and form.is_valid():
+            events = form.apply(events)
+        elif form.is_bound:
+            events = events.none()
+        return form, events
 
 
-def compliance_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not request.user.has_perm(_VIEW):
-            raise PermissionDenied("Reading the audit trail needs the compliance role.")
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapper)
-
-
-def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
-    form = AuditFilterForm(request.GET or None)
-    events: QuerySet[AuditEvent] = AuditEvent.objects.order_by("-id")
-    if form.is_bound and form.is_valid():
-        events = form.apply(events)
-    elif form.is_bound:
-        events = events.none()
-    return form, events
-
-
-@compliance_only
-def event_list(request: HttpRequest) -> HttpResponse:
-    form, events = _filtered(request)
-    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "audit/auditevent_list.html",
-        {
-            "form": form,
-            "page": page,
-            "query": query.urlencode(),
-            "verification": services.latest_verification(),
-        },
-    )
+class EventList(ComplianceView):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form, events = self.filtered()
+        page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
+        return render(
+            request,
+            "audit/auditevent_list.html",
+            {
+                "form": form,
+                "page": page,
+                "query": query.urlencode(),
+                "verification": services.latest_verification(),
+            },
+        )
 
 
 def _csv_cell(value: object) -> object:
@@ -87,9 +79,15 @@ class _Echo:
 _CSV_COLUMNS = ["id", "seq", "key_id", *chain.HASHED_FIELDS, "hash"]
 
 
-@compliance_only
-def export_csv(request: HttpRequest) -> HttpResponseBase:
-    form, events = _filtered(request)
+class ExportCsv(ComplianceView):
+    def get(self, request: HttpRequest) -> HttpResponseBase:
+        return export_csv(request, *self.filtered())
+
+
+def export_csv(
+    request: HttpRequest, form: AuditFilterForm, events: QuerySet[AuditEvent]
+) -> HttpResponseBase:
+    """The filtered events as CSV, streamed; the export itself is audited."""
     if form.errors:
         # An empty file would read as "no such events": say which filter is wrong instead.
         problems = [
@@ -123,15 +121,18 @@ def export_csv(request: HttpRequest) -> HttpResponseBase:
     return response
 
 
-@compliance_only
-@require_POST
-def verify(request: HttpRequest) -> HttpResponse:
-    result = services.verify_and_record(request.user)
-    if result.intact:
-        messages.success(request, f"Integrity check passed: {result.checked} events, chain intact.")
-    else:
-        messages.error(request, f"Integrity check FAILED: {result.describe()}.")
-    return redirect("audit:list")
+class Verify(ComplianceView):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        result = services.verify_and_record(request.user)
+        if result.intact:
+            messages.success(
+                request, f"Integrity check passed: {result.checked} events, chain intact."
+            )
+        else:
+            messages.error(request, f"Integrity check FAILED: {result.describe()}.")
+        return redirect("audit:list")
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

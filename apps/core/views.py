@@ -27,7 +27,7 @@ from django.shortcuts import redirect
 from django.views import View
 
 from apps.core.errors import Conflict
-from apps.core.permissions import not_found_message, user_of, visible_to
+from apps.core.permissions import not_found_message, require, user_of, visible_to
 from apps.core.registry import Section, Store
 
 
@@ -44,6 +44,10 @@ def refuse_unscoped_overrides(cls: type, forbidden: tuple[str, ...]) -> None:
 
 class PortalView(View):
     queryset: QuerySet[Any] | None = None
+    # A role capability the whole page needs (a Django permission or a registered rule), checked
+    # before any handler: 403 with ``permission_message``.
+    permission_required = ""
+    permission_message = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -52,6 +56,8 @@ class PortalView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
+        if self.permission_required:
+            require(request.user, self.permission_required, message=self.permission_message)
         if self.queryset is not None:
             self.queryset = self.filter_scoped(visible_to(request.user, self.queryset.all()))
         return super().dispatch(request, *args, **kwargs)

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from apps.core.permissions import Person, RestrictedQuerySet
+
 # A host name in IDNA (ASCII) form, or an IPv4 address: what the SSRF guard accepts as a host.
 HOST_NAME = re.compile(r"^[a-z0-9_.-]+$")
 _HOST_AND_PORT = re.compile(r"^(?:\[(?P<ipv6>[^\]]*)\]|(?P<name>[^:\[\]]+))(?::(?P<port>[0-9]+))?$")
@@ -26,6 +28,14 @@ class Event(models.TextChoices):
     MODEL_CHANGE_DECIDED = "model.change_decided", "Change of risk owner, team or tier decided"
 
 
+class NotificationQuerySet(RestrictedQuerySet["Notification"]):
+    def restrict(self, user: Person, action: str = "view") -> NotificationQuerySet:
+        """A person's inbox is theirs alone."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self.filter(recipient=user)
+
+
 class Notification(models.Model):
     """One message in a person's inbox."""
 
@@ -38,6 +48,8 @@ class Notification(models.Model):
     url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

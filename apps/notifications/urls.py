@@ -5,8 +5,8 @@ from apps.notifications import views
 app_name = "notifications"
 
 urlpatterns = [
-    path("", views.inbox, name="inbox"),
-    path("read-all/", views.read_all, name="read-all"),
-    path("<int:notification_id>/read/", views.read, name="read"),
-    path("settings/", views.preferences, name="preferences"),
+    path("", views.Inbox.as_view(), name="inbox"),
+    path("read-all/", views.ReadAll.as_view(), name="read-all"),
+    path("<int:notification_id>/read/", views.Read.as_view(), name="read"),
+    path("settings/", views.Preferences.as_view(), name="preferences"),
 ]

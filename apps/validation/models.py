@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
-from apps.core.permissions import RestrictedQuerySet
+from apps.core.permissions import Person, RestrictedQuerySet
 from apps.jobs.models import Job
 from apps.registry.models import ModelVersion, RegisteredModel
 
@@ -30,6 +30,16 @@ HEADLINE_METRICS = [
 ]
 
 
+class ValidationPolicyQuerySet(RestrictedQuerySet["ValidationPolicy"]):
+    def restrict(self, user: Person, action: str = "view") -> ValidationPolicyQuerySet:
+        """A risk tier's policy is a bank-wide rule every signed-in person reads; a model's own
+        policy is seen with the model."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        models_seen = RegisteredModel.objects.restrict(user, action).values("pk")
+        return self.filter(models.Q(model__isnull=True) | models.Q(model__in=models_seen))
+
+
 class ValidationPolicy(models.Model):
     """The checks and thresholds a version is judged by, for a risk tier or for one model.
 
@@ -51,6 +61,8 @@ class ValidationPolicy(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ValidationPolicyQuerySet.as_manager()
 
     class Meta:
         ordering = ["risk_tier", "model_id", "-number"]

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +17,7 @@ from apps.accounts.api.serializers import (
 )
 from apps.accounts.models import ApiToken, Team
 from apps.accounts.roles import roles_of
-from apps.core.api import ClientThrottle, ErrorSerializer
+from apps.core.api import ClientThrottle, ErrorSerializer, ScopedAPIView, ScopedViewSet
 from apps.core.permissions import user_of
 
 
@@ -68,15 +67,11 @@ class ObtainTokenView(APIView):
 
 
 @extend_schema(responses={200: ApiTokenSerializer, 401: ErrorSerializer, 404: ErrorSerializer})
-class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, ScopedViewSet):
     """Your own API tokens. DELETE revokes a token (it stays listed, as revoked)."""
 
     serializer_class = ApiTokenSerializer
-
-    def get_queryset(self) -> QuerySet[ApiToken]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
-            return ApiToken.objects.none()
-        return ApiToken.objects.filter(user=user_of(self.request))
+    queryset = ApiToken.objects.all()
 
     @extend_schema(responses={204: None, 401: ErrorSerializer, 404: ErrorSerializer})
     def destroy(self, request: Request, *args: object, **kwargs: object) -> Response:
@@ -85,8 +80,10 @@ class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.Gen
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(APIView):
-    """Who the token belongs to: username, roles and teams."""
+class MeView(ScopedAPIView):
+    """Who the token belongs to: username, roles and teams (the person's own, no governed rows)."""
+
+    queryset = None
 
     @extend_schema(responses={200: MeSerializer, 401: ErrorSerializer})
     def get(self, request: Request) -> Response:

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.api import ErrorSerializer, valid_data
+from apps.core.api import ErrorSerializer, ScopedViewSet, valid_data
 from apps.core.permissions import user_of
 from apps.notifications import services
 from apps.notifications.api.serializers import (
@@ -27,18 +27,16 @@ from apps.notifications.models import Notification
         }
     )
 )
-class InboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class InboxViewSet(mixins.ListModelMixin, ScopedViewSet):
     """Your notifications, newest first. ``?unread=1`` lists the unread ones only."""
 
     serializer_class = NotificationSerializer
+    queryset = Notification.objects.all()
 
-    def get_queryset(self) -> QuerySet[Notification]:
-        if getattr(self, "swagger_fake_view", False):
-            return Notification.objects.none()
-        found = Notification.objects.filter(recipient=user_of(self.request))
+    def filter_scoped(self, queryset: QuerySet[Notification]) -> QuerySet[Notification]:
         if self.request.query_params.get("unread"):
-            found = found.filter(read_at__isnull=True)
-        return found
+            return queryset.filter(read_at__isnull=True)
+        return queryset
 
     @extend_schema(
         request=MarkReadSerializer,

@@ -4,10 +4,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.core.api import ErrorSerializer
-from apps.core.permissions import get_visible_or_404, user_of
+from apps.core.api import ErrorSerializer, ScopedAPIView
+from apps.core.permissions import user_of
+from apps.core.views import scoped_get
 from apps.jobs.api.serializers import JobSerializer
 from apps.registry.models import ModelVersion
 from apps.validation import services
@@ -23,16 +23,13 @@ class ValidationSerializer(serializers.Serializer):
 ERRORS = {401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 
 
-class ValidationView(APIView):
+class ValidationView(ScopedAPIView):
     """The version's latest validation: its job and its report. POST re-runs it."""
 
+    queryset = ModelVersion.objects.select_related("model")
+
     def version(self, request: Request, slug: str, number: int) -> ModelVersion:
-        return get_visible_or_404(
-            request.user,
-            ModelVersion.objects.select_related("model"),
-            model__slug=slug,
-            number=number,
-        )
+        return scoped_get(self.get_queryset(), model__slug=slug, number=number)
 
     def body(self, version: ModelVersion) -> dict[str, object]:
         report = services.latest_report(version)
