@@ -428,3 +428,28 @@ def latest_report(version: ModelVersion) -> ValidationReport | None:
         .order_by("-created_at", "-id")
         .first()
     )
+
+
+def report_document(report: ValidationReport) -> dict[str, object]:
+    """The report as downloaded and served by the API: verdict, checks and every measurement."""
+    version = report.version
+    return {
+        "model": version.model.slug,
+        "version": version.number,
+        "outcome": report.outcome,
+        "reasons": report.reasons,
+        "policy": {
+            "scope": report.policy.scope,
+            "number": report.policy.number,
+            "checks": report.policy.checks,
+        }
+        if report.policy
+        else None,
+        "checks": report.checks,
+        "champion_version": report.champion.number if report.champion else None,
+        "isolated": report.isolated,
+        "duration_ms": report.duration_ms,
+        "created_at": report.created_at.isoformat(),
+        "job": str(report.job.uuid),
+        "report": report.data,
+    }

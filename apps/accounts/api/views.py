@@ -83,6 +83,8 @@ class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, ScopedViewSe
 class MeView(ScopedAPIView):
     """Who the token belongs to: username, roles and teams (the person's own, no governed rows)."""
 
+    serializer_class = MeSerializer
+
     queryset = None
 
     @extend_schema(responses={200: MeSerializer, 401: ErrorSerializer})

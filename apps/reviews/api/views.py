@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -12,83 +12,16 @@ from apps.core.permissions import user_of
 from apps.core.views import scoped_get
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.reviews import services
-from apps.reviews.models import Comment, Decision, ModelChange, Review
-
-
-class DecisionSerializer(serializers.ModelSerializer):
-    reviewer: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
-    )
-    decision = serializers.CharField(source="verdict")
-
-    class Meta:
-        model = Decision
-        fields = ["decision", "role", "slot", "reviewer", "reason", "created_at"]
-        read_only_fields = fields
-
-
-class ReviewSerializer(serializers.ModelSerializer):
-    model = serializers.CharField(source="version.model.slug")
-    version = serializers.IntegerField(source="version.number")
-    requested_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
-    )
-    policy = serializers.CharField(source="policy.__str__")
-    # Not "required": that name belongs to every DRF field.
-    sign_offs_required = serializers.JSONField(source="policy.required")
-    sign_offs_independent = serializers.BooleanField(source="policy.independent")
-    risk_owner: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username",
-        read_only=True,
-        help_text="Whose risk-owner sign-off the review waits for (fixed when it was requested).",
-    )
-    decisions = DecisionSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = Review
-        fields = [
-            "model",
-            "version",
-            "status",
-            "summary",
-            "is_exception",
-            "justification",
-            "requested_by",
-            "requested_at",
-            "closed_at",
-            "policy",
-            "sign_offs_required",
-            "sign_offs_independent",
-            "risk_owner",
-            "decisions",
-        ]
-        read_only_fields = fields
-
-
-class ReviewRequestSerializer(serializers.Serializer):
-    summary = serializers.CharField()
-    justification = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class DecisionRequestSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=Decision.Verdict.values)
-    reason = serializers.CharField()
-
-
-class CommentSerializer(serializers.ModelSerializer):
-    author: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
-    )
-    html = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Comment
-        fields = ["id", "author", "body", "html", "created_at"]
-        read_only_fields = ["id", "author", "html", "created_at"]
-
-    def get_html(self, comment: Comment) -> str:
-        return services.render_markdown(comment.body)
-
+from apps.reviews.api.serializers import (
+    ChangeDecisionSerializer,
+    ChangeProposalSerializer,
+    CommentSerializer,
+    DecisionRequestSerializer,
+    ModelChangeSerializer,
+    ReviewRequestSerializer,
+    ReviewSerializer,
+)
+from apps.reviews.models import Comment, ModelChange, Review
 
 ERRORS = {
     400: ErrorSerializer,
@@ -102,6 +35,7 @@ ERRORS = {
 class VersionAPIView(ScopedAPIView):
     """An endpoint about one version, named by the model's slug and the version's number."""
 
+    pagination_class = None  # one version's review, decisions and comments: short, whole
     queryset = ModelVersion.objects.select_related("model")
 
     def version(self, request: Request, slug: str, number: int) -> ModelVersion:
@@ -119,6 +53,8 @@ class VersionAPIView(ScopedAPIView):
 class ReviewView(VersionAPIView):
     """The version's review. POST requests it (the version must be validated, or failed with a
     justification where the policy allows exceptions)."""
+
+    serializer_class = ReviewSerializer
 
     @extend_schema(responses={200: ReviewSerializer, **ERRORS})
     def get(self, request: Request, slug: str, number: int) -> Response:
@@ -143,6 +79,8 @@ class DecisionView(VersionAPIView):
     """Approve, reject or request changes, with a reason. 409 when the sign-off is taken or
     the review is closed."""
 
+    serializer_class = ReviewSerializer
+
     @extend_schema(request=DecisionRequestSerializer, responses={201: ReviewSerializer, **ERRORS})
     def post(self, request: Request, slug: str, number: int) -> Response:
         version = self.version(request, slug, number)
@@ -159,6 +97,8 @@ class DecisionView(VersionAPIView):
 
 class CommentView(VersionAPIView):
     """The version's discussion. Markdown; @username mentions notify."""
+
+    serializer_class = CommentSerializer
 
     @extend_schema(responses={200: CommentSerializer(many=True), **ERRORS})
     def get(self, request: Request, slug: str, number: int) -> Response:
@@ -183,6 +123,9 @@ class CommentView(VersionAPIView):
 class WaitingView(ScopedAPIView):
     """Open reviews waiting for your sign-off, oldest first."""
 
+    pagination_class = None
+    serializer_class = ReviewSerializer
+
     # waiting_for scopes by the versions you may see, and by the sign-offs you could give.
     queryset = None
 
@@ -191,45 +134,11 @@ class WaitingView(ScopedAPIView):
         return Response(ReviewSerializer(services.waiting_for(user_of(request)), many=True).data)
 
 
-class ModelChangeSerializer(serializers.ModelSerializer):
-    proposed_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
-    )
-    decided_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, allow_null=True
-    )
-
-    class Meta:
-        model = ModelChange
-        fields = [
-            "id",
-            "field",
-            "old_value",
-            "new_value",
-            "reason",
-            "status",
-            "proposed_by",
-            "proposed_at",
-            "decided_by",
-            "decision_reason",
-            "decided_at",
-        ]
-        read_only_fields = fields
-
-
-class ChangeProposalSerializer(serializers.Serializer):
-    field = serializers.ChoiceField(choices=ModelChange.Field.values)
-    value = serializers.CharField(help_text="A username, a team slug, or high/medium/low.")
-    reason = serializers.CharField()
-
-
-class ChangeDecisionSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=["approve", "reject"])
-    reason = serializers.CharField()
-
-
 class _ModelAPIView(ScopedAPIView):
     """Governed changes of the model named by the URL's slug."""
+
+    pagination_class = None  # a model's proposals: few, answered whole
+    serializer_class = ModelChangeSerializer
 
     queryset = ModelChange.objects.select_related("model", "proposed_by", "decided_by")
 

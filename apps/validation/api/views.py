@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -11,20 +11,17 @@ from apps.core.views import scoped_get
 from apps.jobs.api.serializers import JobSerializer
 from apps.registry.models import ModelVersion
 from apps.validation import services
-from apps.validation.views import report_document
-
-
-class ValidationSerializer(serializers.Serializer):
-    status = serializers.CharField(help_text="The version's status")
-    job = JobSerializer(allow_null=True)
-    report = serializers.JSONField(allow_null=True, help_text="The latest report, if any")
-
+from apps.validation.api.serializers import (
+    ValidationSerializer,
+)
 
 ERRORS = {401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 
 
 class ValidationView(ScopedAPIView):
     """The version's latest validation: its job and its report. POST re-runs it."""
+
+    serializer_class = ValidationSerializer
 
     queryset = ModelVersion.objects.select_related("model")
 
@@ -37,7 +34,7 @@ class ValidationView(ScopedAPIView):
         return {
             "status": version.status,
             "job": JobSerializer(job).data if job else None,
-            "report": report_document(report) if report else None,
+            "report": services.report_document(report) if report else None,
         }
 
     @extend_schema(responses={200: ValidationSerializer, **ERRORS})
