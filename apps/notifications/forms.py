@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from apps.notifications.models import Event
+from apps.core.registry import registry
 
 
 class PreferencesForm(forms.Form):
@@ -12,7 +12,8 @@ class PreferencesForm(forms.Form):
 
     def __init__(self, *args: Any, current: dict[str, tuple[bool, bool]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for value, label in Event.choices:
+        for event in registry.notification_events:
+            value, label = event.code, event.label
             in_app, email = current[value]
             self.fields[f"{value}:in_app"] = forms.BooleanField(
                 label=f"{label}: in my inbox", required=False, initial=in_app
@@ -24,5 +25,5 @@ class PreferencesForm(forms.Form):
     def choices(self) -> dict[str, tuple[bool, bool]]:
         return {
             value: (self.cleaned_data[f"{value}:in_app"], self.cleaned_data[f"{value}:email"])
-            for value in Event.values
+            for value in registry.notification_events.names()
         }

@@ -9,23 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.core.permissions import Person, RestrictedQuerySet
+from apps.core.registry import registry
 
 # A host name in IDNA (ASCII) form, or an IPv4 address: what the SSRF guard accepts as a host.
 HOST_NAME = re.compile(r"^[a-z0-9_.-]+$")
 _HOST_AND_PORT = re.compile(r"^(?:\[(?P<ipv6>[^\]]*)\]|(?P<name>[^:\[\]]+))(?::(?P<port>[0-9]+))?$")
-
-
-class Event(models.TextChoices):
-    """What people are told about, in the inbox, by email, and to webhooks."""
-
-    REVIEW_REQUESTED = "review.requested", "Review requested"
-    REVIEW_DECIDED = "review.decided", "Review decided"
-    CHANGES_REQUESTED = "review.changes_requested", "Changes requested"
-    VALIDATION_FINISHED = "validation.finished", "Validation finished"
-    VALIDATION_FAILED = "validation.failed", "Validation failed"
-    MENTIONED = "comment.mentioned", "Mentioned in a comment"
-    MODEL_CHANGE_PROPOSED = "model.change_proposed", "Change of risk owner, team or tier proposed"
-    MODEL_CHANGE_DECIDED = "model.change_decided", "Change of risk owner, team or tier decided"
 
 
 class NotificationQuerySet(RestrictedQuerySet["Notification"]):
@@ -42,7 +30,7 @@ class Notification(models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
-    event = models.CharField(max_length=40, choices=Event.choices)
+    event = models.CharField(max_length=40)
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     url = models.CharField(max_length=300, blank=True)
@@ -58,6 +46,12 @@ class Notification(models.Model):
     def __str__(self) -> str:
         return f"{self.title} → {self.recipient}"
 
+    @property
+    def event_label(self) -> str:
+        """The event's name for people (each app registers its own events)."""
+        known = registry.notification_events.get(self.event)
+        return known.label if known else self.event
+
 
 class Preference(models.Model):
     """Whether a person wants one kind of event in the inbox and by email (both by default)."""
@@ -65,7 +59,7 @@ class Preference(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
     )
-    event = models.CharField(max_length=40, choices=Event.choices)
+    event = models.CharField(max_length=40)
     in_app = models.BooleanField(default=True)
     email = models.BooleanField(default=True)
 

@@ -18,10 +18,10 @@ from django.utils import timezone
 
 from apps.audit import services as audit
 from apps.core.permissions import require
+from apps.core.registry import EventType, registry
 from apps.notifications import webhooks
 from apps.notifications.models import (
     AllowedWebhookHost,
-    Event,
     Notification,
     Preference,
     Webhook,
@@ -33,8 +33,13 @@ def absolute(url: str) -> str:
     return settings.PORTAL_BASE_URL.rstrip("/") + url if url.startswith("/") else url
 
 
+def event_codes() -> list[str]:
+    """Every event an app registered (``registry.notification_events``), in registration order."""
+    return registry.notification_events.names()
+
+
 def emit(
-    event: str,
+    event: EventType,
     *,
     recipients: Iterable[User],
     title: str,
@@ -45,15 +50,18 @@ def emit(
     """Announce ``event`` to people (as they prefer) and to the webhooks that subscribe to it."""
     from apps.notifications import tasks
 
+    if event.code not in registry.notification_events:
+        raise ValueError(f"{event.code} is not a registered notification event")
+    code = event.code
     people = {u.pk: u for u in recipients if u is not None and u.is_active}
-    preferences = {p.user_id: p for p in Preference.objects.filter(user_id__in=people, event=event)}
+    preferences = {p.user_id: p for p in Preference.objects.filter(user_id__in=people, event=code)}
     in_app, by_email = [], []
     for user_id, user in people.items():
         preference = preferences.get(user_id)
         if preference is None or preference.in_app:
             in_app.append(
                 Notification(
-                    recipient=user, event=event, title=title[:200], body=body, url=url[:300]
+                    recipient=user, event=code, title=title[:200], body=body, url=url[:300]
                 )
             )
         if (preference is None or preference.email) and user.email:
@@ -64,16 +72,16 @@ def emit(
             lambda: tasks.send_emails.delay(title, body, absolute(url), by_email), robust=True
         )
     document = {
-        "event": event,
+        "event": code,
         "occurred_at": timezone.now().isoformat(),
         "title": title,
         "url": absolute(url) if url else "",
         "data": payload or {},
     }
     deliveries = [
-        WebhookDelivery(webhook=hook, event=event, payload=document)
+        WebhookDelivery(webhook=hook, event=code, payload=document)
         for hook in Webhook.objects.filter(active=True)
-        if hook.wants(event)
+        if hook.wants(code)
     ]
     WebhookDelivery.objects.bulk_create(deliveries)
     for delivery in deliveries:
@@ -96,13 +104,13 @@ def mark_read(user: User, notification_ids: Iterable[int] | None = None) -> int:
 def preferences_of(user: User) -> dict[str, tuple[bool, bool]]:
     """(in_app, email) for every event, defaults included."""
     stored = {p.event: (p.in_app, p.email) for p in Preference.objects.filter(user=user)}
-    return {event: stored.get(event, (True, True)) for event in Event.values}
+    return {event: stored.get(event, (True, True)) for event in event_codes()}
 
 
 @transaction.atomic
 def set_preferences(actor: User, choices: dict[str, tuple[bool, bool]]) -> None:
     before = preferences_of(actor)
-    unknown = set(choices) - set(Event.values)
+    unknown = set(choices) - set(event_codes())
     if unknown:
         raise ValidationError(f"Unknown events: {', '.join(sorted(unknown))}.")
     for event, (in_app, email) in choices.items():
@@ -152,7 +160,7 @@ def check_webhook(url: str, events: object) -> None:
     errors: dict[str, str] = {}
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
         errors["events"] = 'List event names, e.g. ["review.requested"], or [] for every event.'
-    elif unknown := set(events) - set(Event.values):
+    elif unknown := set(events) - set(event_codes()):
         errors["events"] = f"Unknown events: {', '.join(sorted(unknown))}."
     try:
         webhooks.check_target(url)

@@ -8,9 +8,11 @@ class ReviewsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.registry import registry
-        from apps.reviews import dashboard, model_page, services, version_page
+        from apps.reviews import dashboard, events, model_page, services, version_page
 
         registry.dashboard_panels.add("reviews", dashboard.panels)
+        for event in events.EVENTS:
+            registry.notification_events.add(event.code, event)
         registry.model_sections.add("reviews", model_page.sections)
         registry.version_sections.add("reviews", version_page.sections)
         registry.rules.add("reviews.request", services.check_can_request)

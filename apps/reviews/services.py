@@ -24,9 +24,9 @@ from apps.audit import services as audit
 from apps.core.errors import Conflict
 from apps.core.permissions import can, require, visible_to
 from apps.notifications import services as notifications
-from apps.notifications.models import Event
 from apps.registry import services as registry
 from apps.registry.models import ModelVersion, RegisteredModel
+from apps.reviews import events
 from apps.reviews.models import (
     SIGN_OFF_ROLES,
     Comment,
@@ -182,7 +182,7 @@ def request_review(
         },
     )
     notifications.emit(
-        Event.REVIEW_REQUESTED,
+        events.REVIEW_REQUESTED,
         recipients=reviewers_for(review),
         title=f"Review requested: {version}" + (" (policy exception)" if exception else ""),
         body=summary,
@@ -284,9 +284,9 @@ def decide(version_id: int, *, actor: User, verdict: str, reason: str) -> Decisi
         after={"status": version.status, "role": role, "reason": reason, "review": review.status},
     )
     event = (
-        Event.CHANGES_REQUESTED
+        events.CHANGES_REQUESTED
         if verdict == Decision.Verdict.REQUEST_CHANGES
-        else Event.REVIEW_DECIDED
+        else events.REVIEW_DECIDED
     )
     outcome = {
         "approve": "signed off",
@@ -428,7 +428,7 @@ def add_comment(version_id: int, *, actor: User, body: str) -> Comment:
     )
     if mentioned:
         notifications.emit(
-            Event.MENTIONED,
+            events.MENTIONED,
             recipients=mentioned,
             title=f"{actor.get_full_name() or actor.username} mentioned you on {version}",
             body=body[:500],
@@ -633,7 +633,7 @@ def propose_change(
         _apply(change, model, new, actor=actor, reason=reason)
     else:
         notifications.emit(
-            Event.MODEL_CHANGE_PROPOSED,
+            events.MODEL_CHANGE_PROPOSED,
             recipients=[u for u in _decision_makers(model) if u.pk != actor.pk],
             title=f"{actor.get_full_name() or actor.username} proposes a new "
             f"{change.get_field_display().lower()} for {model}: {old_label} → {new_label}",
@@ -778,7 +778,7 @@ def _follow_tier(model: RegisteredModel, old_tier: str, actor: User) -> list[str
             },
         )
         notifications.emit(
-            Event.REVIEW_REQUESTED,
+            events.REVIEW_REQUESTED,
             recipients=[p for p in reviewers_for(review) if p.pk != actor.pk],
             title=f"Sign-off needed again: {version} (risk tier now {model.risk_tier})",
             body=f"The risk tier of {model} changed from {old_tier} to {model.risk_tier}; the "
@@ -797,7 +797,7 @@ def _announce_decision(
     if old_risk_owner is not None:
         recipients.append(old_risk_owner)
     notifications.emit(
-        Event.MODEL_CHANGE_DECIDED,
+        events.MODEL_CHANGE_DECIDED,
         recipients=[u for u in recipients if u.pk != actor.pk],
         title=f"{actor.get_full_name() or actor.username} {change.get_status_display().lower()} "
         f"the new {change.get_field_display().lower()} of {model}: "

@@ -27,11 +27,10 @@ from apps.core.permissions import can, require
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
 from apps.notifications import services as notifications
-from apps.notifications.models import Event
 from apps.registry import services as registry
 from apps.registry import storage
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
-from apps.validation import checks, sandbox
+from apps.validation import checks, events, sandbox
 from apps.validation.models import ValidationPolicy, ValidationReport
 
 CHANGE_POLICY = "validation.change_validationpolicy"
@@ -276,7 +275,7 @@ def _announce(version: ModelVersion, outcome: str, reasons: list[str]) -> None:
     """Tell the uploader how validation ended (inside the caller's transaction)."""
     passed = outcome == ValidationReport.Outcome.PASSED
     notifications.emit(
-        Event.VALIDATION_FINISHED if passed else Event.VALIDATION_FAILED,
+        events.VALIDATION_FINISHED if passed else events.VALIDATION_FAILED,
         recipients=[version.uploaded_by],
         title=f"{version} {'passed' if passed else 'failed'} validation",
         body="\n".join(reasons) or "Every applicable check of the policy holds.",

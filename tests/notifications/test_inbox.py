@@ -9,7 +9,9 @@ from django.test import Client
 
 from apps.audit.models import AuditEvent
 from apps.notifications import services, tasks
-from apps.notifications.models import Event, Notification
+from apps.notifications.models import Notification
+from apps.reviews.events import REVIEW_REQUESTED
+from apps.validation.events import VALIDATION_FAILED
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +25,7 @@ def client_for(user) -> Client:
 def announce(people, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
         services.emit(
-            Event.REVIEW_REQUESTED,
+            REVIEW_REQUESTED,
             recipients=[people.ivan, people.rita],
             title="Review requested: Loan default v1",
             body="Ready",
@@ -35,7 +37,7 @@ def announce(people, django_capture_on_commit_callbacks):
 def test_people_get_what_they_chose_in_the_inbox_and_by_email(
     people, django_capture_on_commit_callbacks
 ):
-    services.set_preferences(people.rita, {Event.REVIEW_REQUESTED: (False, True)})
+    services.set_preferences(people.rita, {REVIEW_REQUESTED.code: (False, True)})
     callbacks = announce(people, django_capture_on_commit_callbacks)
     assert list(Notification.objects.values_list("recipient__username", flat=True)) == ["ivan"]
     assert len(callbacks) == 1  # one email task for both, queued after commit
@@ -131,7 +133,7 @@ def test_the_schema_documents_the_ids_that_mark_read_takes(people, api):
 def test_the_preferences_page(people):
     client = client_for(people.alice)
     assert "Validation failed: by email" in client.get("/inbox/settings/").content.decode()
-    data = {f"{e}:in_app": "on" for e in Event.values}
+    data = {f"{e}:in_app": "on" for e in services.event_codes()}
     response = client.post("/inbox/settings/", data)
     assert response.status_code == 302
-    assert services.preferences_of(people.alice)[Event.VALIDATION_FAILED] == (True, False)
+    assert services.preferences_of(people.alice)[VALIDATION_FAILED.code] == (True, False)

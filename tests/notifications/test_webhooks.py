@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.notifications import services, webhooks
-from apps.notifications.models import Event, Webhook, WebhookDelivery
+from apps.notifications.models import Webhook, WebhookDelivery
+from apps.reviews.events import REVIEW_REQUESTED
 from tests.notifications.conftest import Answer, Receiver
 from tests.support.services import free_port
 from tests.support.worker import wait_for
@@ -31,7 +32,7 @@ def _emit(title: str = "Loan default v3 needs your review") -> WebhookDelivery:
     """One event through the real service, in its own transaction, as other services do."""
     with transaction.atomic():
         services.emit(
-            Event.REVIEW_REQUESTED,
+            REVIEW_REQUESTED,
             recipients=[],
             title=title,
             url="/models/loan-default/versions/3/",
@@ -375,7 +376,7 @@ def test_a_refused_connection_is_a_failure_with_a_clear_message(
     port = free_port()
     services.save_webhook(
         people.admin,
-        Webhook(name="down", url=f"http://127.0.0.1:{port}/", events=[Event.REVIEW_REQUESTED]),
+        Webhook(name="down", url=f"http://127.0.0.1:{port}/", events=[REVIEW_REQUESTED.code]),
     )
     delivery = _emit()
     with django_capture_on_commit_callbacks() as retries:
@@ -391,7 +392,7 @@ def test_a_receiver_with_an_untrusted_certificate_gets_nothing(
     people, loopback_allowed, tls_receiver, django_capture_on_commit_callbacks
 ):
     services.save_webhook(
-        people.admin, Webhook(name="tls", url=tls_receiver.url(), events=[Event.REVIEW_REQUESTED])
+        people.admin, Webhook(name="tls", url=tls_receiver.url(), events=[REVIEW_REQUESTED.code])
     )
     delivery = _emit()
     with django_capture_on_commit_callbacks() as retries:
