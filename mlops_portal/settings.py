@@ -419,6 +419,9 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = 15
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "mlops-portal@localhost")
 PORTAL_WEBHOOK_TIMEOUT_SECONDS = env_int("PORTAL_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# The certificate authorities the portal trusts for its own outbound HTTPS (webhooks, MLflow): a
+# bank's internal CA bundle, so internal receivers verify. Empty: the public CAs (certifi).
+PORTAL_CA_BUNDLE = env_str("PORTAL_CA_BUNDLE", "")
 PORTAL_WEBHOOK_MAX_ATTEMPTS = env_int("PORTAL_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
 # Retry n waits about BACKOFF * 3**(n-1) seconds (with jitter), at most an hour.
 PORTAL_WEBHOOK_BACKOFF_SECONDS = env_int("PORTAL_WEBHOOK_BACKOFF_SECONDS", 10, minimum=1)

@@ -8,11 +8,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from apps.core.outbound import HOST_NAME
 from apps.core.permissions import Person, RestrictedQuerySet
 from apps.core.registry import registry
 
-# A host name in IDNA (ASCII) form, or an IPv4 address: what the SSRF guard accepts as a host.
-HOST_NAME = re.compile(r"^[a-z0-9_.-]+$")
 _HOST_AND_PORT = re.compile(r"^(?:\[(?P<ipv6>[^\]]*)\]|(?P<name>[^:\[\]]+))(?::(?P<port>[0-9]+))?$")
 
 

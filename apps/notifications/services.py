@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from apps.audit import services as audit
+from apps.core.links import absolute
 from apps.core.permissions import require
 from apps.core.registry import EventType, registry
 from apps.notifications import webhooks
@@ -27,10 +27,6 @@ from apps.notifications.models import (
     Webhook,
     WebhookDelivery,
 )
-
-
-def absolute(url: str) -> str:
-    return settings.PORTAL_BASE_URL.rstrip("/") + url if url.startswith("/") else url
 
 
 def event_codes() -> list[str]:

@@ -9,8 +9,8 @@ from django.contrib.auth.models import User
 from django.core.mail import send_mass_mail
 from django.urls import reverse
 
+from apps.core.links import absolute
 from apps.notifications import webhooks
-from apps.notifications.services import absolute
 
 logger = logging.getLogger(__name__)
 

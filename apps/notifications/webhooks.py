@@ -20,17 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import random
-import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-import certifi
 import urllib3
 from django.conf import settings
 from django.db import transaction
@@ -46,11 +43,11 @@ from urllib3.exceptions import (
 )
 
 from apps.audit import services as audit
-from apps.notifications.models import HOST_NAME, AllowedWebhookHost, Webhook, WebhookDelivery
+from apps.core import outbound
+from apps.core.outbound import Target, TargetRefused
+from apps.notifications.models import AllowedWebhookHost, Webhook, WebhookDelivery
 
 logger = logging.getLogger(__name__)
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 USER_AGENT = "MLOps-Portal-Webhooks/1.0"
 SIGNATURE_PREFIX = "sha256="
@@ -68,200 +65,22 @@ _JITTER = 0.2
 _STALL_MARGIN_SECONDS = 600.0
 _RESEND_BATCH = 500
 
-_SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")  # RFC 6598, carrier-grade NAT
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
-_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d (also :: and ::1)
+
+# --- The SSRF guard, with the webhooks' allowlist ---------------------------------------------
 
 
-class TargetRefused(Exception):
-    """The webhook URL may not be called; the message says why and what to change."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a webhook request goes, after the checks: connect only to ``addresses``."""
-
-    scheme: str
-    host: str  # lower-case, IDNA (ASCII) form; an IPv6 literal without brackets
-    port: int
-    path: str  # path and query, as sent on the request line
-    addresses: tuple[str, ...]  # every address the host resolved to, each one checked
-    allowlisted: bool = False  # the exact host (or host:port) is in AllowedWebhookHost
-
-    @property
-    def host_header(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        default = 443 if self.scheme == "https" else 80
-        return host if self.port == default else f"{host}:{self.port}"
-
-
-# --- The SSRF guard ---------------------------------------------------------------------------
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address stands for, where the network would deliver it there."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def _why_not_public(ip: IPAddress) -> str | None:
-    """Why ``ip`` is not a public unicast address, or None when it is one.
-
-    ``is_global`` alone is not enough: Python counts multicast, IPv6 site-local and 6to4 or
-    IPv4-mapped spellings of internal IPv4 addresses as global, so those are checked by name.
-    """
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(ip)
-        if embedded is not None:
-            reason = _why_not_public(embedded)
-            return f"{reason} (written as the IPv6 address {ip})" if reason else None
-        if ip in _IPV4_COMPATIBLE and int(ip) > 1:
-            return "an IPv4-compatible IPv6 address (a deprecated form)"
-    if ip.is_unspecified:
-        return "the unspecified address"
-    if ip.is_loopback:
-        return "a loopback address"
-    if ip.is_link_local:
-        return "a link-local address (this range includes cloud metadata services)"
-    if ip.is_multicast:
-        return "a multicast address"
-    if isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED_ADDRESS_SPACE:
-        return "a shared (carrier-grade NAT) address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
-        return "a site-local address"
-    if ip.is_reserved:
-        return "a reserved address"
-    if ip.is_private:
-        return "a private or special-purpose address"
-    if not ip.is_global:
-        return "not a publicly routable address"
-    return None
-
-
-def _why_not_allowlisted_target(ip: IPAddress) -> str | None:
-    """An allowlisted host may be internal, but never an address no receiver can listen on."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_unspecified:
-        return "the unspecified address"
-    if ip.is_multicast:
-        return "a multicast address"
-    return None
-
-
-def _ascii_host(host: str) -> str:
-    """The host as it goes on the wire: an IP literal as is, a name in IDNA (ASCII) form."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return host
-    try:
-        ascii_host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:
-        raise TargetRefused(f"{host!r} is not a valid host name.") from exc
-    if not HOST_NAME.match(ascii_host) or len(ascii_host) > 253:
-        raise TargetRefused(f"{host!r} is not a valid host name.")
-    return ascii_host
-
-
-def _is_allowlisted(host: str, ascii_host: str, port: int) -> bool:
-    """Whether an administrator allowed this exact host (any port) or this exact host and port.
-
-    The comparison is exact on purpose: another name or spelling of the same address (``127.1``
-    for ``127.0.0.1``, ``localhost``) is not allowed by it. An entry ``host:port`` allows that
-    port only, so allowing an internal receiver need not open the database next to it.
-    """
-    # An IPv6 literal may have been written with or without brackets; with a port it needs them.
-    bracketed = {f"[{name}]" if ":" in name else name for name in (host, ascii_host)}
-    candidates = {host, ascii_host} | bracketed | {f"{name}:{port}" for name in bracketed}
+def _allowlisted(candidates: set[str]) -> bool:
     return AllowedWebhookHost.objects.filter(host__in=candidates).exists()
 
 
-def _resolve(host: str, port: int) -> tuple[str, ...]:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise TargetRefused(
-            f"The host {host!r} could not be resolved ({exc}). Check the webhook URL."
-        ) from exc
-    addresses: list[str] = []
-    for _family, _type, _proto, _name, sockaddr in infos:
-        address = str(sockaddr[0])
-        if address not in addresses:
-            addresses.append(address)
-    if not addresses:
-        raise TargetRefused(f"The host {host!r} resolved to no address. Check the webhook URL.")
-    return tuple(addresses)
-
-
 def check_target(url: str) -> Target:
-    """Check that ``url`` may receive webhooks and return where to send them.
-
-    Refuses (``TargetRefused``) anything but http(s), URLs with credentials or without a host,
-    and hosts that resolve to any address that is not public unicast, unless the exact host (or
-    exact ``host:port``) is in ``AllowedWebhookHost``. The addresses are checked after
-    resolution, so spellings such as ``2130706433``, ``0x7f.0.0.1`` or ``127.1`` are judged by
-    where they actually lead.
-    """
-    if any(ch <= " " or ch == "\x7f" for ch in url):
-        # urlsplit silently drops tabs and newlines; refuse rather than guess what was meant.
-        raise TargetRefused("The webhook URL contains spaces or control characters.")
-    try:
-        parts = urlsplit(url)
-        port_in_url = parts.port
-    except ValueError as exc:
-        raise TargetRefused(f"The webhook URL is not valid: {exc}.") from exc
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise TargetRefused(
-            f"Webhook URLs must start with http:// or https://, not {parts.scheme or 'nothing'}."
-        )
-    if "@" in parts.netloc:
-        raise TargetRefused(
-            "Webhook URLs must not contain a user name or password; receivers authenticate the "
-            "portal by checking the X-Portal-Signature header."
-        )
-    host = parts.hostname or ""
-    if not host:
-        raise TargetRefused("The webhook URL has no host.")
-    if port_in_url == 0:
-        raise TargetRefused("Port 0 is not a valid port for a webhook URL.")
-    port = port_in_url or (443 if scheme == "https" else 80)
-    ascii_host = _ascii_host(host)
-    path = parts.path or "/"
-    if parts.query:
-        path = f"{path}?{parts.query}"
-    # Percent-encode what may not appear on a request line (non-ASCII), keep everything else.
-    path = quote(path, safe="/?&=%:@!$'()*+,;~-._")
-
-    allowlisted = _is_allowlisted(host, ascii_host, port)
-    addresses = _resolve(ascii_host, port)
-    judge = _why_not_allowlisted_target if allowlisted else _why_not_public
-    for address in addresses:
-        reason = judge(ipaddress.ip_address(address))
-        if reason:
-            where = host if address == host else f"{host} resolves to {address}, which"
-            advice = (
-                ""
-                if allowlisted
-                else " Webhooks may only reach public addresses, unless an administrator allows "
-                "this exact host under Allowed webhook hosts."
-            )
-            raise TargetRefused(f"{where} is {reason}.{advice}")
-    return Target(
-        scheme=scheme,
-        host=ascii_host,
-        port=port,
-        path=path,
-        addresses=addresses,
-        allowlisted=allowlisted,
+    """Where a webhook may be sent (``apps.core.outbound.check_target``, with the hosts an
+    administrator allowed under Allowed webhook hosts)."""
+    return outbound.check_target(
+        url,
+        allowlisted=_allowlisted,
+        what="The webhook URL",
+        allow_advice=" under Allowed webhook hosts",
     )
 
 
@@ -333,26 +152,6 @@ def _headers(target: Target, delivery: WebhookDelivery, secret: str, body: bytes
     }
 
 
-def _pool(target: Target, address: str, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPool:
-    """A pool that connects to ``address`` itself: urllib3 never resolves the name again."""
-    if target.scheme == "https":
-        return urllib3.HTTPSConnectionPool(
-            address,
-            target.port,
-            timeout=timeout,
-            retries=False,
-            maxsize=1,
-            # TLS is checked against the name in the URL, not the address we connect to.
-            server_hostname=target.host,
-            assert_hostname=target.host,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where(),
-        )
-    return urllib3.HTTPConnectionPool(
-        address, target.port, timeout=timeout, retries=False, maxsize=1
-    )
-
-
 def _preview(raw: bytes) -> str:
     text = raw.decode("utf-8", errors="replace")
     return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())[:200]
@@ -382,7 +181,9 @@ def _post(target: Target, body: bytes, headers: dict[str, str]) -> _Outcome:
             break
         where = target.host if address == target.host else f"{target.host} ({address})"
         where = f"{where} port {target.port}"
-        pool = _pool(target, address, urllib3.Timeout(connect=remaining, read=remaining))
+        pool = outbound.connection_pool(
+            target, address, urllib3.Timeout(connect=remaining, read=remaining)
+        )
         try:
             response = pool.urlopen(
                 "POST",
