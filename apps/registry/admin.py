@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.audit.admin import ReadOnlyAdmin
+from apps.audit.admin import AuditedAdmin, ReadOnlyAdmin
 from apps.core.permissions import can, user_of
 from apps.registry import services
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile, Tag
@@ -51,5 +51,11 @@ class StoredFileAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(AuditedAdmin):
+    """Tags help people find models; renaming or deleting one is audited like any edit."""
+
+    audit_name = "tag"
     search_fields = ["name"]
+
+    def audit_snapshot(self, obj: Tag) -> dict[str, Any]:
+        return {"name": obj.name, "models": sorted(obj.models.values_list("slug", flat=True))}

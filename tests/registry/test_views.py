@@ -319,3 +319,20 @@ def test_an_invalid_filter_is_shown_at_its_field_and_the_other_filters_still_app
     assert 'aria-describedby="id_sort_error"' in select[0]
     error = re.search(r'<ul class="errorlist" id="id_sort_error">(.*?)</ul>', html, re.S)
     assert error and "“bogus” is not one of: name, -updated, risk, -versions." in error[1]
+
+
+def test_renaming_and_deleting_a_tag_in_the_admin_is_audited(people, alices_model):
+    from apps.registry.models import Tag
+
+    admin = Client()
+    admin.force_login(people.admin)
+    tag = Tag.objects.get(name="credit")
+    response = admin.post(f"/admin/registry/tag/{tag.pk}/change/", {"name": "lending"})
+    assert response.status_code == 302
+    changed = AuditEvent.objects.get(action="tag.changed")
+    assert changed.actor == people.admin
+    assert changed.before == {"name": "credit"} and changed.after == {"name": "lending"}
+    response = admin.post(f"/admin/registry/tag/{tag.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    deleted = AuditEvent.objects.get(action="tag.deleted")
+    assert deleted.before == {"name": "lending", "models": ["loan-default"]}
