@@ -18,6 +18,7 @@ from apps.accounts import services
 from apps.accounts.models import ApiToken, Team
 from apps.audit import services as audit
 from apps.audit.admin import AuditedAdmin, ReadOnlyAdmin
+from apps.core.audit_actions import AuditAction
 from apps.core.permissions import can, is_administrator, user_of
 
 
@@ -62,7 +63,7 @@ class PortalUserAdmin(AuditedAdmin, UserAdmin):
                 if user.password != before:
                     audit.record(
                         user_of(request),
-                        "user.password_set",
+                        AuditAction.USER_PASSWORD_SET,
                         user,
                         after={"usable_password": user.has_usable_password()},
                     )

@@ -12,6 +12,7 @@ from django.db import transaction
 from apps.accounts.models import Team
 from apps.accounts.roles import Role
 from apps.audit import services as audit
+from apps.core.audit_actions import AuditAction
 from apps.core.permissions import make_administrator
 from mlops_portal.env import env_secret
 
@@ -79,7 +80,7 @@ def seed() -> dict[str, str]:
         if created:
             audit.record(
                 None,
-                "user.created",
+                AuditAction.USER_CREATED,
                 user,
                 after={
                     "username": user.username,

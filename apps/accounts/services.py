@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiToken
 from apps.audit import services as audit
+from apps.core.audit_actions import AuditAction
 from apps.core.permissions import can
 
 
@@ -38,7 +39,7 @@ def create_token(*, actor: User, name: str, days: int | None = None) -> tuple[Ap
     )
     audit.record(
         actor,
-        "token.created",
+        AuditAction.TOKEN_CREATED,
         token,
         after={"name": token.name, "expires_at": token.expires_at.isoformat()},
     )
@@ -56,7 +57,7 @@ def revoke_token(token_id: int, *, actor: User) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         audit.record(
             actor,
-            "token.revoked",
+            AuditAction.TOKEN_REVOKED,
             token,
             before={"state": "active"},
             after={"state": "revoked", "owner": token.user.get_username()},
@@ -69,7 +70,7 @@ def revoke_token(token_id: int, *, actor: User) -> ApiToken:
 
 def record_login(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
     with transaction.atomic():
-        audit.record(user, "auth.login", user)
+        audit.record(user, AuditAction.LOGIN, user)
 
 
 def record_logout(
@@ -78,7 +79,7 @@ def record_logout(
     if user is not None and user.is_authenticated:
         reason = getattr(request, "logout_reason", "signed out")
         with transaction.atomic():
-            audit.record(user, "auth.logout", user, after={"reason": reason})
+            audit.record(user, AuditAction.LOGOUT, user, after={"reason": reason})
 
 
 def record_login_failure(
@@ -88,7 +89,7 @@ def record_login_failure(
     with transaction.atomic():
         audit.record(
             None,
-            "auth.login_failed",
+            AuditAction.LOGIN_FAILED,
             object_type="auth.user",
             object_id=username[:64],
             object_repr=username,
@@ -102,7 +103,7 @@ def record_lockout(
     with transaction.atomic():
         audit.record(
             None,
-            "auth.locked_out",
+            AuditAction.LOCKED_OUT,
             object_type="auth.user",
             object_id=str(username)[:64],
             object_repr=str(username),

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 
 from apps.audit import services as audit
 from apps.audit.models import AuditEvent
+from apps.core.audit_actions import AuditAction
 
 _BEFORE = "_audit_before"  # where save_model leaves the stored state for save_related
 
@@ -64,18 +65,25 @@ class AuditedAdmin(admin.ModelAdmin):
         before: dict[str, Any] | None = getattr(form, _BEFORE, None)
         after = self.audit_snapshot(obj)
         if before is None:
-            audit.record(request.user, f"{self.audit_name}.created", obj, after=after)
+            audit.record(request.user, AuditAction(f"{self.audit_name}.created"), obj, after=after)
             return
         before, after = audit.changed(before, after)
         if after:
             audit.record(
-                request.user, f"{self.audit_name}.changed", obj, before=before, after=after
+                request.user,
+                AuditAction(f"{self.audit_name}.changed"),
+                obj,
+                before=before,
+                after=after,
             )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         with transaction.atomic(using=router.db_for_write(self.model)):
             audit.record(
-                request.user, f"{self.audit_name}.deleted", obj, before=self._stored_snapshot(obj)
+                request.user,
+                AuditAction(f"{self.audit_name}.deleted"),
+                obj,
+                before=self._stored_snapshot(obj),
             )
             super().delete_model(request, obj)
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.audit import services as audit
 from apps.audit.models import AuditEvent
+from apps.core.audit_actions import AuditAction
 from apps.core.registry import Panel
 
 
@@ -30,8 +31,8 @@ def panels(user: User) -> list[Panel]:
             "audit/panels/security.html",
             {
                 "denials": recent.filter(action=audit.DENIED).count(),
-                "failed_logins": recent.filter(action="auth.login_failed").count(),
-                "lockouts": recent.filter(action="auth.locked_out").count(),
+                "failed_logins": recent.filter(action=AuditAction.LOGIN_FAILED).count(),
+                "lockouts": recent.filter(action=AuditAction.LOCKED_OUT).count(),
             },
             order=20,
         ),

@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from apps.core.audit_actions import AuditAction
 from apps.core.permissions import Person, RestrictedQuerySet, can
 
 
@@ -75,6 +76,14 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("audit events are append-only")
+
+    @property
+    def action_label(self) -> str:
+        """What happened, in words (``AuditAction``'s label); the code for an unknown action."""
+        try:
+            return str(AuditAction(self.action).label)
+        except ValueError:
+            return self.action
 
     @property
     def changes(self) -> list[tuple[str, Any, Any]]:

@@ -14,12 +14,13 @@ from django.utils import timezone
 
 from apps.audit import chain, checkpoints, context
 from apps.audit.models import AuditEvent
+from apps.core.audit_actions import AuditAction
 
 # Any 64-bit number works; derived from a name so that it reads as what it is.
 _CHAIN_LOCK_KEY = zlib.crc32(b"apps.audit.chain")
 
-VERIFIED = "audit.verified"
-DENIED = "permission.denied"
+VERIFIED = AuditAction.AUDIT_VERIFIED
+DENIED = AuditAction.PERMISSION_DENIED
 
 Actor = User | AnonymousUser | None
 
@@ -43,7 +44,7 @@ def object_type_of(obj: models.Model) -> str:
 
 def record(
     actor: Actor,
-    action: str,
+    action: AuditAction,
     obj: models.Model | None = None,
     *,
     before: dict[str, Any] | None = None,
@@ -57,7 +58,10 @@ def record(
     ``obj`` names the object acted on; ``object_type``/``object_id``/``object_repr`` do so for
     things that are not rows (a URL, a username that does not exist). If the caller's transaction
     rolls back, the event goes with it: the trail records what happened, not what was attempted.
+    ``action`` is a member of ``AuditAction``; anything else is refused (ValueError), so an
+    action cannot be recorded under a spelling the audit pages and dashboards do not know.
     """
+    action = AuditAction(action)
     if obj is not None:
         object_type = object_type or object_type_of(obj)
         object_id = object_id or str(obj.pk)
@@ -68,7 +72,7 @@ def record(
         "occurred_at": timezone.now(),
         "actor_id": user.pk if user is not None else None,
         "actor_username": chain.json_safe(user.get_username() if user is not None else ""),
-        "action": action,
+        "action": action.value,
         "object_type": object_type,
         "object_id": chain.json_safe(object_id)[:64],
         "object_repr": chain.json_safe(object_repr)[:200],

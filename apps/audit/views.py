@@ -16,6 +16,7 @@ from django.utils import timezone
 from apps.audit import chain, services
 from apps.audit.forms import AuditFilterForm
 from apps.audit.models import AuditEvent
+from apps.core.audit_actions import AuditAction
 from apps.core.views import PortalView
 
 PAGE_SIZE = 50
@@ -103,7 +104,7 @@ def export_csv(
     with transaction.atomic():
         services.record(
             request.user,
-            "audit.exported",
+            AuditAction.AUDIT_EXPORTED,
             object_type="audit.chain",
             object_repr="audit trail",
             after={"filters": {k: v for k, v in request.GET.items() if v}},

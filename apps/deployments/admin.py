@@ -6,6 +6,7 @@ from django.http import HttpRequest
 
 from apps.audit import services as audit
 from apps.audit.admin import ReadOnlyAdmin
+from apps.core.audit_actions import AuditAction
 from apps.core.permissions import user_of
 from apps.deployments.models import Deployment, Environment, PredictionLog, ServingKey
 
@@ -37,7 +38,11 @@ class EnvironmentAdmin(admin.ModelAdmin):
         before = _described(Environment.objects.get(pk=obj.pk)) if change else None
         super().save_model(request, obj, form, change)
         audit.record(
-            user_of(request), "environment.saved", obj, before=before, after=_described(obj)
+            user_of(request),
+            AuditAction.ENVIRONMENT_SAVED,
+            obj,
+            before=before,
+            after=_described(obj),
         )
 
 

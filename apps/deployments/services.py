@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit import services as audit
+from apps.core.audit_actions import AuditAction
 from apps.core.permissions import require
 from apps.deployments.models import Deployment, Environment, Placement, ServingKey
 from apps.jobs import services as jobs
@@ -170,7 +171,7 @@ def request_deployment(version_id: int, environment: str, *, actor: User) -> Dep
     deployment.save(update_fields=["job"])
     audit.record(
         actor,
-        "deployment.requested",
+        AuditAction.DEPLOYMENT_REQUESTED,
         deployment,
         after={
             "model": model.slug,
@@ -253,7 +254,7 @@ def _fail(deployment: Deployment, problem: str) -> None:
     deployment.status = Deployment.Status.FAILED
     deployment.message = f"Not deployed; what was live stays live. {problem}"[:500]
     deployment.save(update_fields=["status", "message"])
-    audit.record(None, "deployment.failed", deployment, after={"reason": problem})
+    audit.record(None, AuditAction.DEPLOYMENT_FAILED, deployment, after={"reason": problem})
 
 
 @jobs.when_failed(KIND)
@@ -282,7 +283,7 @@ def commit_deployment(job: Job, checked: Checked) -> dict[str, Any]:
         _fail(deployment, problem)
         job.message = deployment.message[:500]
         return {"deployment": deployment.pk, "status": deployment.status}
-    _switch(deployment, actor=deployment.requested_by, action="deployment.live")
+    _switch(deployment, actor=deployment.requested_by, action=AuditAction.DEPLOYMENT_LIVE)
     job.message = f"Version {deployment.version.number} is live in {deployment.environment}"
     return {"deployment": deployment.pk, "status": deployment.status}
 
@@ -291,7 +292,7 @@ def _switch(
     incoming: Deployment,
     *,
     actor: User,
-    action: str,
+    action: AuditAction,
     outgoing_status: str = Deployment.Status.SUPERSEDED,
 ) -> None:
     """Make ``incoming`` the live deployment of its model and environment (caller's transaction)."""
@@ -374,7 +375,7 @@ def rollback(model_id: int, environment: str, *, actor: User) -> Deployment:
     _switch(
         restored,
         actor=actor,
-        action="deployment.rolled_back",
+        action=AuditAction.DEPLOYMENT_ROLLED_BACK,
         outgoing_status=Deployment.Status.ROLLED_BACK,
     )
     return restored
@@ -396,7 +397,7 @@ def undeploy(model_id: int, environment: str, *, actor: User) -> Deployment:
         RegisteredModel.objects.filter(pk=model.pk, champion=current.version).update(champion=None)
     audit.record(
         actor,
-        "deployment.undeployed",
+        AuditAction.DEPLOYMENT_UNDEPLOYED,
         current,
         before={"live": current.version.number},
         after={"live": None, "environment": target.slug},
@@ -425,7 +426,7 @@ def retire(version_id: int, *, actor: User) -> ModelVersion:
     version.save(update_fields=["status"])
     audit.record(
         actor,
-        "version.retired",
+        AuditAction.VERSION_RETIRED,
         version,
         before={"status": before},
         after={"status": version.status},
@@ -457,7 +458,7 @@ def create_serving_key(
     )
     audit.record(
         actor,
-        "serving_key.created",
+        AuditAction.SERVING_KEY_CREATED,
         key,
         after={"model": model.slug, "environment": target.slug, "name": key.name},
     )
@@ -473,7 +474,7 @@ def revoke_serving_key(key_id: int, *, actor: User) -> ServingKey:
         key.save(update_fields=["revoked_at"])
         audit.record(
             actor,
-            "serving_key.revoked",
+            AuditAction.SERVING_KEY_REVOKED,
             key,
             before={"state": "active"},
             after={"state": "revoked"},

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from apps.audit import context
 from apps.audit import services as audit
+from apps.core.audit_actions import AuditAction
 from apps.jobs.models import Job, WorkerHeartbeat
 from apps.jobs.models import scoped_by as scoped_by  # beside when_failed, for the apps
 
@@ -138,7 +139,9 @@ def claim(job_uuid: str, *, worker: str) -> Job | None:
         if not claimed:
             return None
         job = Job.objects.get(uuid=job_uuid)
-        audit.record(None, "job.started", job, after={"attempt": job.attempts, "worker": worker})
+        audit.record(
+            None, AuditAction.JOB_STARTED, job, after={"attempt": job.attempts, "worker": worker}
+        )
     return job
 
 
@@ -174,7 +177,7 @@ def completing(job: Job) -> Iterator[Job]:
         locked.message = locked.message if locked.message != "Started" else "Done"
         locked.save(update_fields=["status", "progress", "finished_at", "message", "result"])
         Job.objects.filter(pk=locked.pk).update(log=_append("succeeded"))
-        audit.record(None, "job.succeeded", locked, after={"attempt": locked.attempts})
+        audit.record(None, AuditAction.JOB_SUCCEEDED, locked, after={"attempt": locked.attempts})
 
 
 def fail(job: Job, message: str) -> bool:
@@ -188,7 +191,10 @@ def fail(job: Job, message: str) -> bool:
         )
         if updated:
             audit.record(
-                None, "job.failed", job, after={"attempt": job.attempts, "message": message[:500]}
+                None,
+                AuditAction.JOB_FAILED,
+                job,
+                after={"attempt": job.attempts, "message": message[:500]},
             )
             if handler := _failure_handlers.get(job.kind):
                 job.message = message[:500]
@@ -213,7 +219,7 @@ def _requeue_or_fail(job: Job, reason: str, *, backoff: bool = False) -> bool:
             log=_append(f"re-queued: {reason}"),
         )
         if requeued:
-            audit.record(None, "job.requeued", job, after={"reason": reason[:500]})
+            audit.record(None, AuditAction.JOB_REQUEUED, job, after={"reason": reason[:500]})
             delay = None
             if backoff:
                 delay = min(5 * 2 ** (job.attempts - 1), 300) * random.uniform(0.8, 1.2)  # noqa: S311
@@ -336,5 +342,7 @@ def start_diagnostic(
             payload={"steps": steps, "seconds_per_step": seconds_per_step},
             time_limit=max(60, int(steps * seconds_per_step) + 60),
         )
-        audit.record(actor, "job.requested", job, after={"kind": DIAGNOSTIC, "steps": steps})
+        audit.record(
+            actor, AuditAction.JOB_REQUESTED, job, after={"kind": DIAGNOSTIC, "steps": steps}
+        )
     return job

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit import services as audit
+from apps.core.audit_actions import AuditAction
 from apps.core.links import absolute
 from apps.core.permissions import require
 from apps.core.registry import EventType, registry
@@ -119,7 +120,7 @@ def set_preferences(actor: User, choices: dict[str, tuple[bool, bool]]) -> None:
     if changed_after:
         audit.record(
             actor,
-            "notifications.preferences_changed",
+            AuditAction.NOTIFICATION_PREFERENCES_CHANGED,
             actor,
             before=changed_before,
             after=changed_after,
@@ -177,14 +178,16 @@ def save_webhook(actor: User, hook: Webhook) -> Webhook:
     hook.created_by = hook.created_by or actor
     hook.full_clean()
     hook.save()
-    audit.record(actor, "webhook.saved", hook, before=before, after=_webhook_snapshot(hook))
+    audit.record(
+        actor, AuditAction.WEBHOOK_SAVED, hook, before=before, after=_webhook_snapshot(hook)
+    )
     return hook
 
 
 @transaction.atomic
 def delete_webhook(actor: User, hook: Webhook) -> None:
     _require_admin(actor)
-    audit.record(actor, "webhook.deleted", hook, before=_webhook_snapshot(hook))
+    audit.record(actor, AuditAction.WEBHOOK_DELETED, hook, before=_webhook_snapshot(hook))
     hook.delete()
 
 
@@ -195,12 +198,14 @@ def allow_host(actor: User, host: str, note: str = "") -> AllowedWebhookHost:
     allowed, _ = AllowedWebhookHost.objects.get_or_create(
         host=AllowedWebhookHost.normalised(host), defaults={"note": note, "created_by": actor}
     )
-    audit.record(actor, "webhook.host_allowed", allowed, after={"host": allowed.host, "note": note})
+    audit.record(
+        actor, AuditAction.WEBHOOK_HOST_ALLOWED, allowed, after={"host": allowed.host, "note": note}
+    )
     return allowed
 
 
 @transaction.atomic
 def disallow_host(actor: User, allowed: AllowedWebhookHost) -> None:
     _require_admin(actor)
-    audit.record(actor, "webhook.host_disallowed", allowed, before={"host": allowed.host})
+    audit.record(actor, AuditAction.WEBHOOK_HOST_DISALLOWED, allowed, before={"host": allowed.host})
     allowed.delete()

@@ -44,6 +44,7 @@ from urllib3.exceptions import (
 
 from apps.audit import services as audit
 from apps.core import outbound
+from apps.core.audit_actions import AuditAction
 from apps.core.outbound import Target, TargetRefused
 from apps.notifications.models import AllowedWebhookHost, Webhook, WebhookDelivery
 
@@ -299,7 +300,7 @@ def _refuse(delivery: WebhookDelivery, hook: Webhook, reason: str) -> None:
         )
         if refused:
             after = {"url": redacted(hook.url), "reason": reason}
-            audit.record(None, "webhook.refused", hook, after=after)
+            audit.record(None, AuditAction.WEBHOOK_REFUSED, hook, after=after)
     logger.warning("webhook delivery %s refused: %s", delivery.pk, reason)
 
 

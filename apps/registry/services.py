@@ -21,6 +21,7 @@ from guardian.shortcuts import assign_perm, get_groups_with_perms, get_users_wit
 from apps.accounts.models import Team
 from apps.accounts.roles import Role, has_role
 from apps.audit import services as audit
+from apps.core.audit_actions import AuditAction
 from apps.core.permissions import can, require
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
@@ -157,7 +158,9 @@ def register_model(
         ) from None
     model.tags.set(_tags(tags))
     _grant_ownership(model)
-    audit.record(actor, "model.registered", model, after={"slug": model.slug, **_snapshot(model)})
+    audit.record(
+        actor, AuditAction.MODEL_REGISTERED, model, after={"slug": model.slug, **_snapshot(model)}
+    )
     return model
 
 
@@ -209,7 +212,7 @@ def update_model(model_id: int, *, actor: User, changes: dict[str, Any]) -> Regi
         model.tags.set(_tags(changes["tags"]))
     old, new = audit.changed(before, _snapshot(model))
     if new:
-        audit.record(actor, "model.updated", model, before=old, after=new)
+        audit.record(actor, AuditAction.MODEL_UPDATED, model, before=old, after=new)
     return model
 
 
@@ -319,7 +322,10 @@ def share_model(model_id: int, *, actor: User, grantee: User | Group | str, leve
         else:
             remove_perm(perm, grantee, model)
     audit.record(
-        actor, "model.shared", model, after={"grantee": _grantee_label(grantee), "level": level}
+        actor,
+        AuditAction.MODEL_SHARED,
+        model,
+        after={"grantee": _grantee_label(grantee), "level": level},
     )
     name = grantee.username if isinstance(grantee, User) else grantee.name
     return Grant("user" if isinstance(grantee, User) else "group", name, level, "shared")
@@ -339,7 +345,7 @@ def unshare_model(model_id: int, *, actor: User, grantee: User | Group | str) ->
         raise ValidationError({"grantee": f"The model is not shared with {label}."})
     for perm in (VIEW, CHANGE):
         remove_perm(perm, grantee, model)
-    audit.record(actor, "model.unshared", model, before={"grantee": label}, after=None)
+    audit.record(actor, AuditAction.MODEL_UNSHARED, model, before={"grantee": label}, after=None)
 
 
 # --- Versions ---------------------------------------------------------------------------------
@@ -476,7 +482,7 @@ def _create_version(
     job = start_validation(version, actor=actor)
     audit.record(
         actor,
-        "version.uploaded",
+        AuditAction.VERSION_UPLOADED,
         version,
         after={
             "model": model.slug,

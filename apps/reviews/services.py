@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.accounts.models import Team
 from apps.accounts.roles import Role, has_role, roles_of
 from apps.audit import services as audit
+from apps.core.audit_actions import AuditAction
 from apps.core.errors import Conflict
 from apps.core.permissions import can, require, visible_to
 from apps.notifications import services as notifications
@@ -166,7 +167,7 @@ def request_review(
     granted = registry.grant_model_operations(model)
     audit.record(
         actor,
-        "review.exception_requested" if exception else "review.requested",
+        AuditAction.REVIEW_EXCEPTION_REQUESTED if exception else AuditAction.REVIEW_REQUESTED,
         version,
         before={"status": before},
         after={
@@ -278,7 +279,7 @@ def decide(version_id: int, *, actor: User, verdict: str, reason: str) -> Decisi
         version.save(update_fields=["status"])
     audit.record(
         actor,
-        f"review.{verdict}",
+        AuditAction(f"review.{verdict}"),
         version,
         before={"status": before},
         after={"status": version.status, "role": role, "reason": reason, "review": review.status},
@@ -422,7 +423,7 @@ def add_comment(version_id: int, *, actor: User, body: str) -> Comment:
     comment.mentions.set(mentioned)
     audit.record(
         actor,
-        "comment.added",
+        AuditAction.COMMENT_ADDED,
         version,
         after={"comment": comment.pk, "mentions": sorted(u.username for u in mentioned)},
     )
@@ -481,7 +482,7 @@ def update_policy(
     )
     audit.record(
         actor,
-        "review_policy.changed",
+        AuditAction.REVIEW_POLICY_CHANGED,
         policy,
         before={
             "required": current.required,
@@ -624,7 +625,7 @@ def propose_change(
     )
     audit.record(
         actor,
-        "model.change_proposed",
+        AuditAction.MODEL_CHANGE_PROPOSED,
         model,
         before={field: old_label},
         after={field: new_label, "reason": reason, "change": change.pk},
@@ -672,7 +673,7 @@ def decide_change(change_id: int, *, actor: User, approve: bool, reason: str) ->
         change.close(ModelChange.Status.REJECTED, by=actor, reason=reason)
         audit.record(
             actor,
-            "model.change_rejected",
+            AuditAction.MODEL_CHANGE_REJECTED,
             model,
             before={change.field: change.old_value},
             after={"proposed": change.new_value, "reason": reason, "change": change.pk},
@@ -691,7 +692,7 @@ def withdraw_change(change_id: int, *, actor: User) -> ModelChange:
     change.close(ModelChange.Status.WITHDRAWN)
     audit.record(
         actor,
-        "model.change_withdrawn",
+        AuditAction.MODEL_CHANGE_WITHDRAWN,
         change.model,
         after={"field": change.field, "proposed": change.new_value, "change": change.pk},
     )
@@ -725,7 +726,7 @@ def _apply(
     change.close(ModelChange.Status.APPROVED, by=actor, reason=reason)
     audit.record(
         actor,
-        "model.governance_changed",
+        AuditAction.MODEL_GOVERNANCE_CHANGED,
         model,
         before={change.field: change.old_value},
         after={
@@ -766,9 +767,9 @@ def _follow_tier(model: RegisteredModel, old_tier: str, actor: User) -> list[str
         review.save(update_fields=["policy", "status", "closed_at"])
         audit.record(
             actor,
-            "review.reopened"
+            AuditAction.REVIEW_REOPENED
             if before["status"] == ModelVersion.Status.APPROVED
-            else "review.policy_raised",
+            else AuditAction.REVIEW_POLICY_RAISED,
             version,
             before=before,
             after={

@@ -23,6 +23,7 @@ from django.db import transaction
 
 from apps.accounts.roles import Role, has_role
 from apps.audit import services as audit
+from apps.core.audit_actions import AuditAction
 from apps.core.permissions import can, require
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
@@ -240,9 +241,9 @@ def store_validation(job: Job, produced: Produced) -> dict[str, Any]:
             )
             version.save(update_fields=["status"])
         action = (
-            "validation.passed"
+            AuditAction.VALIDATION_PASSED
             if produced.outcome == ValidationReport.Outcome.PASSED
-            else "validation.failed"
+            else AuditAction.VALIDATION_FAILED
         )
         audit.record(
             None,
@@ -309,7 +310,7 @@ def _job_failed(job: Job) -> None:
     version.save(update_fields=["status"])
     audit.record(
         None,
-        "validation.failed",
+        AuditAction.VALIDATION_FAILED,
         version,
         before={"status": ModelVersion.Status.VALIDATING},
         after={
@@ -369,7 +370,7 @@ def rerun_validation(version_id: int, *, actor: User) -> Job:
     job = registry.start_validation(version, actor=actor)
     audit.record(
         actor,
-        "validation.rerun_requested",
+        AuditAction.VALIDATION_RERUN_REQUESTED,
         version,
         before={"status": before},
         after={"status": version.status, "job": str(job.uuid)},
@@ -412,7 +413,7 @@ def update_policy(
     )
     audit.record(
         actor,
-        "policy.changed",
+        AuditAction.VALIDATION_POLICY_CHANGED,
         policy,
         before={"number": current.number, "checks": current.checks} if current else None,
         after={"number": number, "checks": new_checks, "note": policy.note},

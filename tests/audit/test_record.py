@@ -26,8 +26,8 @@ pytestmark = pytest.mark.django_db
 
 def test_events_link_to_the_one_before():
     user = UserFactory(username="alice")
-    first = services.record(user, "thing.created", user, after={"a": 1})
-    second = services.record(user, "thing.updated", user, before={"a": 1}, after={"a": 2})
+    first = services.record(user, "model.updated", user, after={"a": 1})
+    second = services.record(user, "model.updated", user, before={"a": 1}, after={"a": 2})
     assert first.prev_hash == chain.GENESIS
     assert second.prev_hash == first.hash
     assert (first.seq, second.seq) == (1, 2) and second.key_id == "k1"
@@ -52,16 +52,16 @@ def test_an_event_rolls_back_with_the_callers_transaction():
 
     def failing_action() -> None:
         with transaction.atomic():
-            services.record(user, "thing.created", user)
+            services.record(user, "model.updated", user)
             raise RuntimeError("the action failed")
 
     with pytest.raises(RuntimeError):
         failing_action()
-    assert not AuditEvent.objects.filter(action="thing.created").exists()
+    assert not AuditEvent.objects.filter(action="model.updated").exists()
 
 
 def test_the_orm_refuses_to_change_or_delete_events():
-    event = services.record(None, "thing.created", object_type="x", object_id="1")
+    event = services.record(None, "model.updated", object_type="x", object_id="1")
     event.action = "something.else"
     with pytest.raises(TypeError, match="append-only"):
         event.save()
@@ -76,19 +76,19 @@ def test_the_orm_refuses_to_change_or_delete_events():
 @pytest.mark.parametrize(
     "statement",
     [
-        "UPDATE audit_auditevent SET action = 'forged' WHERE id = %s",
+        "UPDATE audit_auditevent SET action = 'model.shared' WHERE id = %s",
         "DELETE FROM audit_auditevent WHERE id = %s",
     ],
 )
 def test_the_database_refuses_update_and_delete(statement):
-    event = services.record(None, "thing.created", object_type="x", object_id="1")
+    event = services.record(None, "model.updated", object_type="x", object_id="1")
     with (
         pytest.raises(IntegrityError, match="append-only"),
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
         cursor.execute(statement, [event.pk])
-    assert AuditEvent.objects.get(pk=event.pk).action == "thing.created"
+    assert AuditEvent.objects.get(pk=event.pk).action == "model.updated"
 
 
 def _replacing_statements(vendor: str) -> dict[str, str]:
@@ -104,9 +104,9 @@ def _replacing_statements(vendor: str) -> dict[str, str]:
     )
     statements = {
         "upsert on its id": f"INSERT INTO audit_auditevent {with_id} "
-        "ON CONFLICT (id) DO UPDATE SET action = 'forged'",
+        "ON CONFLICT (id) DO UPDATE SET action = 'model.shared'",
         "upsert on its hash": f"INSERT INTO audit_auditevent {new_id} "
-        "ON CONFLICT (hash) DO UPDATE SET action = 'forged'",
+        "ON CONFLICT (hash) DO UPDATE SET action = 'model.shared'",
     }
     if vendor == "sqlite":  # deletes the clashing row without firing a DELETE trigger
         statements["INSERT OR REPLACE of its id"] = (
@@ -118,8 +118,8 @@ def _replacing_statements(vendor: str) -> dict[str, str]:
 
 def test_an_insert_cannot_replace_an_event():
     """SQLite's REPLACE and both databases' upserts are refused; nothing changes."""
-    event = services.record(None, "thing.created", object_type="x", object_id="1")
-    services.record(None, "thing.created", object_type="x", object_id="2")
+    event = services.record(None, "model.updated", object_type="x", object_id="1")
+    services.record(None, "model.updated", object_type="x", object_id="2")
     stored = list(AuditEvent.objects.order_by("id").values_list("id", "action", "hash"))
     statements = _replacing_statements(connection.vendor)
     for name, statement in statements.items():
@@ -206,7 +206,7 @@ def test_each_verification_writes_a_signed_checkpoint_outside_the_database(check
 def test_an_edited_checkpoint_file_is_named(checkpoint_file, edit, named):
     """Edited, removed or cut lines; the file is kept by someone other than the DBA."""
     for _ in range(3):
-        services.record(None, "thing.created", object_type="x", object_id="1")
+        services.record(None, "model.updated", object_type="x", object_id="1")
         assert services.verify_and_record(None).intact
     lines = checkpoint_file.read_text().splitlines()
     checkpoint_file.write_text("\n".join(edit(lines)) + "\n")
@@ -223,11 +223,11 @@ def test_an_edited_checkpoint_file_is_named(checkpoint_file, edit, named):
 def test_rotating_the_key_keeps_older_events_verifiable(
     settings,
 ):
-    first = services.record(None, "thing.created", object_type="x", object_id="1")
+    first = services.record(None, "model.updated", object_type="x", object_id="1")
     assert services.verify_and_record(None).intact
     old = dict(settings.PORTAL_AUDIT_KEYS)
     settings.PORTAL_AUDIT_KEYS = {**old, "k2": "n" * 40}
-    later = services.record(None, "thing.created", object_type="x", object_id="2")
+    later = services.record(None, "model.updated", object_type="x", object_id="2")
     assert (first.key_id, later.key_id) == ("k1", "k2")
     result = services.verify_and_record(None)
     assert result.intact and result.checked == 3
@@ -245,22 +245,22 @@ def test_rotating_the_key_keeps_older_events_verifiable(
 
 def test_ids_skipped_by_rolled_back_events_are_not_gaps():
     """PostgreSQL does not hand a rolled-back id out again; the chain's numbers have no gap."""
-    services.record(None, "thing.created", object_type="x", object_id="1")
+    services.record(None, "model.updated", object_type="x", object_id="1")
     with contextlib.suppress(RuntimeError), transaction.atomic():
-        services.record(None, "thing.created", object_type="x", object_id="2")
+        services.record(None, "model.updated", object_type="x", object_id="2")
         raise RuntimeError("the action failed")
-    after = services.record(None, "thing.created", object_type="x", object_id="3")
+    after = services.record(None, "model.updated", object_type="x", object_id="3")
     assert after.seq == 2
     assert services.verify_and_record(None).intact
 
 
 def test_a_row_slipped_into_an_id_gap_is_named():
     require_postgres()
-    first = services.record(None, "thing.created", object_type="x", object_id="1")
+    first = services.record(None, "model.updated", object_type="x", object_id="1")
     with contextlib.suppress(RuntimeError), transaction.atomic():
-        services.record(None, "thing.created", object_type="x", object_id="2")
+        services.record(None, "model.updated", object_type="x", object_id="2")
         raise RuntimeError("the action failed")
-    last = services.record(None, "thing.created", object_type="x", object_id="3")
+    last = services.record(None, "model.updated", object_type="x", object_id="3")
     assert last.pk == first.pk + 2
     row = AuditEvent.objects.filter(pk=first.pk).values(*chain.HASHED_FIELDS, "seq", "key_id")[0]
     forged = {**row, "action": "model.approved", "prev_hash": first.hash, "seq": 2}
@@ -326,7 +326,7 @@ def test_a_fresh_sqlite_database_is_append_only_too(tmp_path):
     script = "".join(
         [
             "from apps.audit import services\n",
-            "e = services.record(None, 'thing.created', object_type='x', object_id='1')\n",
+            "e = services.record(None, 'model.updated', object_type='x', object_id='1')\n",
             "WRITES = ('UPDATE audit_auditevent SET action=1', 'DELETE FROM audit_auditevent',\n",
             "    'REPLACE INTO audit_auditevent SELECT * FROM audit_auditevent')\n",
             _TRY_WRITES,
@@ -387,7 +387,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from apps.audit import chain, services, triggers
 from apps.audit.models import AuditEvent
-event = services.record(None, "thing.created", object_type="x", object_id="4")
+event = services.record(None, "model.updated", object_type="x", object_id="4")
 print("SIGNED", event.seq, event.key_id)
 call_command("audit_verify")
 WRITES = ("UPDATE audit_auditevent SET action = 'x'", "DELETE FROM audit_auditevent")
@@ -427,3 +427,10 @@ def test_upgrading_keys_the_chain_and_vouches_for_the_events_before(tmp_path, ve
     assert (
         "BROKEN Audit trail chain broken at event #4: it is not signed with the audit key" in output
     )
+
+
+def test_an_action_the_enum_does_not_know_is_refused(people):
+    """One enum names every action: a misspelt one must not reach the trail."""
+    with pytest.raises(ValueError, match="policy_changed"):
+        services.record(people.alice, "policy_changed", object_type="x", object_id="1")
+    assert not AuditEvent.objects.filter(action="policy_changed").exists()

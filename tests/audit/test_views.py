@@ -80,11 +80,11 @@ def test_the_page_is_paginated_with_a_constant_number_of_queries(people):
     client = _client(people.carl)
     client.get(reverse("audit:list"))  # the first request of a session also writes the session
     for i in range(5):
-        services.record(people.alice, "thing.happened", object_type="x", object_id=str(i))
+        services.record(people.alice, "model.updated", object_type="x", object_id=str(i))
     with CaptureQueriesContext(connection) as few:
         client.get(reverse("audit:list"))
     for i in range(120):
-        services.record(people.alice, "thing.happened", object_type="x", object_id=str(i))
+        services.record(people.alice, "model.updated", object_type="x", object_id=str(i))
     with CaptureQueriesContext(connection) as many:
         response = client.get(reverse("audit:list"), {"page": 2})
     assert len(many) == len(few)
@@ -134,7 +134,7 @@ def test_the_verify_button_reports_intact_then_the_first_edited_row(
 ):
     client = _client(people.carl)
     events = [
-        services.record(people.alice, "thing.happened", object_type="x", object_id=str(i))
+        services.record(people.alice, "model.updated", object_type="x", object_id=str(i))
         for i in range(3)
     ]
     page = _press_verify(client)
@@ -156,7 +156,7 @@ def test_the_compliance_panel_keeps_a_failed_check_whose_record_was_cut(
     """The verdict shown comes from the signed checkpoint file: deleting the audit.verified
     events that said "broken" does not bring back the older "intact"."""
     client = _client(people.carl)
-    event = services.record(people.alice, "thing.happened", object_type="x", object_id="1")
+    event = services.record(people.alice, "model.updated", object_type="x", object_id="1")
     _press_verify(client)
     with transaction.atomic(), triggers.suspended(connection), connection.cursor() as cursor:
         cursor.execute(

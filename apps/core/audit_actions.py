@@ -1,0 +1,97 @@
+"""Every kind of event the audit trail records, and the words people read for it.
+
+One enum (Zulip's ``AuditLogEventType``): ``audit.record`` takes only its members, so two
+spellings of one action cannot drift apart, dashboards count by member, and the audit pages show
+the label instead of the code. The values are what the trail stores: never change one (old
+events keep theirs), add a member instead. A new app adds its actions here.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class AuditAction(models.TextChoices):
+    # Signing in and out (accounts)
+    LOGIN = "auth.login", "Signed in"
+    LOGOUT = "auth.logout", "Signed out"
+    LOGIN_FAILED = "auth.login_failed", "Failed to sign in"
+    LOCKED_OUT = "auth.locked_out", "Was locked out after failed sign-ins"
+    PERMISSION_DENIED = "permission.denied", "Was refused access"
+    TOKEN_CREATED = "token.created", "Created an API token"
+    TOKEN_REVOKED = "token.revoked", "Revoked an API token"
+    NOTIFICATION_PREFERENCES_CHANGED = (
+        "notifications.preferences_changed",
+        "Changed notification settings",
+    )
+    # People, groups and teams (the Django admin)
+    USER_CREATED = "user.created", "Created a user account"
+    USER_CHANGED = "user.changed", "Changed a user account"
+    USER_DELETED = "user.deleted", "Deleted a user account"
+    USER_PASSWORD_SET = "user.password_set", "Set a user's password"
+    GROUP_CREATED = "group.created", "Created a group"
+    GROUP_CHANGED = "group.changed", "Changed a group's rights"
+    GROUP_DELETED = "group.deleted", "Deleted a group"
+    TEAM_CREATED = "team.created", "Created a team"
+    TEAM_CHANGED = "team.changed", "Changed a team"
+    TEAM_DELETED = "team.deleted", "Deleted a team"
+    # The audit trail itself
+    AUDIT_VERIFIED = "audit.verified", "Verified the audit trail"
+    AUDIT_EXPORTED = "audit.exported", "Exported the audit trail"
+    # Background jobs
+    JOB_REQUESTED = "job.requested", "Started a diagnostic job"
+    JOB_STARTED = "job.started", "A job attempt started"
+    JOB_SUCCEEDED = "job.succeeded", "A job succeeded"
+    JOB_FAILED = "job.failed", "A job failed"
+    JOB_REQUEUED = "job.requeued", "A job was queued again"
+    # The registry
+    MODEL_REGISTERED = "model.registered", "Registered a model"
+    MODEL_UPDATED = "model.updated", "Edited a model's details"
+    MODEL_SHARED = "model.shared", "Shared a model"
+    MODEL_UNSHARED = "model.unshared", "Revoked a share of a model"
+    VERSION_UPLOADED = "version.uploaded", "Uploaded a version"
+    TAG_CREATED = "tag.created", "Created a tag"
+    TAG_CHANGED = "tag.changed", "Renamed a tag"
+    TAG_DELETED = "tag.deleted", "Deleted a tag"
+    # Who answers for a model (governed changes)
+    MODEL_CHANGE_PROPOSED = "model.change_proposed", "Proposed a new risk owner, team or tier"
+    MODEL_CHANGE_REJECTED = "model.change_rejected", "Rejected a proposed risk owner, team or tier"
+    MODEL_CHANGE_WITHDRAWN = "model.change_withdrawn", "Withdrew a proposed change"
+    MODEL_GOVERNANCE_CHANGED = (
+        "model.governance_changed",
+        "Changed a model's risk owner, team or tier",
+    )
+    # Validation
+    VALIDATION_PASSED = "validation.passed", "Validation passed"
+    VALIDATION_FAILED = "validation.failed", "Validation failed"
+    VALIDATION_RERUN_REQUESTED = "validation.rerun_requested", "Asked to validate again"
+    VALIDATION_POLICY_CHANGED = "policy.changed", "Changed a validation policy"
+    # Review and sign-off
+    REVIEW_REQUESTED = "review.requested", "Requested review"
+    REVIEW_EXCEPTION_REQUESTED = (
+        "review.exception_requested",
+        "Requested review of a failed version, as a policy exception",
+    )
+    REVIEW_APPROVED = "review.approve", "Signed off"
+    REVIEW_REJECTED = "review.reject", "Rejected"
+    REVIEW_CHANGES_REQUESTED = "review.request_changes", "Requested changes"
+    REVIEW_REOPENED = "review.reopened", "A review reopened for sign-offs a new policy asks for"
+    REVIEW_POLICY_RAISED = "review.policy_raised", "A review took a stricter policy"
+    REVIEW_POLICY_CHANGED = "review_policy.changed", "Changed a review policy"
+    COMMENT_ADDED = "comment.added", "Commented"
+    # Deployment and serving
+    DEPLOYMENT_REQUESTED = "deployment.requested", "Asked to deploy"
+    DEPLOYMENT_LIVE = "deployment.live", "A version went live"
+    DEPLOYMENT_FAILED = "deployment.failed", "A deployment failed"
+    DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back", "Rolled back"
+    DEPLOYMENT_UNDEPLOYED = "deployment.undeployed", "Undeployed"
+    VERSION_RETIRED = "version.retired", "Retired a version"
+    SERVING_KEY_CREATED = "serving_key.created", "Created a serving key"
+    SERVING_KEY_REVOKED = "serving_key.revoked", "Revoked a serving key"
+    ENVIRONMENT_SAVED = "environment.saved", "Changed an environment"
+    # Webhooks
+    WEBHOOK_SAVED = "webhook.saved", "Saved a webhook"
+    WEBHOOK_DELETED = "webhook.deleted", "Deleted a webhook"
+    WEBHOOK_REFUSED = "webhook.refused", "A webhook delivery was refused"
+    WEBHOOK_HOST_ALLOWED = "webhook.host_allowed", "Allowed an internal webhook host"
+    WEBHOOK_HOST_DISALLOWED = "webhook.host_disallowed", "Withdrew an allowed webhook host"
