@@ -1,0 +1,117 @@
+"""``can`` and the endpoints agree, for every registered rule and every role.
+
+A page offers a button when ``can(user, rule, obj)`` says yes; the endpoint behind it runs the
+same rule. If the two ever disagreed, people would see buttons that answer 403, or miss ones they
+may use. Every rule in ``registry.rules`` must appear below: a new rule without its endpoint here
+fails ``test_every_rule_is_checked``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from apps.core.permissions import can
+from apps.core.registry import registry
+from apps.registry.models import ModelVersion, RegisteredModel
+from apps.reviews import services as reviews
+from tests.reviews.conftest import new_version
+
+pytestmark = pytest.mark.django_db
+M = "/api/v1/models/loan-default"
+ROLES = ["alice", "bob", "ivan", "rita", "carl", "admin"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """How a rule's object is made, and the request that acts on it."""
+
+    subject: Callable[[Any, Any], Any]  # (people, files) -> the object the rule is asked about
+    request: Callable[[Client, Any], Any]  # (client, object) -> the response
+
+
+def _submitted(people: Any, files: Any) -> ModelVersion:
+    version = new_version(RegisteredModel.objects.get(slug="loan-default"), people.alice, files)
+    reviews.request_review(version.pk, actor=people.alice, summary="Ready")
+    return version
+
+
+def _validated(people: Any, files: Any) -> ModelVersion:
+    return new_version(RegisteredModel.objects.get(slug="loan-default"), people.alice, files)
+
+
+def _model(people: Any, files: Any) -> RegisteredModel:
+    return RegisteredModel.objects.get(slug="loan-default")
+
+
+def _pending_change(people: Any, files: Any) -> RegisteredModel:
+    reviews.propose_change(
+        _model(people, files).pk,
+        actor=people.alice,
+        field="risk_tier",
+        value="medium",
+        reason="Smaller book",
+    )
+    return _model(people, files)
+
+
+def _json(method: str, path: str, body: dict[str, Any] | None = None) -> Callable[..., Any]:
+    def send(client: Client, obj: Any) -> Any:
+        return getattr(client, method)(
+            path.format(obj=obj), body or {}, content_type="application/json"
+        )
+
+    return send
+
+
+CASES: dict[str, Case] = {
+    "registry.edit": Case(_model, _json("patch", f"{M}/", {"description": "Updated"})),
+    "registry.upload": Case(
+        _model, lambda client, obj: client.post("/models/loan-default/versions/new/", {})
+    ),
+    "registry.share": Case(
+        _model, _json("post", f"{M}/shares/", {"grantee": "user:bob", "level": "view"})
+    ),
+    "reviews.request": Case(
+        _validated, _json("post", f"{M}/versions/{{obj.number}}/review/", {"summary": "Ready"})
+    ),
+    "reviews.propose_change": Case(
+        _model,
+        _json("post", f"{M}/changes/", {"field": "risk_tier", "value": "low", "reason": "x"}),
+    ),
+    "reviews.decide_change": Case(
+        _pending_change,
+        lambda client, model: client.post(
+            f"{M}/changes/{model.changes.get().pk}/",
+            {"decision": "reject", "reason": "No"},
+            content_type="application/json",
+        ),
+    ),
+    "validation.rerun": Case(_validated, _json("post", f"{M}/versions/{{obj.number}}/validation/")),
+}
+
+
+def test_every_rule_is_checked():
+    assert set(registry.rules.names()) <= set(CASES), "add the new rule's endpoint to CASES"
+
+
+@pytest.mark.parametrize("who", ROLES)
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_can_says_yes_exactly_when_the_endpoint_does_not_answer_403(
+    people, alices_model, files, rule, who
+):
+    case = CASES[rule]
+    subject = case.subject(people, files)
+    user = getattr(people, who)
+    expected = can(user, rule, subject)
+    client = Client()
+    client.force_login(user)
+    answer = case.request(client, subject).status_code
+    if answer == 404:  # the object is not there for this person: no button either
+        assert not expected, f"{who} may {rule} but the endpoint answers 404"
+    else:
+        assert (answer != 403) == expected, f"{who}: can={expected}, the endpoint answered {answer}"
