@@ -555,7 +555,8 @@ class PortalDriver:
         from django.core.files.uploadedfile import SimpleUploadedFile
 
         from apps.jobs.models import Job
-        from apps.registry.services import VALIDATION_KIND, upload_version
+        from apps.registry.services import upload_version
+        from apps.validation.services import KIND as VALIDATION_KIND
 
         called = time.time()
         version = upload_version(

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -23,8 +22,7 @@ from apps.accounts.roles import Role, has_role
 from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
 from apps.core.permissions import can, require
-from apps.jobs import services as jobs
-from apps.jobs.models import Job
+from apps.core.registry import registry as contributions
 from apps.registry import storage, uploads
 from apps.registry.models import (
     ModelVersion,
@@ -479,7 +477,10 @@ def _create_version(
     model.latest_version = version
     model.version_count = number
     model.save(update_fields=["latest_version", "version_count", "updated_at"])
-    job = start_validation(version, actor=actor)
+    # What follows an upload (validation queues its job) is registered by the apps above.
+    followed: dict[str, Any] = {}
+    for follow in contributions.version_uploaded:
+        followed.update(follow(version, actor))
     audit.record(
         actor,
         AuditAction.VERSION_UPLOADED,
@@ -489,27 +490,7 @@ def _create_version(
             "number": number,
             **columns,
             "files": files,
-            "validation_job": str(job.uuid),
+            **followed,
         },
     )
     return version
-
-
-# Validation builds on the registry, not the other way round: its task is named, not imported.
-VALIDATION_KIND = "validation"
-VALIDATION_TASK = "validation.validate_version"
-
-
-def start_validation(version: ModelVersion, *, actor: User | None) -> Job:
-    """Mark the version as validating and queue its validation job once the caller commits."""
-    version.status = ModelVersion.Status.VALIDATING
-    version.save(update_fields=["status"])
-    return jobs.create_job(
-        kind=VALIDATION_KIND,
-        task_name=VALIDATION_TASK,
-        queue="validation",
-        target=version,
-        actor=actor,
-        time_limit=settings.PORTAL_VALIDATION_TIME_LIMIT,
-        max_attempts=3,
-    )

@@ -17,3 +17,4 @@ class ValidationConfig(AppConfig):
         for event in events.EVENTS:
             registry.notification_events.add(event.code, event)
         registry.rules.add("validation.rerun", services.check_can_rerun)
+        registry.version_uploaded.add("validation", services.validate_after_upload)

@@ -35,6 +35,9 @@ from apps.validation import checks, events, sandbox
 from apps.validation.models import ValidationPolicy, ValidationReport
 
 CHANGE_POLICY = "validation.change_validationpolicy"
+# Validation's job kind: the task is declared with this name (tasks.py).
+KIND = "validation"
+TASK = "validation.validate_version"
 
 # Statuses from which a version may be validated again: review and later stages are past it.
 RERUNNABLE = {
@@ -57,7 +60,7 @@ def policy_for(model: RegisteredModel) -> ValidationPolicy:
 
 def jobs_of(version: ModelVersion) -> Any:
     return Job.objects.filter(
-        kind=registry.VALIDATION_KIND, target_type__model="modelversion", target_id=str(version.pk)
+        kind=KIND, target_type__model="modelversion", target_id=str(version.pk)
     )
 
 
@@ -290,7 +293,7 @@ def _announce(version: ModelVersion, outcome: str, reasons: list[str]) -> None:
     )
 
 
-@jobs.when_failed(registry.VALIDATION_KIND)
+@jobs.when_failed(KIND)
 def _job_failed(job: Job) -> None:
     """The job gave up (its workers kept dying, say): the version did not pass validation.
 
@@ -342,6 +345,27 @@ def _store_canonical(version: ModelVersion, path: Path) -> None:
     )
 
 
+def start_validation(version: ModelVersion, *, actor: User | None) -> Job:
+    """Mark the version as validating and queue its validation job once the caller commits."""
+    version.status = ModelVersion.Status.VALIDATING
+    version.save(update_fields=["status"])
+    return jobs.create_job(
+        kind=KIND,
+        task_name=TASK,
+        queue="validation",
+        target=version,
+        actor=actor,
+        time_limit=settings.PORTAL_VALIDATION_TIME_LIMIT,
+        max_attempts=3,
+    )
+
+
+def validate_after_upload(version: ModelVersion, actor: User) -> dict[str, Any]:
+    """Registered in ``registry.version_uploaded``: every upload is validated; the job joins the
+    upload's audit record."""
+    return {"validation_job": str(start_validation(version, actor=actor).uuid)}
+
+
 # --- People's actions -------------------------------------------------------------------------
 
 
@@ -367,7 +391,7 @@ def rerun_validation(version_id: int, *, actor: User) -> Job:
     if active_job(version) is not None:
         raise ValidationError("A validation of this version is already queued or running.")
     before = version.status
-    job = registry.start_validation(version, actor=actor)
+    job = start_validation(version, actor=actor)
     audit.record(
         actor,
         AuditAction.VALIDATION_RERUN_REQUESTED,

@@ -13,8 +13,8 @@ from apps.deployments import services as deployments
 from apps.deployments.models import Deployment, Environment
 from apps.jobs import services
 from apps.jobs.models import Job
-from apps.registry import services as registry
 from apps.reviews import services as reviews
+from apps.validation import services as validation
 from tests.factories import UserFactory
 from tests.reviews.conftest import new_version
 
@@ -28,7 +28,7 @@ def _client(user) -> Client:
 
 
 def _validation_job(version) -> Job:
-    return Job.objects.get(kind=registry.VALIDATION_KIND, target_id=str(version.pk))
+    return Job.objects.get(kind=validation.KIND, target_id=str(version.pk))
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ def test_the_job_list_and_api_make_as_many_queries_for_many_jobs_as_for_few(
     few = queries()
     for _ in range(5):
         services.start_diagnostic(actor=people.ivan, steps=1)
-        registry.start_validation(alices_version, actor=people.alice)
+        validation.start_validation(alices_version, actor=people.alice)
     assert len(_listed(people.ivan)) == 12
     assert queries() == few
 
