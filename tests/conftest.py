@@ -118,6 +118,15 @@ def _prediction_logs_flushed_by_tests() -> None:
 
 
 @pytest.fixture(autouse=True)
+def checkpoint_file(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """Each test is a fresh installation: a fresh database, so a fresh audit checkpoint file
+    too; one kept from an earlier test would vouch for events the flush removed."""
+    path = tmp_path / "audit-checkpoints.jsonl"
+    settings.PORTAL_AUDIT_CHECKPOINT_FILE = path
+    return path
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     """Rate limits (DRF throttles) count in the cache; each test starts with none used."""
     from django.core.cache import cache
