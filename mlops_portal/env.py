@@ -82,3 +82,71 @@ def env_secret(name: str) -> str | None:
                 f"{name}_FILE points at {path!r}, which cannot be read: {exc}"
             ) from None
     return os.environ.get(name) or None
+
+
+def storage_from_url(url: str) -> dict[str, object]:
+    """The STORAGES["default"] entry for ``PORTAL_STORAGE_URL``.
+
+    - empty (the embedded default): files under MEDIA_ROOT on this machine;
+    - ``s3://bucket/prefix?endpoint=https://s3.bank.example&region=eu-west-1&addressing=path``:
+      an S3-compatible store (AWS, MinIO, Ceph); keys from ``PORTAL_S3_ACCESS_KEY_ID`` and
+      ``PORTAL_S3_SECRET_ACCESS_KEY`` (or their ``_FILE``), else boto3's own chain (instance roles);
+    - ``azure://container/prefix?account=name``: Azure Blob storage; the key from
+      ``PORTAL_AZURE_ACCOUNT_KEY`` (or ``_FILE``), or a whole ``PORTAL_AZURE_CONNECTION_STRING``.
+    Several web, worker and serving hosts pointed at one store share every artifact.
+    """
+    from urllib.parse import parse_qs, urlsplit
+
+    if not url:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    container, prefix = parts.netloc, parts.path.strip("/")
+    if not container:
+        raise ConfigurationError(f"PORTAL_STORAGE_URL names no bucket or container: {url!r}")
+    if parts.scheme == "s3":
+        known = {"endpoint", "region", "addressing"}
+        if unknown := set(query) - known:
+            raise ConfigurationError(
+                f"PORTAL_STORAGE_URL: unknown option(s) {', '.join(sorted(unknown))} "
+                f"(s3 takes {', '.join(sorted(known))})"
+            )
+        options: dict[str, object] = {
+            "bucket_name": container,
+            "location": prefix,
+            "endpoint_url": query.get("endpoint") or None,
+            "region_name": query.get("region") or None,
+            "addressing_style": query.get("addressing") or None,
+            "access_key": env_secret("PORTAL_S3_ACCESS_KEY_ID"),
+            "secret_key": env_secret("PORTAL_S3_SECRET_ACCESS_KEY"),
+            # Keys are generated and never reused: refuse to overwrite rather than rename.
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+        }
+        return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+    if parts.scheme == "azure":
+        known = {"account"}
+        if unknown := set(query) - known:
+            raise ConfigurationError(
+                f"PORTAL_STORAGE_URL: unknown option(s) {', '.join(sorted(unknown))} "
+                "(azure takes account)"
+            )
+        connection = env_secret("PORTAL_AZURE_CONNECTION_STRING")
+        if not connection and not query.get("account"):
+            raise ConfigurationError(
+                "PORTAL_STORAGE_URL=azure://… needs ?account=<storage account> or "
+                "PORTAL_AZURE_CONNECTION_STRING"
+            )
+        options = {
+            "azure_container": container,
+            "location": prefix,
+            "account_name": query.get("account") or None,
+            "account_key": env_secret("PORTAL_AZURE_ACCOUNT_KEY"),
+            "connection_string": connection,
+            "overwrite_files": False,
+        }
+        return {"BACKEND": "storages.backends.azure_storage.AzureStorage", "OPTIONS": options}
+    raise ConfigurationError(
+        f"PORTAL_STORAGE_URL must start with s3:// or azure:// (or be empty); got {url!r}"
+    )

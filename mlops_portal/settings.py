@@ -24,6 +24,7 @@ from mlops_portal.env import (
     env_networks,
     env_secret,
     env_str,
+    storage_from_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -255,8 +256,11 @@ STATICFILES_FINDERS = [
     "apps.validation.staticfinders.PlotlyFinder",  # plotly.js from the installed package
 ]
 MEDIA_ROOT = VAR_DIR / "media"
+# Artifacts, data sets, canonical copies and exports: a local folder by default, an S3-compatible
+# or Azure Blob store for several hosts (mlops_portal/env.py storage_from_url says how).
+PORTAL_STORAGE_URL = env_str("PORTAL_STORAGE_URL", "")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": storage_from_url(PORTAL_STORAGE_URL),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

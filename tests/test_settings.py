@@ -11,6 +11,7 @@ from mlops_portal.env import (
     env_list,
     env_networks,
     env_secret,
+    storage_from_url,
 )
 
 
@@ -55,3 +56,29 @@ def test_env_networks_reads_addresses_and_networks_and_refuses_typos(monkeypatch
         monkeypatch.setenv("PROXIES", typo)
         with pytest.raises(ConfigurationError, match=f"PROXIES must list IP addresses.*{typo}"):
             env_networks("PROXIES")
+
+
+def test_storage_url_names_the_store_and_refuses_typos(monkeypatch, tmp_path):
+    assert storage_from_url("") == {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    key_file = tmp_path / "secret"
+    key_file.write_text("s3-secret\n")
+    monkeypatch.setenv("PORTAL_S3_ACCESS_KEY_ID", "portal")
+    monkeypatch.setenv("PORTAL_S3_SECRET_ACCESS_KEY_FILE", str(key_file))
+    s3 = storage_from_url("s3://models/prod?endpoint=https://s3.bank.example&region=eu-west-1")
+    assert s3["BACKEND"] == "storages.backends.s3.S3Storage"
+    options = s3["OPTIONS"]
+    assert isinstance(options, dict)
+    assert options["bucket_name"] == "models" and options["location"] == "prod"
+    assert options["endpoint_url"] == "https://s3.bank.example"
+    assert options["secret_key"] == "s3-secret" and options["file_overwrite"] is False
+    azure = storage_from_url("azure://artifacts?account=bankstore")
+    assert azure["BACKEND"] == "storages.backends.azure_storage.AzureStorage"
+    for wrong in (
+        "gcs://bucket",
+        "s3://",
+        "s3://b?endpont=http://x",
+        "azure://artifacts",
+        "/var/lib/portal",
+    ):
+        with pytest.raises(ConfigurationError):
+            storage_from_url(wrong)
