@@ -556,7 +556,7 @@ class PortalDriver:
 
         from apps.jobs.models import Job
         from apps.registry.services import upload_version
-        from apps.validation.services import KIND as VALIDATION_KIND
+        from apps.validation.services import VALIDATION
 
         called = time.time()
         version = upload_version(
@@ -572,7 +572,7 @@ class PortalDriver:
         # upload_version returns after its transaction committed and the task was dispatched.
         returned = time.time()
         job = Job.objects.get(
-            kind=VALIDATION_KIND, target_type__model="modelversion", target_id=str(version.pk)
+            kind=VALIDATION.name, target_type__model="modelversion", target_id=str(version.pk)
         )
         return {
             "version": version.number,

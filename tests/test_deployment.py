@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,63 @@ def test_every_process_of_make_run_links_to_the_port_the_portal_serves(tmp_path)
     assert links == {"8123": "http://127.0.0.1:8123", "8223": "http://127.0.0.1:8123"}, (
         result.stdout + result.stderr
     )
+
+
+def test_under_make_run_a_crashed_worker_is_restarted_and_the_web_server_keeps_serving(tmp_path):
+    """honcho stops every process when one exits; the Procfile runs the worker under
+    apps.jobs.supervise, so a worker that dies is started again while web and beat live on."""
+    web = tmp_path / "web.py"
+    web.write_text(
+        "import pathlib, sys, time\n"
+        "beat = pathlib.Path(sys.argv[1]) / 'web'\n"
+        "while True:\n"
+        "    beat.write_text(str(time.time()))\n"
+        "    time.sleep(0.1)\n"
+    )
+    crashing = tmp_path / "worker.py"
+    crashing.write_text(
+        "import pathlib, sys, time\n"
+        "seen = pathlib.Path(sys.argv[1])\n"
+        "if not (seen / 'first').exists():\n"
+        "    (seen / 'first').write_text('ran')\n"
+        "    sys.exit(3)  # a crash\n"
+        "(seen / 'second').write_text('ran')\n"
+        "time.sleep(600)\n"
+    )
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(
+        f"web: {sys.executable} {web} {seen}\n"
+        f"worker: {sys.executable} -m apps.jobs.supervise --pause 0.5 -- "
+        f"{sys.executable} {crashing} {seen}\n"
+    )
+    honcho = Path(sys.executable).parent / "honcho"
+    started = subprocess.Popen(
+        [str(honcho), "--procfile", str(procfile), "--app-root", ".", "start"],
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (seen / "second").exists() and time.monotonic() < deadline:
+            assert started.poll() is None, started.communicate()[0]
+            time.sleep(0.1)
+        assert (seen / "second").exists(), "the worker was not started again"
+        since_restart = time.time()
+        time.sleep(0.5)
+        assert float((seen / "web").read_text()) > since_restart  # web still running
+        assert started.poll() is None  # honcho did not stop the others
+    finally:
+        started.send_signal(signal.SIGINT)  # Ctrl-C still stops everything
+        output = started.communicate(timeout=30)[0]
+    assert "exited with exit code 3; restarting" in output, output
+    worker_line = next(
+        line
+        for line in (Path(settings.BASE_DIR) / "Procfile").read_text().splitlines()
+        if line.startswith("worker:")
+    )
+    assert "-m apps.jobs.supervise -- " in worker_line  # make run's own worker is supervised

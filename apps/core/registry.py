@@ -18,6 +18,8 @@ The stores (attributes of ``registry``), and the protocol of what each holds:
   (validation queues its job); the returned dict joins the upload's audit record.
 - ``job_kinds``: ``JobKind``, each kind of background job: its Celery task, queue, whose jobs a
   person may see, what happens when one fails for good.
+- ``worker_janitors``: ``() -> None``, run by every worker's heartbeat: clean-up of what an attempt
+  whose process died left on this host (validation's scratch folders).
 - ``notification_events``: ``EventType``, what people and webhooks can be told about.
 - ``demo_steps``: ``DemoStep``, what ``seed_demo`` does, in order.
 - ``rules``: ``(user, obj) -> None`` raising PermissionDenied: "may this person do this to this
@@ -63,8 +65,9 @@ class JobKind:
     """One kind of background job, declared by the app that owns it.
 
     ``task`` is the Celery task's name (the task is declared with ``name=KIND.task``), so a reader
-    follows a hand-off from the code that creates the job to the code that runs it through this
-    object. ``scope(user)`` returns the subjects whose jobs ``user`` may see (decisions §8);
+    follows a hand-off from the code that creates the job (``jobs.create_job(kind=KIND, ...)``) to
+    the code that runs it through this object. ``scope(user)`` returns the subjects whose jobs
+    ``user`` may see (decisions §8); a kind without one is shown to operators and its starter.
     ``when_failed(job)`` runs in the transaction that fails a job for good.
     """
 
@@ -73,6 +76,8 @@ class JobKind:
     queue: str = "default"
     scope: Callable[[User], QuerySet[Any]] | None = None
     when_failed: Callable[[Any], None] | None = None
+    time_limit: int | None = None  # seconds one attempt may run; settings' default when None
+    max_attempts: int = 3
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ VersionSectionSource = Callable[["HttpRequest", Any], list[Section]]
 HistorySource = Callable[[Any], Mapping[str, list[str]]]
 UploadFollower = Callable[[Any, "User"], dict[str, Any]]
 Rule = Callable[["User", Any], None]
+Janitor = Callable[[], object]
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,7 @@ class Registry:
         default_factory=lambda: Store("version_uploaded")
     )
     job_kinds: Store[JobKind] = field(default_factory=lambda: Store("job_kinds", JobKind))
+    worker_janitors: Store[Janitor] = field(default_factory=lambda: Store("worker_janitors"))
     notification_events: Store[EventType] = field(
         default_factory=lambda: Store("notification_events", EventType)
     )

@@ -7,20 +7,13 @@ class DeploymentsConfig(AppConfig):
     verbose_name = "Deployments and serving"
 
     def ready(self) -> None:
-        # What happens to a deployment whose job fails for good (jobs.when_failed) must be
-        # registered in every process that may fail a job: workers, the reaper, tests; which of
-        # its jobs an operator may see (jobs.scoped_by), in every process that lists jobs.
+        # The job kind (whose jobs a person sees, what happens when one fails for good) must be
+        # registered in every process that may list or fail a job: web, workers, the reaper.
         from apps.core.registry import DemoStep, registry
-        from apps.deployments import (  # noqa: F401
-            dashboard,
-            demo,
-            job_scope,
-            model_history,
-            services,
-            version_page,
-        )
+        from apps.deployments import dashboard, demo, model_history, services, version_page
 
         registry.dashboard_panels.add("deployments", dashboard.panels)
         registry.version_sections.add("deployments", version_page.sections)
         registry.model_history.add("deployments", model_history.audited_with)
         registry.demo_steps.add("deployments", DemoStep("deployments", demo.seed, order=30))
+        registry.job_kinds.add(services.DEPLOYMENT.name, services.DEPLOYMENT)

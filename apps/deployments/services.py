@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
-from apps.core.permissions import require
+from apps.core.permissions import require, visible_to
+from apps.core.registry import JobKind
 from apps.deployments.models import Deployment, Environment, Placement, ServingKey
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
@@ -32,8 +33,6 @@ from apps.reviews.models import Review
 from apps.validation.models import ValidationReport
 
 DEPLOY = "deployments.add_deployment"
-KIND = "deployment"
-TASK = "deployments.deploy"
 SMOKE_ROWS = 200
 
 
@@ -160,14 +159,7 @@ def request_deployment(version_id: int, environment: str, *, actor: User) -> Dep
         requested_by=actor,
         approvals=approvals_of(version),
     )
-    deployment.job = jobs.create_job(
-        kind=KIND,
-        task_name=TASK,
-        queue="deployment",
-        target=deployment,
-        actor=actor,
-        time_limit=600,
-    )
+    deployment.job = jobs.create_job(kind=DEPLOYMENT, target=deployment, actor=actor)
     deployment.save(update_fields=["job"])
     audit.record(
         actor,
@@ -257,7 +249,6 @@ def _fail(deployment: Deployment, problem: str) -> None:
     audit.record(None, AuditAction.DEPLOYMENT_FAILED, deployment, after={"reason": problem})
 
 
-@jobs.when_failed(KIND)
 def _job_failed(job: Job) -> None:
     """The job gave up (its workers kept dying, say): the deployment did not happen."""
     deployment = (
@@ -432,6 +423,22 @@ def retire(version_id: int, *, actor: User) -> ModelVersion:
         after={"status": version.status},
     )
     return version
+
+
+def _deployments_seen(user: User) -> Any:
+    """A deployment job is visible where its deployment is: with the model (decisions §8)."""
+    return visible_to(user, Deployment.objects.all())
+
+
+# The deployment job kind: its task (tasks.py) is declared with this name; registered when ready.
+DEPLOYMENT = JobKind(
+    name="deployment",
+    task="deployments.deploy",
+    queue="deployment",
+    scope=_deployments_seen,
+    when_failed=_job_failed,
+    time_limit=600,
+)
 
 
 # --- Serving keys -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from apps.deployments import services
 from apps.jobs import services as jobs
 
 
-@shared_task(name="deployments.deploy", bind=True, ignore_result=True)
+@shared_task(name=services.DEPLOYMENT.task, bind=True, ignore_result=True)
 def deploy(self: Task, job_uuid: str) -> None:
     """Load and smoke-test a version, then switch it live (or say why not), exactly once."""
     jobs.run(

@@ -8,6 +8,7 @@ class JobsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.registry import registry
-        from apps.jobs import dashboard
+        from apps.jobs import dashboard, services
 
         registry.dashboard_panels.add("jobs", dashboard.panels)
+        registry.job_kinds.add(services.DIAGNOSTIC.name, services.DIAGNOSTIC)

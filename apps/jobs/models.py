@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -13,25 +12,8 @@ from django.db import models
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-# Which jobs of a kind a person may see, by job kind: a job shows its subject's messages, log and
-# result, so it is visible where its subject is. ``jobs`` imports no other app, so the app that
-# owns the kind registers the scope here (``scoped_by``), as it registers ``when_failed``
-# (decisions §8).
-JobScope = Callable[[User], "models.QuerySet[Any]"]
-_scopes: dict[str, JobScope] = {}
-
-
-def scoped_by(kind: str) -> Callable[[JobScope], JobScope]:
-    """Register ``scope(user) -> subjects``: the objects (of one model) that ``user`` may see;
-    the jobs of ``kind`` whose target is one of them are visible to ``user``. Kinds without a
-    scope (the diagnostic job) are shown to operators and to whoever started them.
-    """
-
-    def register(scope: JobScope) -> JobScope:
-        _scopes[kind] = scope
-        return scope
-
-    return register
+from apps.core.permissions import RestrictedQuerySet
+from apps.core.registry import registry
 
 
 def _about(subjects: models.QuerySet[Any]) -> models.Q:
@@ -46,19 +28,24 @@ def _about(subjects: models.QuerySet[Any]) -> models.Q:
     )
 
 
-class JobQuerySet(models.QuerySet["Job"]):
-    def visible_to(self, user: User | AnonymousUser) -> JobQuerySet:
-        """The jobs ``user`` started; the jobs about a subject ``user`` may see (the scope the
-        job's kind registered with ``scoped_by`` decides), whoever started them; and, for
-        operators (``jobs.view_job``), the jobs of kinds without a subject (diagnostics)."""
+class JobQuerySet(RestrictedQuerySet["Job"]):
+    def restrict(self, user: User | AnonymousUser, action: str = "view") -> JobQuerySet:
+        """The jobs ``user`` started; the jobs about a subject ``user`` may see (the ``scope`` of
+        the job's registered ``JobKind`` decides), whoever started them; and, for operators
+        (``jobs.view_job``), the jobs of kinds without a subject (diagnostics). Decisions §8."""
         if not isinstance(user, User) or not user.is_active:
             return self.none()
         seen = models.Q(created_by=user)
-        for kind, scope in _scopes.items():
-            seen |= models.Q(kind=kind) & _about(scope(user))
+        scoped = [kind for kind in registry.job_kinds if kind.scope is not None]
+        for kind in scoped:
+            assert kind.scope is not None
+            seen |= models.Q(kind=kind.name) & _about(kind.scope(user))
         if user.has_perm("jobs.view_job"):
-            seen |= ~models.Q(kind__in=list(_scopes))
+            seen |= ~models.Q(kind__in=[kind.name for kind in scoped])
         return self.filter(seen)
+
+    def visible_to(self, user: User | AnonymousUser) -> JobQuerySet:
+        return self.restrict(user)
 
     def active(self) -> JobQuerySet:
         return self.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
@@ -94,6 +81,9 @@ class Job(models.Model):
     max_attempts = models.PositiveSmallIntegerField(default=3)
     time_limit = models.PositiveIntegerField(help_text="Seconds one attempt may run.")
     worker = models.CharField(max_length=200, blank=True)
+    # The process that runs this attempt (a worker's pool child): the worker's heartbeat keeps
+    # only its live processes' jobs fresh, and gives back at once a job whose process died.
+    pid = models.PositiveIntegerField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

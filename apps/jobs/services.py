@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -30,14 +31,15 @@ from django.utils import timezone
 from apps.audit import context
 from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
+from apps.core.registry import JobKind, registry
 from apps.jobs.models import Job, WorkerHeartbeat
-from apps.jobs.models import scoped_by as scoped_by  # beside when_failed, for the apps
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DIAGNOSTIC = "diagnostic"
+# The jobs app's own kind: no subject, so operators and its starter see it.
+DIAGNOSTIC = JobKind(name="diagnostic", task="jobs.diagnostic")
 
 
 class JobLost(Exception):
@@ -48,43 +50,31 @@ class Transient(Exception):
     """A failure worth another attempt later (a service briefly unavailable)."""
 
 
-# What the object a job works on must do when its job fails for good, by job kind: registered by
-# the app that owns the kind (``when_failed``), run in the transaction that marks the job failed.
-_failure_handlers: dict[str, Callable[[Job], None]] = {}
-
-
-def when_failed(kind: str) -> Callable[[Callable[[Job], None]], Callable[[Job], None]]:
-    def register(handler: Callable[[Job], None]) -> Callable[[Job], None]:
-        _failure_handlers[kind] = handler
-        return handler
-
-    return register
-
-
 def create_job(
     *,
-    kind: str,
-    task_name: str,
-    queue: str = "default",
+    kind: JobKind,
     target: models.Model | None = None,
     actor: User | AnonymousUser | None = None,
     payload: dict[str, Any] | None = None,
     time_limit: int | None = None,
-    max_attempts: int = 3,
 ) -> Job:
-    """Create a queued job and enqueue its task once the caller's transaction commits.
+    """Create a queued job of ``kind`` and enqueue its task once the caller's transaction commits.
+    ``time_limit`` (seconds per attempt) overrides the kind's, for a limit read from settings at
+    the time of the call.
 
     If the broker is unreachable at that moment the job stays queued and the reaper enqueues it
     again, so a crash or outage between commit and enqueue loses nothing.
     """
+    if registry.job_kinds.get(kind.name) is not kind:
+        raise ValueError(f"job kind {kind.name!r} is not registered (AppConfig.ready)")
     user = actor if actor is not None and actor.is_authenticated else None
     job = Job.objects.create(
-        kind=kind,
-        task_name=task_name,
-        queue=queue,
+        kind=kind.name,
+        task_name=kind.task,
+        queue=kind.queue,
         payload=payload or {},
-        time_limit=time_limit or settings.CELERY_TASK_TIME_LIMIT,
-        max_attempts=max_attempts,
+        time_limit=time_limit or kind.time_limit or settings.CELERY_TASK_TIME_LIMIT,
+        max_attempts=kind.max_attempts,
         created_by=user,
         target_type=ContentType.objects.get_for_model(target) if target is not None else None,
         target_id=str(target.pk) if target is not None else "",
@@ -121,14 +111,16 @@ def _owned(job: Job) -> models.QuerySet[Job]:
     return Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts)
 
 
-def claim(job_uuid: str, *, worker: str) -> Job | None:
-    """Take a queued job for this attempt; None when it is not queued (a duplicate delivery)."""
+def claim(job_uuid: str, *, worker: str, pid: int | None = None) -> Job | None:
+    """Take a queued job for this attempt, run by process ``pid`` (this one by default); None
+    when it is not queued (a duplicate delivery)."""
     now = timezone.now()
     with transaction.atomic():
         claimed = Job.objects.filter(uuid=job_uuid, status=Job.Status.QUEUED).update(
             status=Job.Status.RUNNING,
             attempts=F("attempts") + 1,
             worker=worker,
+            pid=pid if pid is not None else os.getpid(),
             started_at=now,
             heartbeat_at=now,
             finished_at=None,
@@ -196,9 +188,10 @@ def fail(job: Job, message: str) -> bool:
                 job,
                 after={"attempt": job.attempts, "message": message[:500]},
             )
-            if handler := _failure_handlers.get(job.kind):
+            kind = registry.job_kinds.get(job.kind)
+            if kind is not None and kind.when_failed is not None:
                 job.message = message[:500]
-                handler(job)
+                kind.when_failed(job)
     return bool(updated)
 
 
@@ -306,21 +299,53 @@ def reap_stale_jobs(
     return report
 
 
-def record_heartbeat(*, hostname: str, pid: int, queues: list[str], started_at: datetime) -> None:
-    """Note that a worker is alive, and that the jobs it runs are therefore not lost.
+def record_heartbeat(
+    *,
+    hostname: str,
+    pid: int,
+    queues: list[str],
+    started_at: datetime,
+    live_pids: Collection[int] | None = None,
+) -> int:
+    """Note that a worker is alive, and that the jobs its live processes run are not lost.
 
     Only jobs claimed since this worker started count as its own: a worker restarted under the
     same hostname (the normal case for a service or a container) must not keep alive the jobs
-    that died with its previous process, or the reaper would never hand them on.
+    that died with its previous process. ``live_pids`` are the processes that run its tasks
+    (its pool's children; itself for a solo pool): a job claimed by a process that is no longer
+    among them died with that process (a pool child killed by the kernel or by ``kill -9``), and
+    is given a new attempt at once rather than when its heartbeat goes stale. Only jobs claimed
+    before ``live_pids`` was read are judged, so a child spawned a moment later keeps its job.
+    Returns how many jobs were given back.
     """
     now = timezone.now()
     WorkerHeartbeat.objects.update_or_create(
         hostname=hostname,
         defaults={"pid": pid, "queues": queues, "started_at": started_at, "last_seen": now},
     )
-    Job.objects.filter(
-        status=Job.Status.RUNNING, worker=hostname, started_at__gte=started_at
-    ).update(heartbeat_at=now)
+    own = Job.objects.filter(status=Job.Status.RUNNING, worker=hostname, started_at__gte=started_at)
+    if live_pids is None:
+        own.update(heartbeat_at=now)
+        return 0
+    own.filter(pid__in=list(live_pids)).update(heartbeat_at=now)
+    orphans = own.exclude(pid__in=list(live_pids)).filter(started_at__lt=now)
+    given_back = 0
+    for job in orphans:
+        given_back += _requeue_or_fail(job, f"its process {job.pid} on {hostname} died")
+    if given_back:
+        logger.warning("gave back %d job(s) whose worker process died", given_back)
+    return given_back
+
+
+def run_janitors() -> None:
+    """What apps clean up on this host after attempts whose process died (their scratch
+    folders); each is registered in ``registry.worker_janitors``. One failing does not stop
+    the others, nor the heartbeat."""
+    for janitor in registry.worker_janitors:
+        try:
+            janitor()
+        except Exception:
+            logger.exception("worker janitor %s failed", getattr(janitor, "__name__", janitor))
 
 
 def live_workers() -> models.QuerySet[WorkerHeartbeat]:
@@ -337,12 +362,11 @@ def start_diagnostic(
     with transaction.atomic():
         job = create_job(
             kind=DIAGNOSTIC,
-            task_name="jobs.diagnostic",
             actor=actor,
             payload={"steps": steps, "seconds_per_step": seconds_per_step},
             time_limit=max(60, int(steps * seconds_per_step) + 60),
         )
         audit.record(
-            actor, AuditAction.JOB_REQUESTED, job, after={"kind": DIAGNOSTIC, "steps": steps}
+            actor, AuditAction.JOB_REQUESTED, job, after={"kind": DIAGNOSTIC.name, "steps": steps}
         )
     return job

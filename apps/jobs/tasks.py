@@ -17,7 +17,7 @@ def reap_stale_jobs() -> dict[str, int]:
     return {"requeued": report.requeued, "failed": report.failed, "resent": report.resent}
 
 
-@shared_task(name="jobs.diagnostic", bind=True, ignore_result=True)
+@shared_task(name=services.DIAGNOSTIC.task, bind=True, ignore_result=True)
 def diagnostic(self: Task, job_uuid: str) -> None:
     services.run(job_uuid, worker=self.request.hostname or "", execute=_count, commit=_result)
 

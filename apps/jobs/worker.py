@@ -40,15 +40,33 @@ class HeartbeatStep(bootsteps.StartStopStep):
     def beat(self, worker: Any) -> None:
         from django.db import close_old_connections
 
-        from apps.jobs.services import record_heartbeat
+        from apps.jobs.services import record_heartbeat, run_janitors
 
         try:
             close_old_connections()
             queues = sorted(q.name for q in worker.app.amqp.queues.consume_from.values())
             assert self.started_at is not None
             record_heartbeat(
-                hostname=worker.hostname, pid=os.getpid(), queues=queues, started_at=self.started_at
+                hostname=worker.hostname,
+                pid=os.getpid(),
+                queues=queues,
+                started_at=self.started_at,
+                live_pids=_processes(worker),
             )
+            run_janitors()
         except Exception:
             # A database blip must not stop the worker; /healthz shows the missing heartbeat.
             logger.exception("could not record the worker heartbeat")
+
+
+def _processes(worker: Any) -> set[int] | None:
+    """The processes that run this worker's tasks: its pool's children (prefork), or itself
+    (solo and thread pools). None when the pool does not say, so no job is judged by it."""
+    try:
+        info = worker.pool.info
+    except Exception:
+        return None
+    processes = info.get("processes") if isinstance(info, dict) else None
+    if processes is None:
+        return None
+    return {int(pid) for pid in processes if pid}

@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -184,9 +185,33 @@ def _remove_abandoned_scratch(root: Path) -> None:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-def new_scratch() -> Path:
+# ``validation-<job uuid>-a<attempt>-<random>``: the attempt a scratch folder belongs to.
+OWNED = re.compile(r"^validation-(?P<job>[0-9a-f-]{36})-a(?P<attempt>[0-9]+)-")
+
+
+def owner_of(scratch: Path) -> str:
+    """The ``<job uuid>-a<attempt>`` a scratch folder was made for ("" if none)."""
+    found = OWNED.match(scratch.name)
+    return f"{found['job']}-a{found['attempt']}" if found else ""
+
+
+def owned_scratch() -> dict[tuple[str, int], list[Path]]:
+    """This host's scratch folders, by the (job uuid, attempt) that made them."""
+    found: dict[tuple[str, int], list[Path]] = {}
+    for folder in _scratch_root().glob("validation-*"):
+        if (owned := OWNED.match(folder.name)) and folder.is_dir() and not folder.is_symlink():
+            found.setdefault((owned["job"], int(owned["attempt"])), []).append(folder)
+    return found
+
+
+def new_scratch(owner: str = "") -> Path:
+    """A private scratch folder for one attempt. ``owner`` (``<job uuid>-a<attempt>``) names it,
+    so that the folders of an attempt whose process died are removed as soon as the attempt is
+    over (``validation.services.remove_scratch_of_ended_attempts``, run by the worker's
+    heartbeat), not after twice the time limit."""
     _remove_abandoned_scratch(_scratch_root())
-    scratch = Path(tempfile.mkdtemp(prefix="validation-", dir=_scratch_root()))
+    prefix = f"validation-{owner}-" if owner else "validation-"
+    scratch = Path(tempfile.mkdtemp(prefix=prefix, dir=_scratch_root()))
     # bwrap enters the folder as root without capabilities, so "others" need to traverse it.
     scratch.chmod(0o755)
     (scratch / "in").mkdir(mode=0o755)

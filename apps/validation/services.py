@@ -25,6 +25,7 @@ from apps.accounts.roles import Role, has_role
 from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
 from apps.core.permissions import can, require
+from apps.core.registry import JobKind
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
 from apps.notifications import services as notifications
@@ -35,9 +36,6 @@ from apps.validation import checks, events, sandbox
 from apps.validation.models import ValidationPolicy, ValidationReport
 
 CHANGE_POLICY = "validation.change_validationpolicy"
-# Validation's job kind: the task is declared with this name (tasks.py).
-KIND = "validation"
-TASK = "validation.validate_version"
 
 # Statuses from which a version may be validated again: review and later stages are past it.
 RERUNNABLE = {
@@ -60,7 +58,7 @@ def policy_for(model: RegisteredModel) -> ValidationPolicy:
 
 def jobs_of(version: ModelVersion) -> Any:
     return Job.objects.filter(
-        kind=KIND, target_type__model="modelversion", target_id=str(version.pk)
+        kind=VALIDATION.name, target_type__model="modelversion", target_id=str(version.pk)
     )
 
 
@@ -112,7 +110,7 @@ def _convert_pickle(spec: dict[str, Any], scratch: Path, limits: sandbox.Limits)
     holdout, the reference, the champion) never share a folder with uploaded code, and nothing
     but two regular files comes back from it.
     """
-    own = sandbox.new_scratch()
+    own = sandbox.new_scratch(owner=sandbox.owner_of(scratch))
     try:
         for name in (spec["artifact"]["path"], spec["holdout"]["path"]):
             shutil.copyfile(scratch / name, own / name)
@@ -132,7 +130,7 @@ def run_validation(job: Job) -> Produced:
     files = {f.role: f for f in version.files.all()}
     policy = policy_for(version.model)
     isolation = sandbox.isolation()
-    scratch = sandbox.new_scratch()
+    scratch = sandbox.new_scratch(owner=f"{job.uuid}-a{job.attempts}")
     produced = Produced(
         version.pk,
         policy.pk,
@@ -293,7 +291,6 @@ def _announce(version: ModelVersion, outcome: str, reasons: list[str]) -> None:
     )
 
 
-@jobs.when_failed(KIND)
 def _job_failed(job: Job) -> None:
     """The job gave up (its workers kept dying, say): the version did not pass validation.
 
@@ -350,13 +347,10 @@ def start_validation(version: ModelVersion, *, actor: User | None) -> Job:
     version.status = ModelVersion.Status.VALIDATING
     version.save(update_fields=["status"])
     return jobs.create_job(
-        kind=KIND,
-        task_name=TASK,
-        queue="validation",
+        kind=VALIDATION,
         target=version,
         actor=actor,
         time_limit=settings.PORTAL_VALIDATION_TIME_LIMIT,
-        max_attempts=3,
     )
 
 
@@ -477,3 +471,41 @@ def report_document(report: ValidationReport) -> dict[str, object]:
         "job": str(report.job.uuid),
         "report": report.data,
     }
+
+
+def remove_scratch_of_ended_attempts() -> int:
+    """Registered in ``registry.worker_janitors``: remove this host's scratch folders (copies of
+    holdouts and artifacts) of attempts that are no longer running, e.g. because their process
+    was killed and the heartbeat gave the job a new attempt. Returns how many were removed."""
+    owned = sandbox.owned_scratch()
+    if not owned:
+        return 0
+    running = {
+        (str(uuid), attempts)
+        for uuid, attempts in Job.objects.filter(
+            uuid__in={job for job, _ in owned}, status=Job.Status.RUNNING
+        ).values_list("uuid", "attempts")
+    }
+    removed = 0
+    for attempt, folders in owned.items():
+        if attempt not in running:
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+    return removed
+
+
+def _versions_seen(user: User) -> Any:
+    """A validation job shows its version's messages, log and result, so it is visible exactly
+    where the version is (decisions §8): model operations once the version is submitted."""
+    return ModelVersion.objects.restrict(user)
+
+
+# Validation's job kind: its task (tasks.py) is declared with this name; registered when ready.
+VALIDATION = JobKind(
+    name="validation",
+    task="validation.validate_version",
+    queue="validation",
+    scope=_versions_seen,
+    when_failed=_job_failed,
+)

@@ -10,7 +10,7 @@ from apps.jobs.models import Job
 from apps.validation import services
 
 
-@shared_task(name=services.TASK, bind=True, ignore_result=True)
+@shared_task(name=services.VALIDATION.task, bind=True, ignore_result=True)
 def validate_version(self: Task, job_uuid: str) -> None:
     """Validate one model version in the sandbox and store its report, exactly once."""
     scratches: list[Any] = []

@@ -28,7 +28,7 @@ def _client(user) -> Client:
 
 
 def _validation_job(version) -> Job:
-    return Job.objects.get(kind=validation.KIND, target_id=str(version.pk))
+    return Job.objects.get(kind=validation.VALIDATION.name, target_id=str(version.pk))
 
 
 @pytest.fixture
@@ -141,9 +141,7 @@ def test_deployment_jobs_follow_the_visibility_of_the_deployed_model(people, ali
         environment=Environment.objects.get(slug="staging"),
         requested_by=people.admin,
     )
-    job = services.create_job(
-        kind=deployments.KIND, task_name=deployments.TASK, target=deployment, actor=people.admin
-    )
+    job = services.create_job(kind=deployments.DEPLOYMENT, target=deployment, actor=people.admin)
     assert job.pk not in _listed(people.ivan)
     assert _status_codes(people.ivan, api, job) == [404, 404, 404]
     assert _status_codes(people.bob, api, job) == [404, 404, 404]

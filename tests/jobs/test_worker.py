@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 from django.test import Client
 
@@ -98,3 +101,30 @@ def test_healthz_reports_each_part_and_names_what_is_down(transactional_db):
     finally:
         process.stop()
     assert WorkerHeartbeat.objects.filter(hostname=process.hostname).exists()
+
+
+def test_a_job_whose_pool_process_is_killed_is_given_back_at_once_and_finished_once(worker):
+    """kill -9 of the pool child, not the worker: the worker lives on, its heartbeat names the
+    dead process and hands its job to a new attempt long before the stale limit."""
+    job = services.start_diagnostic(actor=_operator(), steps=40, seconds_per_step=0.25)
+    wait_for(
+        lambda: _status(job) == Job.Status.RUNNING and job.progress >= 5,
+        message=f"the job to get going\n{worker.output()}",
+    )
+    child = job.pid
+    assert child and child != worker.process.pid  # the pool child runs it, not the main process
+    os.kill(child, signal.SIGKILL)
+    # The stale limit is 60 s; the heartbeat (every second here) gives the job back sooner.
+    wait_for(
+        lambda: _status(job) == Job.Status.SUCCEEDED,
+        timeout=50,
+        message=f"the job to be retried and finish\n{worker.output()}",
+    )
+    assert worker.process.poll() is None  # the worker itself lived on
+    assert job.attempts == 2 and job.pid != child
+    assert f"its process {child}" in job.log and "died" in job.log
+    actions = list(
+        AuditEvent.objects.filter(object_id=str(job.pk)).values_list("action", flat=True)
+    )
+    assert actions.count("job.succeeded") == 1
+    assert actions.count("job.started") == 2 and actions.count("job.requeued") == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
 from apps.registry.models import ModelVersion
-from apps.validation import services
+from apps.validation import sandbox, services
 from apps.validation.models import ValidationReport
 from tests.factories import TeamFactory, UserFactory
 from tests.support.cli import cli_for
@@ -250,3 +252,44 @@ def test_push_wait_prints_the_summary_and_fails_on_a_failed_validation(
     assert failed.returncode == 4, failed.stderr
     assert "Validation FAILED (policy: low risk v2)" in failed.stdout
     assert "the policy requires at least 0.999" in failed.stdout
+
+
+def test_a_killed_pool_process_leaves_no_scratch_folder_and_its_validation_is_retried(
+    people, alices_model, models
+):
+    """kill -9 of the pool child while its sandbox runs: its copies of the holdout are removed
+    within a heartbeat or two, and the job's next attempt validates the version once."""
+    from tests.validation.conftest import frame
+
+    holdout = frame(300_000, 3).to_csv(index=False).encode()
+    worker = WorkerProcess(queues="validation").start()
+    try:
+        version = upload(
+            alices_model, people.alice, models.boosting, holdout=holdout, reference=models.reference
+        )
+        job = services.jobs_of(version).get()
+
+        def in_the_sandbox() -> bool:
+            job.refresh_from_db()
+            return job.status == Job.Status.RUNNING and job.progress >= 10
+
+        wait_for(in_the_sandbox, timeout=90, interval=0.05, message=worker.output())
+        owner = (str(job.uuid), job.attempts)
+        assert sandbox.owned_scratch().get(owner), "the attempt's scratch folder"
+        os.kill(job.pid, signal.SIGKILL)
+        wait_for(
+            lambda: not sandbox.owned_scratch().get(owner),
+            timeout=15,
+            message="the killed attempt's scratch folder to be removed",
+        )
+        wait_for(
+            lambda: _status(version) == ModelVersion.Status.VALIDATED,
+            timeout=180,
+            message=f"the next attempt to validate\n{worker.output()}",
+        )
+    finally:
+        worker.stop()
+    job.refresh_from_db()
+    assert job.attempts == 2 and job.status == Job.Status.SUCCEEDED
+    assert ValidationReport.objects.filter(version=version).count() == 1
+    assert not sandbox.owned_scratch()
