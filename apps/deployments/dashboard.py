@@ -8,21 +8,20 @@ from apps.core.permissions import can, visible_to
 from apps.core.registry import Panel
 from apps.deployments import services
 from apps.deployments.models import Deployment, Placement
-from apps.registry.models import ModelVersion, RegisteredModel
+from apps.registry.models import ModelVersion
 
 
 def panels(user: User) -> list[Panel]:
     if not can(user, services.DEPLOY):
         return []
-    visible = visible_to(user, RegisteredModel.objects.all())
     ready = (
-        ModelVersion.objects.filter(model__in=visible, status=ModelVersion.Status.APPROVED)
+        visible_to(user, ModelVersion.objects.filter(status=ModelVersion.Status.APPROVED))
         .exclude(pk__in=Placement.objects.values("deployment__version"))
         .select_related("model")
         .order_by("-created_at")[:10]
     )
     recent = (
-        Deployment.objects.filter(model__in=visible)
+        visible_to(user, Deployment.objects.all())
         .select_related("model", "version", "environment", "requested_by")
         .order_by("-created_at")[:8]
     )

@@ -5,19 +5,19 @@ from apps.deployments import views
 app_name = "deployments"
 
 urlpatterns = [
-    path("models/<slug:slug>/versions/<int:number>/deploy/", views.deploy, name="deploy"),
-    path("models/<slug:slug>/versions/<int:number>/retire/", views.retire, name="retire"),
+    path("models/<slug:slug>/versions/<int:number>/deploy/", views.Deploy.as_view(), name="deploy"),
+    path("models/<slug:slug>/versions/<int:number>/retire/", views.Retire.as_view(), name="retire"),
     path(
         "models/<slug:slug>/environments/<slug:environment>/rollback/",
-        views.rollback,
+        views.Rollback.as_view(),
         name="rollback",
     ),
     path(
         "models/<slug:slug>/environments/<slug:environment>/undeploy/",
-        views.undeploy,
+        views.Undeploy.as_view(),
         name="undeploy",
     ),
-    path("models/<slug:slug>/serving-keys/", views.keys, name="keys"),
-    path("deployments/", views.history, name="history"),
+    path("models/<slug:slug>/serving-keys/", views.Keys.as_view(), name="keys"),
+    path("deployments/", views.History.as_view(), name="history"),
     path("serve/<slug:model>/<slug:environment>/<str:action>", views.serve, name="serve"),
 ]

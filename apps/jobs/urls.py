@@ -5,7 +5,7 @@ from apps.jobs import views
 app_name = "jobs"
 
 urlpatterns = [
-    path("", views.job_list, name="list"),
-    path("diagnostic/", views.start_diagnostic, name="start-diagnostic"),
-    path("<uuid:job_uuid>/", views.job_detail, name="detail"),
+    path("", views.JobList.as_view(), name="list"),
+    path("diagnostic/", views.StartDiagnostic.as_view(), name="start-diagnostic"),
+    path("<uuid:job_uuid>/", views.JobDetail.as_view(), name="detail"),
 ]

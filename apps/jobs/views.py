@@ -4,60 +4,74 @@ import time
 
 from celery import current_app
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
+from apps.core.permissions import can
+from apps.core.views import PortalView
 from apps.jobs import services
 from apps.jobs.models import Job
 
 PAGE_SIZE = 25
 
 
-@login_required
-def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = Job.objects.visible_to(request.user).select_related("created_by", "target_type")
-    status = request.GET.get("status", "")
-    if status in Job.Status.values:
-        jobs = jobs.filter(status=status)
-    kind = request.GET.get("kind", "").strip()
-    if kind:
-        jobs = jobs.filter(kind=kind)
-    page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {
-        "page": page,
-        "status": status,
-        "kind": kind,
-        "statuses": Job.Status.choices,
-        "any_active": any(not job.is_finished for job in page),
-        "can_start_diagnostic": request.user.has_perm("jobs.add_job"),
-        "workers": services.live_workers() if request.user.has_perm("jobs.view_job") else None,
-    }
-    template = "jobs/_job_table.html" if request.GET.get("fragment") else "jobs/job_list.html"
-    return render(request, template, context)
+class JobList(PortalView):
+    """Jobs the person may see, filtered by state and kind; the page polls its table fragment
+    while any job on it is still running."""
+
+    queryset = Job.objects.select_related("created_by", "target_type")
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        assert self.queryset is not None
+        jobs = self.queryset
+        status = request.GET.get("status", "")
+        if status in Job.Status.values:
+            jobs = jobs.filter(status=status)
+        kind = request.GET.get("kind", "").strip()
+        if kind:
+            jobs = jobs.filter(kind=kind)
+        page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
+        context = {
+            "page": page,
+            "status": status,
+            "kind": kind,
+            "statuses": Job.Status.choices,
+            "any_active": any(not job.is_finished for job in page),
+            "can_start_diagnostic": can(self.person, "jobs.add_job"),
+            "workers": services.live_workers() if can(self.person, "jobs.view_job") else None,
+        }
+        template = "jobs/_job_table.html" if request.GET.get("fragment") else "jobs/job_list.html"
+        return render(request, template, context)
 
 
-@login_required
-def job_detail(request: HttpRequest, job_uuid: str) -> HttpResponse:
-    job = get_object_or_404(Job.objects.visible_to(request.user), uuid=job_uuid)
-    template = "jobs/_job_status.html" if request.GET.get("fragment") else "jobs/job_detail.html"
-    return render(request, template, {"job": job})
+class JobDetail(PortalView):
+    queryset = Job.objects.select_related("created_by", "target_type")
+
+    def get(self, request: HttpRequest, job_uuid: str) -> HttpResponse:
+        job = self.get_object(uuid=job_uuid)
+        template = (
+            "jobs/_job_status.html" if request.GET.get("fragment") else "jobs/job_detail.html"
+        )
+        return render(request, template, {"job": job})
 
 
-@login_required
-@require_POST
-def start_diagnostic(request: HttpRequest) -> HttpResponse:
-    try:
-        steps = max(1, min(int(request.POST.get("steps", 5)), 60))
-    except ValueError:
-        steps = 5
-    job = services.start_diagnostic(actor=request.user, steps=steps)
-    messages.success(request, "Diagnostic job queued; this page follows it live.")
-    return redirect("jobs:detail", job_uuid=job.uuid)
+class StartDiagnostic(PortalView):
+    """Queue a diagnostic job (operators): proves the broker and a worker answer."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            steps = max(1, min(int(request.POST.get("steps", 5)), 60))
+        except ValueError:
+            steps = 5
+        job = services.start_diagnostic(actor=self.person, steps=steps)
+        messages.success(request, "Diagnostic job queued; this page follows it live.")
+        return redirect("jobs:detail", job_uuid=job.uuid)
 
 
 def _database_ok() -> tuple[bool, str]:

@@ -9,9 +9,8 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.core.api import ErrorSerializer, ScopedViewSet
+from apps.core.api import ErrorSerializer, ScopedAPIView, ScopedViewSet
 from apps.core.permissions import get_visible_or_404, user_of
 from apps.deployments import services
 from apps.deployments.models import Deployment, Environment, ServingKey
@@ -213,8 +212,10 @@ class ServingKeyViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, ScopedV
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class EnvironmentView(APIView):
+class EnvironmentView(ScopedAPIView):
     """The environments models deploy to, and their promotion rules."""
+
+    queryset = None  # the same for everyone signed in: no governed rows
 
     @extend_schema(responses={200: EnvironmentSerializer(many=True), 401: ErrorSerializer})
     def get(self, request: Request) -> Response:
