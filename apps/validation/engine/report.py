@@ -146,11 +146,28 @@ class Scorer:
             if self.task == "regression":
                 return {"pred": np.asarray(self.estimator.predict(X), dtype=float)}
             proba = np.asarray(self.estimator.predict_proba(X), dtype=float)
+            # The model's own predict, as serving answers: not the argmax of the probabilities,
+            # which differs for a thresholded or calibrated classifier.
+            labels = np.asarray(self.estimator.predict(X))
         except Exception as exc:
             raise ValidationProblem(
                 f"The model could not score the holdout: {type(exc).__name__}: {exc}", "model"
             ) from None
-        return {"proba": proba, "pred": proba.argmax(axis=1)}
+        return {"proba": proba, "pred": self._indices(labels)}
+
+    def _indices(self, labels: np.ndarray) -> np.ndarray:
+        """The predicted labels as positions in ``classes_``, as the metrics expect them."""
+        try:
+            return np.fromiter(
+                (self.index[label] for label in labels), dtype=int, count=len(labels)
+            )
+        except (KeyError, TypeError):
+            strange = sorted({str(v) for v in labels if v not in self.index})[:5]
+            raise ValidationProblem(
+                "The model's predict answered labels that are not among its classes_: "
+                + ", ".join(strange),
+                "model",
+            ) from None
 
     def metrics(
         self, predicted: dict[str, np.ndarray], y: np.ndarray | None = None
