@@ -376,6 +376,8 @@ def _checked_files(
     fmt = uploads.artifact_format(
         artifact.name or "", artifact.read(8), pickle_allowed=model.pickle_allowed
     )
+    if fmt == "skops":
+        uploads.check_skops_archive(artifact.name or "", artifact)
     files = [IncomingFile(StoredFile.Role.ARTIFACT, artifact, fmt, {})]
 
     uploads.check_size("holdout", holdout.size or 0, uploads.file_limit("holdout"))

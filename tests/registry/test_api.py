@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
+import zipfile
 
 import pytest
 from django.db import connection
@@ -355,6 +357,52 @@ def test_refused_uploads_answer_with_a_message_and_store_nothing(
     settings.PORTAL_MAX_DATASET_BYTES = 100
     response = upload_request(client, files)
     assert response.status_code == 413 and response.json()["field"] == "holdout"
+    assert stored_files(media) == []
+
+
+def _rezipped(skops: bytes, extra: dict[str, bytes]) -> bytes:
+    """The skops archive with members added, as an attacker would edit one."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(skops)) as source, zipfile.ZipFile(out, "w") as target:
+        for member in source.infolist():
+            target.writestr(member, source.read(member))
+        for name, content in extra.items():
+            target.writestr(name, content)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ({"../../x.npy": b"1"}, "holds a file named '../../x.npy', a path leading out"),
+        ({"/etc/cron.d/x": b"1"}, "holds a file named '/etc/cron.d/x', an absolute path"),
+        ({"C:\\x.npy": b"1"}, "an absolute path"),
+        ({"a\\..\\x.npy": b"1"}, "with a backslash"),
+        ({f"junk{i}.npy": b"" for i in range(3000)}, "holds files its schema.json does not use"),
+        ({"schema.json": b"{}"}, "holds two files of the same name"),
+    ],
+)
+def test_archives_with_unsafe_or_junk_members_are_refused_at_upload(
+    people, api, alices_model, files, media, members, message
+):
+    crafted = _rezipped(files.skops, members)
+    body, content_type = multipart(
+        {"target_column": "default"},
+        {"artifact": ("model.skops", crafted), "holdout": ("holdout.csv", files.holdout_csv)},
+    )
+    response = api(people.alice).post(f"{M}/versions/", data=body, content_type=content_type)
+    assert response.status_code == 400, response.content
+    assert message in response.json()["detail"] and response.json()["field"] == "artifact"
+    assert stored_files(media) == [] and not StoredFile.objects.exists()
+
+
+def test_an_archive_with_more_members_than_allowed_is_refused(
+    people, api, alices_model, files, media, settings
+):
+    settings.PORTAL_SKOPS_MAX_MEMBERS = 3
+    response = upload_request(api(people.alice), files)
+    assert response.status_code == 400
+    assert "at most 3 are accepted" in response.json()["detail"]
     assert stored_files(media) == []
 
 
