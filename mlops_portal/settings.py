@@ -307,6 +307,10 @@ PORTAL_TOKEN_MAX_DAYS = env_int("PORTAL_TOKEN_MAX_DAYS", 365, minimum=1)
 # --- Registry uploads -------------------------------------------------------------------------
 PORTAL_MAX_ARTIFACT_BYTES = env_int("PORTAL_MAX_ARTIFACT_MB", 500, minimum=1) * 2**20
 PORTAL_MAX_DATASET_BYTES = env_int("PORTAL_MAX_DATASET_MB", 500, minimum=1) * 2**20
+# A data set's width and longest line: what a web process holds while it reads one is bounded by
+# these, not by the file's size.
+PORTAL_MAX_COLUMNS = env_int("PORTAL_MAX_COLUMNS", 10_000, minimum=2)
+PORTAL_MAX_LINE_BYTES = env_int("PORTAL_MAX_LINE_KB", 1024, minimum=64) * 2**10
 # --- Validation sandbox -----------------------------------------------------------------------
 PORTAL_SANDBOX_ISOLATION = env_bool("PORTAL_SANDBOX_ISOLATION", True)
 PORTAL_SANDBOX_DIR = VAR_DIR / "sandbox"

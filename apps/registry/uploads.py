@@ -188,6 +188,93 @@ def artifact_format(name: str, head: bytes, *, pickle_allowed: bool) -> str:
     return fmt
 
 
+# schema.json is read whole to list the members it refers to; real ones are a few hundred KB.
+_SKOPS_SCHEMA_BYTES = 32 * 2**20
+
+
+def check_skops_archive(name: str, stream: IO[bytes]) -> None:
+    """Refuse a .skops archive whose directory could harm whoever unpacks it, or that carries
+    more than the model: a member named outside the archive (``../x``, ``/etc/x``, ``C:\\x``),
+    a name twice, more members than ``PORTAL_SKOPS_MAX_MEMBERS``, or a member that the archive's
+    own ``schema.json`` does not refer to. Only the directory and schema.json, which are data,
+    are read; nothing is deserialised here."""
+    import json
+    import zipfile
+
+    stream.seek(0)
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            members = archive.infolist()
+            limit = settings.PORTAL_SKOPS_MAX_MEMBERS
+            if len(members) > limit:
+                raise UploadRefused(
+                    "artifact",
+                    f"“{name}” holds {len(members)} files; at most {limit} are accepted.",
+                )
+            names = [member.filename for member in members]
+            for member_name in names:
+                if reason := _unsafe_member_name(member_name):
+                    raise UploadRefused(
+                        "artifact", f"“{name}” holds a file named {member_name!r}, {reason}."
+                    )
+            if len(set(names)) != len(names):
+                raise UploadRefused("artifact", f"“{name}” holds two files of the same name.")
+            if "schema.json" not in names:
+                raise UploadRefused(
+                    "artifact", f"“{name}” has no schema.json: it was not written by skops.io.dump."
+                )
+            schema = archive.getinfo("schema.json")
+            if schema.file_size > _SKOPS_SCHEMA_BYTES:
+                raise UploadRefused("artifact", f"The schema.json of “{name}” is too large.")
+            schema_text = archive.read(schema)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise UploadRefused("artifact", f"“{name}” is not a readable zip archive: {exc}") from None
+    finally:
+        stream.seek(0)
+    try:
+        referred = _files_named(json.loads(schema_text))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise UploadRefused("artifact", f"The schema.json of “{name}” is not valid JSON.") from None
+    extra = sorted(set(names) - referred - {"schema.json"})
+    if extra:
+        shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        raise UploadRefused(
+            "artifact",
+            f"“{name}” holds files its schema.json does not use ({shown}); upload the file "
+            "skops.io.dump wrote, unchanged.",
+        )
+
+
+def _unsafe_member_name(name: str) -> str:
+    """Why a member name could land outside the folder it is unpacked in ("" if it cannot)."""
+    if not name or name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "an absolute path"
+    if "\\" in name:
+        return "with a backslash"
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        return "a path leading out of the archive"
+    if any(ord(c) < 32 for c in name):
+        return "with a control character"
+    return ""
+
+
+def _files_named(schema: Any) -> set[str]:
+    """Every ``"file"`` a skops schema refers to, at any depth."""
+    found: set[str] = set()
+    pending = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "file" and isinstance(value, str):
+                    found.add(value)
+                else:
+                    pending.append(value)
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     file_format: str
@@ -226,8 +313,16 @@ def _read_parquet(field_name: str, stream: IO[bytes]) -> DatasetInfo:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    size = stream.seek(0, 2)
+    stream.seek(max(size - 8, 0))
+    footer = int.from_bytes(stream.read(4), "little")
+    stream.seek(0)
+    # The footer (the schema and statistics of every column) is read whole: bound it first.
+    if footer > _CSV_CHUNK_BYTES * 4:
+        raise UploadRefused(field_name, "The Parquet file's schema is too large to read.")
     try:
         parquet = pq.ParquetFile(stream)
+        _check_width(field_name, "the Parquet file", parquet.metadata.num_columns)
         schema = parquet.schema_arrow
         return DatasetInfo(
             "parquet",
@@ -252,15 +347,17 @@ def _read_csv(field_name: str, name: str, stream: IO[bytes]) -> DatasetInfo:
         cut_at_end = len(sample) == _SAMPLE and exc.start >= len(sample) - 4
         if not cut_at_end:  # a character split by the sample's end is not an error
             raise UploadRefused(field_name, f"“{name}” is not UTF-8 text.") from None
+    longest = _longest_line(field_name, name, stream)
     # pandas renames a repeated column ("a", "a.1"); the header itself must be read to see it.
-    first_line = sample.split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    header = next(csv.reader([first_line]), [])
+    first_line = stream.readline(longest + 1).decode("utf-8", errors="replace")
+    stream.seek(0)
+    header = next(csv.reader([first_line.rstrip("\r\n")]), [])
+    _check_width(field_name, name, len(header))
     if len(set(header)) != len(header):
         raise UploadRefused(field_name, f"“{name}” has repeated column names.")
-    # Read in chunks of about _CSV_CHUNK_BYTES of text, so that a 500 MB file does not take
-    # gigabytes of the web process to count its rows.
-    line_length = len(sample) / max(sample.count(b"\n"), 1)
-    rows_per_chunk = max(1, int(_CSV_CHUNK_BYTES / max(line_length, 1)))
+    # Chunks of at most about _CSV_CHUNK_BYTES of text, counted at the longest line: a file of
+    # any size takes a bounded part of the web process to count its rows.
+    rows_per_chunk = max(1, _CSV_CHUNK_BYTES // max(longest, 1))
     columns: list[str] = []
     dtypes: dict[str, list[Any]] = {}
     rows = 0
@@ -276,6 +373,43 @@ def _read_csv(field_name: str, name: str, stream: IO[bytes]) -> DatasetInfo:
     finally:
         stream.seek(0)
     return DatasetInfo("csv", columns, rows, {c: _common_dtype(dtypes[c]) for c in columns})
+
+
+def _longest_line(field_name: str, name: str, stream: IO[bytes]) -> int:
+    """The length of the file's longest line, read block by block; a line longer than
+    ``PORTAL_MAX_LINE_BYTES`` is refused as soon as it is seen."""
+    import numpy as np
+
+    limit = settings.PORTAL_MAX_LINE_BYTES
+    longest = since_newline = 0
+    stream.seek(0)
+    while block := stream.read(_CSV_CHUNK_BYTES):
+        ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == ord("\n"))
+        if len(ends):
+            gaps = np.diff(ends, prepend=-1)
+            # gaps count each line with its newline.
+            longest = max(longest, since_newline + int(ends[0]), int(gaps[1:].max(initial=1)) - 1)
+            since_newline = len(block) - int(ends[-1]) - 1
+        else:
+            since_newline += len(block)
+        if max(longest, since_newline) > limit:
+            raise UploadRefused(
+                field_name,
+                f"“{name}” has a line longer than {limit // 2**10:,} KB; the portal reads data "
+                "sets of at most that per line (PORTAL_MAX_LINE_KB).",
+            )
+    stream.seek(0)
+    return max(longest, since_newline)
+
+
+def _check_width(field_name: str, name: str, columns: int) -> None:
+    limit = settings.PORTAL_MAX_COLUMNS
+    if columns > limit:
+        raise UploadRefused(
+            field_name,
+            f"“{name}” has {columns:,} columns; the portal accepts at most {limit:,} "
+            "(PORTAL_MAX_COLUMNS).",
+        )
 
 
 def _common_dtype(dtypes: list[Any]) -> str:

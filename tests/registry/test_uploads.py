@@ -92,7 +92,9 @@ def high_water():
     status = Path("/proc/self/status").read_text().splitlines()
     return next(int(s.split()[1]) * 1024 for s in status if s.startswith("VmHWM:"))
 
-import pandas  # loaded before the baseline
+import pandas  # loaded before the baseline, as the settings are in a web process
+from django.conf import settings
+settings.PORTAL_MAX_LINE_BYTES
 
 uploads._CSV_CHUNK_BYTES = 256 * 2**10
 with open(sys.argv[1], "rb") as stream:
@@ -108,6 +110,13 @@ print(info.rows, high_water() - base)
 def test_a_large_csv_is_read_in_chunks_of_bounded_memory(tmp_path):
     path = tmp_path / "holdout.csv"
     path.write_bytes(large_csv(300_000))  # 41 MB; read whole, it took 94 MB more memory
+    rows, added = _measured(path)
+    print(f"{path.stat().st_size / 2**20:.0f} MB CSV: {added / 2**20:.1f} MB more memory")
+    assert rows == 300_000
+    assert added < path.stat().st_size / 3
+
+
+def _measured(path: Path) -> tuple[int, int]:
     result = subprocess.run(
         [sys.executable, "-c", MEASURE, str(path)],
         capture_output=True,
@@ -116,9 +125,55 @@ def test_a_large_csv_is_read_in_chunks_of_bounded_memory(tmp_path):
         cwd=settings.BASE_DIR,
     )
     rows, added = map(int, result.stdout.split())
+    return rows, added
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
+def test_long_lines_after_short_ones_are_read_in_chunks_of_bounded_memory(tmp_path):
+    # The first 64 KB have short lines; chunks sized on them took the whole file at once.
+    path = tmp_path / "holdout.csv"
+    short = "".join(f"{i},a\n" for i in range(20_000))
+    long = "".join(f"{i},{'b' * 500_000}\n" for i in range(60))
+    path.write_text("n,text\n" + short + long)
+    rows, added = _measured(path)
     print(f"{path.stat().st_size / 2**20:.0f} MB CSV: {added / 2**20:.1f} MB more memory")
-    assert rows == 300_000
+    assert rows == 20_060
     assert added < path.stat().st_size / 3
+
+
+def test_a_csv_wider_than_the_column_limit_is_refused_with_a_message():
+    header = ",".join(f"c{i}" for i in range(20_001))
+    content = f"{header}\n{','.join('1' * 20_001)}\n".encode()
+    with pytest.raises(
+        UploadRefused, match="has 20,001 columns; the portal accepts at most 10,000"
+    ):
+        uploads.inspect_dataset("holdout", "wide.csv", io.BytesIO(content))
+
+
+def test_a_header_longer_than_64_kb_is_read_whole_not_misread_as_repeated_names(settings):
+    settings.PORTAL_MAX_COLUMNS = 50_000
+    # 94 KB of header, every name different: cut at 64 KB, the last read "c10", a second time.
+    names = [f"c{i}" for i in range(15_000)]
+    content = f"{','.join(names)}\n{','.join('1' * len(names))}\n".encode()
+    info = uploads.inspect_dataset("holdout", "wide.csv", io.BytesIO(content))
+    assert info.columns == names and info.rows == 1
+
+
+def test_a_line_longer_than_the_limit_is_refused_with_a_message():
+    content = b"a,b\n1," + b"x" * (2 * 2**20) + b"\n2,y\n"
+    with pytest.raises(UploadRefused, match="has a line longer than 1,024 KB"):
+        uploads.inspect_dataset("holdout", "long.csv", io.BytesIO(content))
+    single_line = b"a," * (1_500_000)
+    with pytest.raises(UploadRefused, match="has a line longer than"):
+        uploads.inspect_dataset("holdout", "one-line.csv", io.BytesIO(single_line))
+
+
+def test_a_parquet_file_wider_than_the_column_limit_is_refused(settings):
+    settings.PORTAL_MAX_COLUMNS = 5
+    stream = io.BytesIO()
+    pd.DataFrame({f"c{i}": [1.0] for i in range(6)}).to_parquet(stream)
+    with pytest.raises(UploadRefused, match="has 6 columns; the portal accepts at most 5"):
+        uploads.inspect_dataset("holdout", "wide.parquet", io.BytesIO(stream.getvalue()))
 
 
 def test_a_csv_read_in_chunks_has_the_types_and_refusals_of_one_read_whole(monkeypatch):
