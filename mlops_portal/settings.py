@@ -398,10 +398,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jobs.reap_stale_jobs",
         "schedule": float(PORTAL_REAPER_INTERVAL_SECONDS),
     },
-    "resend-stalled-webhooks": {
-        "task": "notifications.resend_stalled_webhooks",
-        "schedule": 300.0,
-    },
     "verify-audit-chain": {
         "task": "audit.verify_chain",
         "schedule": float(env_int("PORTAL_AUDIT_VERIFY_SECONDS", 3600, minimum=60)),

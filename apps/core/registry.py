@@ -68,7 +68,8 @@ class JobKind:
     follows a hand-off from the code that creates the job (``jobs.create_job(kind=KIND, ...)``) to
     the code that runs it through this object. ``scope(user)`` returns the subjects whose jobs
     ``user`` may see (decisions §8); a kind without one is shown to operators and its starter.
-    ``when_failed(job)`` runs in the transaction that fails a job for good.
+    ``when_failed(job)`` runs in the transaction that fails a job for good; ``backoff(attempt)``
+    is how many seconds a job that failed attempt ``attempt`` transiently waits for the next.
     """
 
     name: str
@@ -78,6 +79,7 @@ class JobKind:
     when_failed: Callable[[Any], None] | None = None
     time_limit: int | None = None  # seconds one attempt may run; settings' default when None
     max_attempts: int = 3
+    backoff: Callable[[int], float] | None = None
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,8 @@ class Job(models.Model):
     target_id = models.CharField(max_length=64, blank=True)
     target = GenericForeignKey("target_type", "target_id")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # When its message is due: the moment it was sent, or, for a retry with a backoff, the end
+    # of the wait. The reaper resends a job still queued long after this.
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

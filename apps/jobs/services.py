@@ -50,6 +50,11 @@ class Transient(Exception):
     """A failure worth another attempt later (a service briefly unavailable)."""
 
 
+class Final(Exception):
+    """A failure no other attempt can mend (a refused target): the job fails at once with this
+    message, and no traceback is logged, since nothing went wrong in the portal."""
+
+
 def create_job(
     *,
     kind: JobKind,
@@ -57,10 +62,11 @@ def create_job(
     actor: User | AnonymousUser | None = None,
     payload: dict[str, Any] | None = None,
     time_limit: int | None = None,
+    max_attempts: int | None = None,
 ) -> Job:
     """Create a queued job of ``kind`` and enqueue its task once the caller's transaction commits.
-    ``time_limit`` (seconds per attempt) overrides the kind's, for a limit read from settings at
-    the time of the call.
+    ``time_limit`` (seconds per attempt) and ``max_attempts`` override the kind's, for limits
+    read from settings at the time of the call.
 
     If the broker is unreachable at that moment the job stays queued and the reaper enqueues it
     again, so a crash or outage between commit and enqueue loses nothing.
@@ -74,7 +80,7 @@ def create_job(
         queue=kind.queue,
         payload=payload or {},
         time_limit=time_limit or kind.time_limit or settings.CELERY_TASK_TIME_LIMIT,
-        max_attempts=kind.max_attempts,
+        max_attempts=max_attempts or kind.max_attempts,
         created_by=user,
         target_type=ContentType.objects.get_for_model(target) if target is not None else None,
         target_id=str(target.pk) if target is not None else "",
@@ -195,27 +201,37 @@ def fail(job: Job, message: str) -> bool:
     return bool(updated)
 
 
+def default_backoff(attempt: int) -> float:
+    """Seconds before the attempt after failed attempt ``attempt`` (1, 2, ...): doubling from
+    5 s, at most five minutes, with jitter so that the retries of many jobs after one outage do
+    not all arrive together."""
+    return min(5 * 2 ** (attempt - 1), 300) * random.uniform(0.8, 1.2)  # noqa: S311
+
+
 def _requeue_or_fail(job: Job, reason: str, *, backoff: bool = False) -> bool:
     """Give this attempt's job another attempt, or fail it once attempts are used up.
 
-    With ``backoff`` the next attempt waits exponentially longer, with jitter, so that retries of
-    many jobs after one outage do not all arrive together. Returns True if re-queued.
+    With ``backoff`` the next attempt waits as the job's kind says (``JobKind.backoff``, else
+    ``default_backoff``). ``enqueued_at`` is then the moment the message is due, so the reaper
+    does not take a job waiting for its retry for one whose message was lost. Returns True if
+    re-queued.
     """
     with transaction.atomic():
         if job.attempts >= job.max_attempts:
             fail(job, f"{reason}; gave up after {job.attempts} attempts")
             return False
+        delay = None
+        if backoff:
+            kind = registry.job_kinds.get(job.kind)
+            delay = (kind.backoff if kind and kind.backoff else default_backoff)(job.attempts)
         requeued = _owned(job).update(
             status=Job.Status.QUEUED,
-            enqueued_at=timezone.now(),
+            enqueued_at=timezone.now() + timedelta(seconds=delay or 0),
             message=f"Re-queued: {reason}"[:500],
             log=_append(f"re-queued: {reason}"),
         )
         if requeued:
             audit.record(None, AuditAction.JOB_REQUEUED, job, after={"reason": reason[:500]})
-            delay = None
-            if backoff:
-                delay = min(5 * 2 ** (job.attempts - 1), 300) * random.uniform(0.8, 1.2)  # noqa: S311
             transaction.on_commit(lambda: dispatch(job, countdown=delay), robust=True)
         return bool(requeued)
 
@@ -246,6 +262,8 @@ def run(
             logger.warning("job %s was taken over by another attempt; dropping this one", job.uuid)
         except Transient as exc:
             _requeue_or_fail(job, str(exc), backoff=True)
+        except Final as exc:
+            fail(job, str(exc) or type(exc).__name__)
         except Exception as exc:
             logger.exception("job %s failed", job.uuid)
             fail(job, str(exc) or type(exc).__name__)

@@ -20,7 +20,7 @@ from apps.core.audit_actions import AuditAction
 from apps.core.links import absolute
 from apps.core.permissions import require
 from apps.core.registry import EventType, registry
-from apps.notifications import webhooks
+from apps.notifications import tasks, webhooks
 from apps.notifications.models import (
     AllowedWebhookHost,
     Notification,
@@ -45,8 +45,6 @@ def emit(
     payload: dict[str, Any] | None = None,
 ) -> list[Notification]:
     """Announce ``event`` to people (as they prefer) and to the webhooks that subscribe to it."""
-    from apps.notifications import tasks
-
     if event.code not in registry.notification_events:
         raise ValueError(f"{event.code} is not a registered notification event")
     code = event.code
@@ -82,7 +80,7 @@ def emit(
     ]
     WebhookDelivery.objects.bulk_create(deliveries)
     for delivery in deliveries:
-        webhooks.send_after_commit(delivery.pk)
+        webhooks.send_after_commit(delivery)
     return created
 
 

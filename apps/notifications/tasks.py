@@ -3,7 +3,7 @@ from __future__ import annotations
 import logging
 from smtplib import SMTPException
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mass_mail
@@ -40,15 +40,7 @@ def send_emails(subject: str, body: str, url: str, user_ids: list[int]) -> int:
     return send_mass_mail(messages, fail_silently=False) if messages else 0
 
 
-# Timeouts apply per network read; the task limits bound a receiver that answers byte by byte.
-@shared_task(
-    name="notifications.deliver_webhook", ignore_result=True, soft_time_limit=60, time_limit=90
-)
-def deliver_webhook(delivery_id: int) -> None:
-    webhooks.deliver(delivery_id)
-
-
-@shared_task(name="notifications.resend_stalled_webhooks", ignore_result=True)
-def resend_stalled_webhooks() -> int:
-    """Beat: pending deliveries whose task was lost (a crash, a broker outage) are sent again."""
-    return webhooks.resend_stalled()
+@shared_task(name=webhooks.DELIVERY.task, bind=True, ignore_result=True)
+def deliver_webhook(self: Task, job_uuid: str) -> None:
+    """One attempt of one webhook delivery's job (time limits come from the job)."""
+    webhooks.attempt(job_uuid, worker=self.request.hostname or "")

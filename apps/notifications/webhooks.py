@@ -7,13 +7,12 @@ addresses (with a ``Host`` header and TLS verified against the name). Resolving 
 time would let a DNS answer that changes between the check and the connection (DNS rebinding)
 walk around the guard.
 
-A delivery row moves PENDING → DELIVERED, FAILED or REFUSED. Each attempt is claimed with a
-conditional UPDATE, so duplicate or late Celery messages do nothing. While an attempt is in flight
-the row is PENDING with ``attempts > 0`` and an empty ``error``: every attempt that ends badly
-writes an error, so an empty one means "someone is sending right now" (or crashed while sending,
-which the lease below bounds). Receivers deduplicate on ``X-Portal-Delivery``: delivery is
-at-least-once, never exactly-once, because a crash after the receiver answered and before the
-answer is recorded sends again.
+A delivery row moves PENDING → DELIVERED, FAILED or REFUSED. It is sent by a job of kind
+``DELIVERY``: the jobs engine claims each attempt (duplicate or late Celery messages do nothing),
+retries after ``backoff``, and its reaper resends a delivery whose message was lost or whose
+worker died. The row mirrors the attempt: how many, the last answer and error. Receivers
+deduplicate on ``X-Portal-Delivery``: delivery is at-least-once, never exactly-once, because a
+crash after the receiver answered and before the answer is recorded sends again.
 """
 
 from __future__ import annotations
@@ -25,13 +24,12 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -46,6 +44,9 @@ from apps.audit import services as audit
 from apps.core import outbound
 from apps.core.audit_actions import AuditAction
 from apps.core.outbound import Target, TargetRefused
+from apps.core.registry import JobKind
+from apps.jobs import services as jobs
+from apps.jobs.models import Job
 from apps.notifications.models import AllowedWebhookHost, Webhook, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -59,12 +60,6 @@ _BODY_PREVIEW_BYTES = 512
 _ERROR_MAX_CHARS = 500  # WebhookDelivery.error
 _BACKOFF_CAP_SECONDS = 3600.0
 _JITTER = 0.2
-# How long after its last attempt (or creation) a pending delivery may wait for its message on
-# top of the backoff, before resend_stalled concludes the message was lost. The beat task runs
-# every five minutes and a busy queue can hold a message for a while; a resend that turns out to
-# be a duplicate costs nothing because of the claim.
-_STALL_MARGIN_SECONDS = 600.0
-_RESEND_BATCH = 500
 
 
 # --- The SSRF guard, with the webhooks' allowlist ---------------------------------------------
@@ -235,42 +230,49 @@ def _post(target: Target, body: bytes, headers: dict[str, str]) -> _Outcome:
 _PENDING = WebhookDelivery.Status.PENDING
 
 
-def _attempt_lease() -> timedelta:
-    """How long an attempt may be in flight before another one may start (a crashed worker).
+def _delivery_failed(job: Job) -> None:
+    """The delivery's job failed for good (attempts used up, the hook deactivated): so did the
+    delivery, unless it already ended (refused)."""
+    delivery = WebhookDelivery.objects.filter(pk=job.payload["delivery"], status=_PENDING)
+    delivery.filter(error="").update(error=_clip(job.message))
+    delivery.update(status=WebhookDelivery.Status.FAILED)
 
-    Longer than a normal attempt takes, since connecting and each read are bounded by the
-    timeout. A receiver that trickles its answer byte by byte could outlast it; the worst that
-    does is let a second attempt overlap the first.
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1, 2, …) before the next one.
+
+    Grows threefold per attempt, ±20 % jitter so that deliveries that failed together (a receiver
+    that was down) do not come back together. Never more than an hour: with the Redis broker a
+    countdown near its visibility timeout (an hour by default) can get the message delivered
+    twice, and the job's claim is what makes such a duplicate harmless.
     """
-    return timedelta(seconds=2 * settings.PORTAL_WEBHOOK_TIMEOUT_SECONDS + 60)
+    base = settings.PORTAL_WEBHOOK_BACKOFF_SECONDS * 3.0 ** (max(attempt, 1) - 1)
+    jitter = random.uniform(1 - _JITTER, 1 + _JITTER)  # noqa: S311 - spreading load, not a secret
+    return min(base * jitter, _BACKOFF_CAP_SECONDS)
 
 
-def _claim(delivery_id: int, now: datetime) -> bool:
-    """Start an attempt: only on a PENDING delivery with no attempt in flight."""
-    not_in_flight = Q(attempts=0) | ~Q(error="") | Q(last_attempt_at__lt=now - _attempt_lease())
-    claimed = WebhookDelivery.objects.filter(not_in_flight, pk=delivery_id, status=_PENDING).update(
-        attempts=F("attempts") + 1, last_attempt_at=now, error="", response_code=None
+# Each delivery is a job: claimed once per attempt, retried with the backoff above, resent by the
+# jobs reaper when its message was lost or its worker died (decisions §6).
+DELIVERY = JobKind(
+    name="webhook_delivery",
+    task="notifications.deliver_webhook",
+    when_failed=_delivery_failed,
+    backoff=backoff,
+)
+
+
+def send_after_commit(delivery: WebhookDelivery) -> Job:
+    """The job that sends ``delivery``, queued once the caller's transaction commits. If the
+    broker is down then, the job stays queued and the reaper sends it later."""
+    return jobs.create_job(
+        kind=DELIVERY,
+        target=delivery,
+        payload={"delivery": delivery.pk},
+        # Connecting and each read are bounded by the timeout; the limit bounds a receiver that
+        # answers byte by byte.
+        time_limit=2 * settings.PORTAL_WEBHOOK_TIMEOUT_SECONDS + 60,
+        max_attempts=settings.PORTAL_WEBHOOK_MAX_ATTEMPTS,
     )
-    return claimed == 1
-
-
-def send_after_commit(delivery_id: int, countdown: float = 0) -> None:
-    """Queue a delivery once the caller's transaction commits. Robust: if the broker is down the
-    row stays PENDING and ``resend_stalled`` sends it later. (A named function, not
-    functools.partial: Django names a robust callback that fails, and a partial has no name.)"""
-    from apps.notifications import tasks
-
-    def send() -> None:
-        tasks.deliver_webhook.apply_async((delivery_id,), countdown=countdown)
-
-    send.delivery_id, send.countdown = delivery_id, countdown  # type: ignore[attr-defined]
-    transaction.on_commit(send, robust=True)
-
-
-def _this_attempt(delivery_id: int, attempt: int) -> QuerySet[WebhookDelivery]:
-    """The row, if it is still ours: an attempt whose lease ran out must not overwrite a later
-    one's result."""
-    return WebhookDelivery.objects.filter(pk=delivery_id, status=_PENDING, attempts=attempt)
 
 
 def _clip(error: str) -> str:
@@ -295,7 +297,7 @@ def redacted(url: str) -> str:
 
 def _refuse(delivery: WebhookDelivery, hook: Webhook, reason: str) -> None:
     with transaction.atomic():
-        refused = _this_attempt(delivery.pk, delivery.attempts).update(
+        refused = WebhookDelivery.objects.filter(pk=delivery.pk, status=_PENDING).update(
             status=WebhookDelivery.Status.REFUSED, error=_clip(reason)
         )
         if refused:
@@ -304,129 +306,66 @@ def _refuse(delivery: WebhookDelivery, hook: Webhook, reason: str) -> None:
     logger.warning("webhook delivery %s refused: %s", delivery.pk, reason)
 
 
-def _record_failure(delivery: WebhookDelivery, outcome: _Outcome) -> None:
-    attempt = delivery.attempts
-    max_attempts = settings.PORTAL_WEBHOOK_MAX_ATTEMPTS
-    give_up = attempt >= max_attempts
-    error = outcome.error or "The delivery failed."
-    if give_up:
-        error = f"{error} Gave up after {attempt} attempts."
-    with transaction.atomic():
-        updated = _this_attempt(delivery.pk, attempt).update(
-            status=WebhookDelivery.Status.FAILED if give_up else _PENDING,
-            response_code=outcome.status,
-            error=_clip(error),
-        )
-        if updated and not give_up:
-            send_after_commit(delivery.pk, countdown=backoff(attempt))
-    logger.warning(
-        "webhook delivery %s attempt %s/%s failed: %s", delivery.pk, attempt, max_attempts, error
+def _send(job: Job) -> _Outcome:
+    """One attempt of the delivery ``job`` is about; raises ``Transient`` when the receiver did
+    not accept it (the job engine retries after ``backoff``) and ``Final`` when no attempt can
+    succeed."""
+    delivery = (
+        WebhookDelivery.objects.select_related("webhook")
+        .filter(pk=job.payload["delivery"], status=_PENDING)
+        .first()
     )
-
-
-def deliver(delivery_id: int) -> None:
-    """One attempt at one delivery: what the ``notifications.deliver_webhook`` task runs.
-
-    Safe to run for a duplicate or late message: the claim makes it do nothing.
-    """
-    if not _claim(delivery_id, timezone.now()):
-        return  # finished already, or another attempt is in flight
-    try:
-        delivery = WebhookDelivery.objects.select_related("webhook").get(pk=delivery_id)
-    except WebhookDelivery.DoesNotExist:
-        return  # its webhook was deleted just now, and the delivery with it (CASCADE)
+    if delivery is None:
+        raise jobs.Final("The delivery ended or was removed before this attempt.")
+    delivery.attempts = job.attempts
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=job.attempts, last_attempt_at=timezone.now(), error="", response_code=None
+    )
     hook = delivery.webhook
     if not hook.active:
-        _this_attempt(delivery_id, delivery.attempts).update(
-            status=WebhookDelivery.Status.FAILED,
-            error="The webhook was deactivated before this delivery could be sent.",
-        )
-        return
+        raise jobs.Final("The webhook was deactivated before this delivery could be sent.")
     try:
         target = check_target(hook.url)
     except TargetRefused as refused:
         _refuse(delivery, hook, str(refused))
-        return
+        raise jobs.Final(str(refused)) from None
     body = _body_of(delivery)
     try:
         outcome = _post(target, body, _headers(target, delivery, hook.secret, body))
     except Exception as exc:
-        # A bug here must not leave the row looking "in flight" until the lease runs out.
-        logger.exception("webhook delivery %s: unexpected error", delivery_id)
+        # A bug here must not leave the delivery looking "in flight".
+        logger.exception("webhook delivery %s: unexpected error", delivery.pk)
         outcome = _Outcome(None, f"Unexpected error while sending: {exc!r}")
     if outcome.error:
-        _record_failure(delivery, outcome)
-        return
-    _this_attempt(delivery_id, delivery.attempts).update(
+        error = outcome.error
+        if job.attempts >= job.max_attempts:
+            error = f"{error} Gave up after {job.attempts} attempts."
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            response_code=outcome.status, error=_clip(error)
+        )
+        logger.warning(
+            "webhook delivery %s attempt %s/%s failed: %s",
+            delivery.pk,
+            job.attempts,
+            job.max_attempts,
+            error,
+        )
+        raise jobs.Transient(outcome.error)
+    return outcome
+
+
+def _delivered(job: Job, outcome: _Outcome) -> dict[str, Any]:
+    WebhookDelivery.objects.filter(pk=job.payload["delivery"], status=_PENDING).update(
         status=WebhookDelivery.Status.DELIVERED,
         response_code=outcome.status,
         error="",
         delivered_at=timezone.now(),
     )
-    logger.info("webhook delivery %s delivered (HTTP %s)", delivery_id, outcome.status)
+    logger.info("webhook delivery %s delivered (HTTP %s)", job.payload["delivery"], outcome.status)
+    return {"response_code": outcome.status}
 
 
-def _backoff_base(attempt: int) -> float:
-    base = settings.PORTAL_WEBHOOK_BACKOFF_SECONDS * 3.0 ** (max(attempt, 1) - 1)
-    return min(base, _BACKOFF_CAP_SECONDS)
-
-
-def backoff(attempt: int) -> float:
-    """Seconds to wait after failed attempt number ``attempt`` (1, 2, …) before the next one.
-
-    Grows threefold per attempt, ±20 % jitter so that deliveries that failed together (a receiver
-    that was down) do not come back together. Never more than an hour: with the Redis broker a
-    countdown near its visibility timeout (an hour by default) can get the message delivered
-    twice, and the claim in ``deliver`` is what makes such a duplicate harmless.
-    """
-    jitter = random.uniform(1 - _JITTER, 1 + _JITTER)  # noqa: S311 - spreading load, not a secret
-    return min(_backoff_base(attempt) * jitter, _BACKOFF_CAP_SECONDS)
-
-
-def _longest_wait(attempts: int) -> timedelta:
-    """The longest a healthy pending delivery with ``attempts`` attempts waits for its message."""
-    waiting = (
-        0.0 if attempts == 0 else min(_backoff_base(attempts) * (1 + _JITTER), _BACKOFF_CAP_SECONDS)
-    )
-    return timedelta(seconds=2 * waiting + _STALL_MARGIN_SECONDS) + _attempt_lease()
-
-
-def resend_stalled() -> int:
-    """Dispatch again the pending deliveries whose message was lost; return how many.
-
-    A crash or a broker outage between commit and enqueue (or a retry lost with a broker) leaves
-    a PENDING row that no message will ever pick up. Such a row is one whose last attempt (or
-    creation, if never attempted) is older than twice the longest backoff it could be waiting
-    for, plus a margin. Resending one that was merely slow is harmless: the claim turns the
-    duplicate message into nothing. A row whose last permitted attempt never reported back (its
-    worker died) is marked FAILED instead, since another attempt would exceed the limit.
-    """
-    now = timezone.now()
-    max_attempts = settings.PORTAL_WEBHOOK_MAX_ATTEMPTS
-    stalled = Q(attempts=0, created_at__lt=now - _longest_wait(0))
-    for attempts in range(1, max_attempts):
-        stalled |= Q(attempts=attempts, last_attempt_at__lt=now - _longest_wait(attempts))
-    pending = WebhookDelivery.objects.filter(status=_PENDING)
-
-    exhausted = pending.filter(
-        attempts__gte=max_attempts,
-        last_attempt_at__lt=now - _longest_wait(0),
-    ).update(
-        status=WebhookDelivery.Status.FAILED,
-        error="Gave up: no attempts left, and the last one never reported back.",
-    )
-    if exhausted:
-        logger.warning("%s webhook deliveries failed: their last attempt was lost", exhausted)
-
-    ids = list(
-        pending.filter(stalled)
-        .order_by("created_at", "id")
-        .values_list("pk", flat=True)[:_RESEND_BATCH]
-    )
-    for delivery_id in ids:
-        # robust: one failed enqueue (a broker hiccup) must not stop the others; the row stays
-        # PENDING and the next run tries again.
-        send_after_commit(delivery_id)
-    if ids:
-        logger.warning("re-dispatched %s stalled webhook deliveries", len(ids))
-    return len(ids)
+def attempt(job_uuid: str, *, worker: str) -> None:
+    """Run one attempt of a delivery's job: what the ``notifications.deliver_webhook`` task does.
+    A duplicate or late message does nothing: only a queued job can be claimed."""
+    jobs.run(job_uuid, worker=worker, execute=_send, commit=_delivered)

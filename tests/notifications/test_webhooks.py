@@ -6,16 +6,19 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
+from apps.jobs import services as jobs
+from apps.jobs.models import Job
 from apps.notifications import services, webhooks
 from apps.notifications.models import Webhook, WebhookDelivery
 from apps.reviews.events import REVIEW_REQUESTED
@@ -46,11 +49,21 @@ def _reloaded(delivery: WebhookDelivery) -> WebhookDelivery:
     return delivery
 
 
-def _retry_of(callback: object, delivery: WebhookDelivery) -> float:
-    """The countdown of the retry that ``deliver`` scheduled for after commit."""
-    assert callback.__qualname__ == "send_after_commit.<locals>.send"  # type: ignore[attr-defined]
-    assert callback.delivery_id == delivery.pk  # type: ignore[attr-defined]
-    return float(callback.countdown)  # type: ignore[attr-defined]
+def _job_of(delivery: WebhookDelivery) -> Job:
+    target = ContentType.objects.get_for_model(WebhookDelivery)
+    return Job.objects.get(target_type=target, target_id=str(delivery.pk))
+
+
+def _attempt(delivery: WebhookDelivery) -> None:
+    """What a worker runs when the message of the delivery's job arrives."""
+    webhooks.attempt(str(_job_of(delivery).uuid), worker="test@host")
+
+
+def _retry_wait(delivery: WebhookDelivery, since: datetime) -> float:
+    """How long after ``since`` the re-queued job of ``delivery`` is due again."""
+    job = _job_of(delivery)
+    assert job.status == Job.Status.QUEUED and job.enqueued_at is not None
+    return (job.enqueued_at - since).total_seconds()
 
 
 # --- check_target -----------------------------------------------------------------------------
@@ -256,7 +269,7 @@ def test_an_emitted_event_arrives_signed_with_the_expected_headers_and_body(
     assert len(callbacks) == 1  # the delivery is sent only once the event commits
 
     started = int(time.time())
-    webhooks.deliver(delivery.pk)
+    _attempt(delivery)
 
     delivery = _reloaded(delivery)
     assert delivery.status == WebhookDelivery.Status.DELIVERED
@@ -288,17 +301,18 @@ def test_a_failed_attempt_is_retried_after_a_backoff_and_then_delivered(
     receiver.answer(Answer(500, body=b"database is down"), 200)
     delivery = _emit()
 
+    before = timezone.now()
     with django_capture_on_commit_callbacks() as retries:
-        webhooks.deliver(delivery.pk)
+        _attempt(delivery)
     delivery = _reloaded(delivery)
     assert (delivery.status, delivery.attempts, delivery.response_code) == ("pending", 1, 500)
     assert "HTTP 500" in delivery.error and "database is down" in delivery.error
-    [retry] = retries
+    assert len(retries) == 1  # the retry's message, sent with its countdown
     base = settings.PORTAL_WEBHOOK_BACKOFF_SECONDS
-    assert 0.8 * base <= _retry_of(retry, delivery) <= 1.2 * base
+    assert 0.8 * base <= _retry_wait(delivery, before) <= 1.2 * base + 2
 
     with django_capture_on_commit_callbacks() as retries:
-        webhooks.deliver(delivery.pk)  # what the worker runs when the countdown is over
+        _attempt(delivery)  # what the worker runs when the countdown is over
     delivery = _reloaded(delivery)
     assert (delivery.status, delivery.attempts, delivery.response_code) == ("delivered", 2, 200)
     assert delivery.error == "" and retries == []
@@ -314,19 +328,22 @@ def test_a_delivery_fails_for_good_after_the_maximum_number_of_attempts(
     delivery = _emit()
     countdowns = []
     for _ in range(3):
+        before = timezone.now()
         with django_capture_on_commit_callbacks() as retries:
-            webhooks.deliver(delivery.pk)
-        countdowns += [_retry_of(retry, delivery) for retry in retries]
+            _attempt(delivery)
+        if retries:
+            countdowns.append(_retry_wait(delivery, before))
 
     delivery = _reloaded(delivery)
     assert (delivery.status, delivery.attempts, delivery.response_code) == ("failed", 3, 503)
     assert "HTTP 503" in delivery.error and "Gave up after 3 attempts" in delivery.error
     base = settings.PORTAL_WEBHOOK_BACKOFF_SECONDS
     assert len(countdowns) == 2
-    assert 0.8 * base <= countdowns[0] <= 1.2 * base
-    assert 0.8 * 3 * base <= countdowns[1] <= 1.2 * 3 * base
+    assert 0.8 * base <= countdowns[0] <= 1.2 * base + 2
+    assert 0.8 * 3 * base <= countdowns[1] <= 1.2 * 3 * base + 2
+    assert _job_of(delivery).status == Job.Status.FAILED
 
-    webhooks.deliver(delivery.pk)  # a late duplicate message
+    _attempt(delivery)  # a late duplicate message
     assert len(receiver.requests) == 3 and _reloaded(delivery).attempts == 3
 
 
@@ -336,7 +353,7 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failure(
     receiver.answer(Answer(302, headers={"Location": receiver.url("/internal-admin")}))
     delivery = _emit()
     with django_capture_on_commit_callbacks() as retries:
-        webhooks.deliver(delivery.pk)
+        _attempt(delivery)
     delivery = _reloaded(delivery)
     assert (delivery.status, delivery.response_code) == ("pending", 302)
     assert "redirect" in delivery.error and "/internal-admin" in delivery.error
@@ -350,7 +367,7 @@ def test_a_redirect_to_the_metadata_service_is_not_followed_either(
     metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
     receiver.answer(Answer(307, headers={"Location": metadata}))
     delivery = _emit()
-    webhooks.deliver(delivery.pk)
+    _attempt(delivery)
     delivery = _reloaded(delivery)
     assert delivery.response_code == 307 and "not followed" in delivery.error
     assert len(receiver.requests) == 1
@@ -363,7 +380,7 @@ def test_a_receiver_that_does_not_answer_in_time_is_a_failure(
     receiver.answer(Answer(200, delay=2.5))
     delivery = _emit()
     with django_capture_on_commit_callbacks() as retries:
-        webhooks.deliver(delivery.pk)
+        _attempt(delivery)
     delivery = _reloaded(delivery)
     assert delivery.status == "pending" and delivery.response_code is None
     assert "did not answer within 1 s" in delivery.error
@@ -380,7 +397,7 @@ def test_a_refused_connection_is_a_failure_with_a_clear_message(
     )
     delivery = _emit()
     with django_capture_on_commit_callbacks() as retries:
-        webhooks.deliver(delivery.pk)
+        _attempt(delivery)
     delivery = _reloaded(delivery)
     assert delivery.status == "pending" and delivery.attempts == 1
     assert f"Could not connect to 127.0.0.1 port {port}" in delivery.error
@@ -396,7 +413,7 @@ def test_a_receiver_with_an_untrusted_certificate_gets_nothing(
     )
     delivery = _emit()
     with django_capture_on_commit_callbacks() as retries:
-        webhooks.deliver(delivery.pk)
+        _attempt(delivery)
     delivery = _reloaded(delivery)
     assert delivery.status == "pending" and "TLS" in delivery.error
     assert "certificate" in delivery.error.lower()
@@ -408,7 +425,7 @@ def test_an_internal_url_without_an_allowlist_entry_is_refused_and_audited(
 ):
     delivery = _emit()
     with django_capture_on_commit_callbacks() as retries:
-        webhooks.deliver(delivery.pk)
+        _attempt(delivery)
 
     delivery = _reloaded(delivery)
     assert delivery.status == WebhookDelivery.Status.REFUSED and delivery.attempts == 1
@@ -420,7 +437,7 @@ def test_an_internal_url_without_an_allowlist_entry_is_refused_and_audited(
     assert event.after == {"url": webhooks.redacted(hook.url), "reason": delivery.error}
     assert "/hook" not in event.after["url"]  # paths and queries often carry tokens
 
-    webhooks.deliver(delivery.pk)  # a duplicate message neither sends nor audits again
+    _attempt(delivery)  # a duplicate message neither sends nor audits again
     assert AuditEvent.objects.filter(action="webhook.refused").count() == 1
 
 
@@ -446,7 +463,7 @@ def test_a_webhook_deactivated_after_the_event_fails_the_delivery_without_sendin
     delivery = _emit()
     hook.active = False
     services.save_webhook(people.admin, hook)
-    webhooks.deliver(delivery.pk)
+    _attempt(delivery)
     delivery = _reloaded(delivery)
     assert delivery.status == "failed" and "deactivated" in delivery.error
     assert receiver.requests == []
@@ -461,82 +478,55 @@ def test_a_webhook_with_deliveries_is_deactivated_not_deleted(people, hook, rece
 
 def test_a_duplicate_message_during_an_attempt_sends_nothing(hook, loopback_allowed, receiver):
     delivery = _emit()
-    # The state a claimed attempt is in while its request is under way on another worker.
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        attempts=1, last_attempt_at=timezone.now(), error=""
-    )
-    webhooks.deliver(delivery.pk)
-    assert receiver.requests == [] and _reloaded(delivery).attempts == 1
+    # The job is claimed: its request is under way on another worker.
+    assert jobs.claim(str(_job_of(delivery).uuid), worker="other@host") is not None
+    _attempt(delivery)
+    assert receiver.requests == [] and _reloaded(delivery).attempts == 0
 
 
-def test_an_attempt_whose_worker_died_is_taken_over_once_its_lease_is_over(
+def test_an_attempt_whose_worker_died_is_taken_over_once_its_heartbeat_is_stale(
     hook, loopback_allowed, receiver
 ):
     delivery = _emit()
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        attempts=1, last_attempt_at=timezone.now() - timedelta(hours=1), error=""
-    )
-    webhooks.deliver(delivery.pk)
+    job = jobs.claim(str(_job_of(delivery).uuid), worker="dead@host")
+    assert job is not None
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    _attempt(delivery)
+    assert receiver.requests == []  # not while the dead attempt still holds the job
+
+    assert jobs.reap_stale_jobs().requeued == 1
+    _attempt(delivery)
     delivery = _reloaded(delivery)
     assert (delivery.status, delivery.attempts) == ("delivered", 2)
     assert len(receiver.requests) == 1
 
 
-# --- resend_stalled ---------------------------------------------------------------------------
+# --- Lost messages ----------------------------------------------------------------------------
 
 
-def _lost(hook: Webhook, age: timedelta, **fields: object) -> WebhookDelivery:
-    """A delivery row whose message never reached the broker."""
-    delivery = WebhookDelivery.objects.create(
-        webhook=hook, event="review.requested", payload={"event": "review.requested"}
-    )
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - age, **fields)
+def _lost(hook: Webhook, age: timedelta) -> WebhookDelivery:
+    """A delivery whose job's message, due ``age`` ago (negative: due later), never came."""
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(
+            webhook=hook, event="review.requested", payload={"event": "review.requested"}
+        )
+        job = webhooks.send_after_commit(delivery)
+        Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now() - age)
+        transaction.set_rollback(False)
     return delivery
 
 
-def test_resend_stalled_redispatches_lost_deliveries_and_leaves_fresh_ones_alone(
+def test_the_reaper_resends_lost_deliveries_and_leaves_waiting_ones_alone(
     hook, django_capture_on_commit_callbacks
 ):
-    now = timezone.now()
     never_sent = _lost(hook, timedelta(hours=1))
-    retry_lost = _lost(
-        hook,
-        timedelta(hours=2),
-        attempts=2,
-        error="HTTP 500",
-        last_attempt_at=now - timedelta(hours=1),
-    )
     _lost(hook, timedelta(seconds=5))  # its message is on the way
-    _lost(
-        hook,
-        timedelta(hours=1),
-        attempts=2,
-        error="HTTP 500",
-        last_attempt_at=now - timedelta(seconds=30),
-    )  # waiting for its retry
-    _lost(hook, timedelta(hours=1), status=WebhookDelivery.Status.DELIVERED)
-    _lost(hook, timedelta(hours=1), status=WebhookDelivery.Status.REFUSED)
+    _lost(hook, -timedelta(minutes=50))  # waiting for its retry, due in 50 minutes
 
-    with django_capture_on_commit_callbacks() as dispatched:
-        count = webhooks.resend_stalled()
+    report = jobs.reap_stale_jobs()
 
-    assert count == 2
-    assert all(c.countdown == 0 for c in dispatched)
-    assert sorted(c.delivery_id for c in dispatched) == sorted([never_sent.pk, retry_lost.pk])
-
-
-def test_resend_stalled_fails_a_delivery_whose_last_allowed_attempt_never_reported_back(
-    hook, settings, django_capture_on_commit_callbacks
-):
-    settings.PORTAL_WEBHOOK_MAX_ATTEMPTS = 3
-    died = _lost(
-        hook, timedelta(hours=3), attempts=3, last_attempt_at=timezone.now() - timedelta(hours=1)
-    )
-    with django_capture_on_commit_callbacks() as dispatched:
-        assert webhooks.resend_stalled() == 0
-    died = _reloaded(died)
-    assert died.status == "failed" and "never reported back" in died.error
-    assert dispatched == []
+    assert report.resent == 1
+    assert "enqueued again" in _job_of(never_sent).log
 
 
 # --- With a real worker and broker ------------------------------------------------------------
@@ -579,7 +569,7 @@ def test_a_delivery_whose_message_was_lost_is_resent_and_delivered_by_a_worker(
     hook, loopback_allowed, receiver: Receiver, worker
 ):
     lost = _lost(hook, timedelta(hours=1))
-    assert webhooks.resend_stalled() == 1
+    assert jobs.reap_stale_jobs().resent == 1
     wait_for(
         lambda: _reloaded(lost).status == "delivered",
         message=f"the worker to deliver the resent message\n{worker.output()}",

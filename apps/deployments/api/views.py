@@ -216,6 +216,7 @@ class EnvironmentView(ScopedAPIView):
     """The environments models deploy to, and their promotion rules."""
 
     queryset = None  # the same for everyone signed in: no governed rows
+    pagination_class = None  # a handful, answered whole
 
     @extend_schema(responses={200: EnvironmentSerializer(many=True), 401: ErrorSerializer})
     def get(self, request: Request) -> Response:
