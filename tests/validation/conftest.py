@@ -96,10 +96,10 @@ def pickled(code: str) -> bytes:
 
 
 def zip_bomb() -> bytes:
-    """A .skops-looking archive whose one member inflates 1000-fold."""
+    """A .skops-looking archive whose one member, named by its schema, inflates 1000-fold."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("schema.json", "{}")
+        archive.writestr("schema.json", '{"content": {"file": "data.npy"}}')
         archive.writestr("data.npy", b"\0" * (64 * 2**20))
     return buffer.getvalue()
 
