@@ -22,14 +22,19 @@ import pandas as pd
 from scipy import stats
 
 __all__ = [
+    "baseline",
+    "bin_counts",
     "binary_classification",
+    "categorical_baseline",
     "fairness",
     "ks_test",
     "latency",
     "multiclass_classification",
+    "numeric_baseline",
     "permutation_importance",
     "psi",
     "psi_categorical",
+    "psi_of_counts",
     "regression",
     "stability",
 ]
@@ -620,6 +625,96 @@ def stability(reference: pd.DataFrame, holdout: pd.DataFrame, columns: list[str]
                 }
             )
     return result
+
+
+# --------------------------------------------------------------------------------------------
+# Baselines: what monitoring compares live traffic with, fixed when a version is validated.
+#
+# A baseline keeps the bins and the count of baseline rows in each, not the rows: monitoring
+# counts live values into the same bins (``bin_counts``) and ``psi_of_counts`` then gives exactly
+# the ``psi`` / ``psi_categorical`` of the two samples' rows.
+
+BASELINE_BINS = 10
+BASELINE_TOP_CATEGORIES = 10
+
+
+def numeric_baseline(values: np.ndarray | pd.Series, *, bins: int = BASELINE_BINS) -> dict:
+    """{kind: "numeric", edges, counts}: the edges ``psi`` would cut the sample at (its quantiles
+    at 1/bins, ..., (bins-1)/bins, duplicates and non-finite ones dropped); ``counts`` has one
+    entry per right-closed bin (-inf, e1], ..., (ek, inf), then the missing values."""
+    ordered, missing = _sorted_present(_as_float(values))
+    if ordered.size:
+        edges = _quantiles_of_sorted(ordered, np.linspace(0.0, 1.0, bins + 1)[1:-1])
+        edges = np.unique(edges[np.isfinite(edges)])
+    else:
+        edges = np.empty(0)
+    counts = np.diff(
+        np.concatenate(([0], np.searchsorted(ordered, edges, "right"), [ordered.size]))
+    )
+    return {"kind": "numeric", "edges": _floats(edges), "counts": [*_ints(counts), missing]}
+
+
+def categorical_baseline(
+    values: np.ndarray | pd.Series, *, top: int = BASELINE_TOP_CATEGORIES
+) -> dict:
+    """{kind: "categorical", categories, counts}: the ``top`` most frequent values (as text,
+    ties by text), then "other" and missing as the last two counts."""
+    series = pd.Series(values).reset_index(drop=True)
+    present = series[series.notna()].astype(str)
+    frequency = present.value_counts()
+    ranked = sorted(frequency.items(), key=lambda item: (-item[1], item[0]))[:top]
+    categories = [name for name, _ in ranked]
+    counts = [int(count) for _, count in ranked]
+    return {
+        "kind": "categorical",
+        "categories": categories,
+        "counts": [*counts, int(present.size - sum(counts)), int(series.size - present.size)],
+    }
+
+
+def bin_counts(spec: dict, values: np.ndarray | pd.Series | list[Any]) -> list[int]:
+    """How many of ``values`` fall in each bin of a baseline ``spec``, in its order."""
+    if spec["kind"] == "numeric":
+        numbers = _as_float(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"))
+        ordered, missing = _sorted_present(numbers)
+        edges = np.asarray(spec["edges"], dtype=np.float64)
+        counts = np.diff(
+            np.concatenate(([0], np.searchsorted(ordered, edges, "right"), [ordered.size]))
+        )
+        return [*_ints(counts), missing]
+    series = pd.Series(values, dtype=object)
+    present = series[series.notna()].astype(str)
+    index = {name: i for i, name in enumerate(spec["categories"])}
+    found = np.bincount(
+        present.map(index).fillna(len(index)).to_numpy(dtype=np.intp), minlength=len(index) + 1
+    )
+    return [*_ints(found), int(series.size - present.size)]
+
+
+def psi_of_counts(expected: list[int], actual: list[int]) -> float | None:
+    """PSI of two samples counted into the same bins (as ``psi``: shares floored at 1e-4)."""
+    e, a = np.asarray(expected, dtype=np.float64), np.asarray(actual, dtype=np.float64)
+    if e.shape != a.shape:
+        raise ValueError("both samples must be counted into the same bins")
+    if e.sum() == 0 or a.sum() == 0:
+        return None
+    return _num(_psi_of_counts(e, a))
+
+
+def baseline(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    """One baseline per column, in order: numeric columns (numeric dtype, not bool) get
+    quantile bins, the others their top categories."""
+    return [
+        {
+            "feature": str(name),
+            **(
+                numeric_baseline(frame[name])
+                if _is_numeric(frame[name])
+                else categorical_baseline(frame[name])
+            ),
+        }
+        for name in columns
+    ]
 
 
 # --------------------------------------------------------------------------------------------

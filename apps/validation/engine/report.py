@@ -193,6 +193,33 @@ class Scorer:
         return float(value) if value is not None else 0.0
 
 
+def _baseline(
+    task: str,
+    features: list[str],
+    holdout: pd.DataFrame,
+    reference: pd.DataFrame | None,
+    predicted: dict[str, np.ndarray],
+    scorer: Scorer,
+) -> dict[str, Any]:
+    """What monitoring compares live traffic with: each feature's bins over the reference
+    sample (the holdout when there is none), and the holdout's score distribution (the
+    positive class's probability, the prediction, or the predicted class)."""
+    sample = reference if reference is not None else holdout
+    if task == "binary":
+        score = metrics.numeric_baseline(predicted["proba"][:, 1])
+    elif task == "regression":
+        score = metrics.numeric_baseline(predicted["pred"])
+    else:
+        score = metrics.categorical_baseline(
+            np.asarray(scorer.classes, dtype=object)[predicted["pred"]]
+        )
+    return {
+        "sample": "reference" if reference is not None else "holdout",
+        "features": metrics.baseline(sample, features),
+        "score": score,
+    }
+
+
 def _importance(scorer: Scorer, holdout: pd.DataFrame) -> list[dict[str, Any]]:
     y_by_index = pd.Series(scorer.y, index=holdout.index)
 
@@ -251,6 +278,13 @@ def build(
             "Comparing the holdout with the reference sample",
             lambda: metrics.stability(reference, holdout, features),
         )
+
+    report["baseline"] = timed(
+        "baseline",
+        58,
+        "Fixing the baseline monitoring compares traffic with",
+        lambda: _baseline(task, features, holdout, reference, predicted, scorer),
+    )
 
     report["fairness"] = None
     report["sensitive_column"] = sensitive
