@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "apps.validation",
     "apps.reviews",
     "apps.deployments",
+    "apps.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -397,6 +398,11 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stale-jobs": {
         "task": "jobs.reap_stale_jobs",
         "schedule": float(PORTAL_REAPER_INTERVAL_SECONDS),
+    },
+    "fold-predictions": {
+        "task": "monitoring.fold_predictions",
+        "schedule": 60.0,
+        "options": {"queue": "monitoring"},
     },
     "verify-audit-chain": {
         "task": "audit.verify_chain",

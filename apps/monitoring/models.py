@@ -1,0 +1,65 @@
+"""Rollups of what serving logged: the only thing monitoring's charts and pages read."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from apps.core.permissions import RestrictedQuerySet
+from apps.deployments.models import Deployment
+
+
+class RollupCursor(models.Model):
+    """How far the rollup has folded a source table, by id.
+
+    Ids are handed out when a row is inserted but become visible when its transaction commits,
+    so a row with a lower id can appear after higher ones were folded. Ids missing below the
+    watermark are kept as ``gaps`` ([first, last, first seen as a Unix time]) and looked for again
+    on every run, until they are older than the rollup's patience (then they were never
+    committed: a rolled-back batch).
+    """
+
+    source = models.CharField(max_length=40, unique=True)
+    watermark = models.BigIntegerField(default=0)
+    gaps = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.source} folded to {self.watermark}"
+
+
+class Bucket(models.Model):
+    """What one deployment served in one time bucket: counts, a latency histogram, and live
+    values counted into the bins of the version's validation baseline."""
+
+    class Span(models.IntegerChoices):
+        FIVE_MINUTES = 300, "5 minutes"
+        HOUR = 3600, "1 hour"
+        DAY = 86400, "1 day"
+
+    permission_parent = "deployment"
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="+")
+    span = models.PositiveIntegerField(choices=Span.choices)
+    start = models.DateTimeField()
+    requests = models.PositiveBigIntegerField(default=0)
+    rows = models.PositiveBigIntegerField(default=0)
+    latency_ms_sum = models.FloatField(default=0.0)
+    # Requests per latency bin (``rollup.LATENCY_EDGES_MS``), then those slower than the last.
+    latency_counts = models.JSONField(default=list)
+    # Rows per baseline bin, per feature, and of the model's score; empty without a baseline.
+    feature_counts = models.JSONField(default=dict)
+    score_counts = models.JSONField(default=list)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "span", "start"], name="one_bucket_per_deployment_span"
+            )
+        ]
+        indexes = [models.Index(fields=["span", "start"])]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id} {self.get_span_display()} from {self.start:%Y-%m-%d %H:%M}"

@@ -1,0 +1,30 @@
+"""What a passing validation vouches for, as other apps read it: they never open a report's JSON
+by key themselves, so the report's shape can change here alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.registry.models import ModelVersion
+from apps.validation.models import ValidationReport
+
+
+def _latest_passing(version_id: int) -> ValidationReport | None:
+    passed = ValidationReport.Outcome.PASSED
+    return (
+        ValidationReport.objects.filter(version_id=version_id, outcome=passed)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def baseline_of(version: ModelVersion | int) -> dict[str, Any] | None:
+    """The baseline monitoring compares live traffic with (``docs/metrics.md``, "Baseline for
+    monitoring"), or None when the version has no passing report that fixed one (validated
+    before baselines existed: re-run its validation)."""
+    version_id = version if isinstance(version, int) else version.pk
+    report = _latest_passing(version_id)
+    if report is None:
+        return None
+    fixed = report.data.get("baseline")
+    return fixed if isinstance(fixed, dict) else None
