@@ -272,3 +272,120 @@ def test_scratch_folders_left_by_killed_workers_are_removed_later(settings):
     finally:
         for folder in (made, recent):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _planted_folder(folder: Path, models) -> Path:
+    """A host folder holding another, real model's conversion output: what the attacker points
+    the sandbox's ``out/`` at (a concurrent job's scratch folder, say)."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+    import skops.io
+
+    from apps.validation.engine import report
+
+    trusted = skops.io.get_untrusted_types(data=models.boosting)
+    real = skops.io.loads(models.boosting, trusted=trusted)
+    holdout = pd.read_csv(io.BytesIO(models.holdout))[list(models.features)].head(1000)
+    folder.mkdir()
+    (folder / "canonical.skops").write_bytes(models.boosting)
+    np.save(folder / "expected.npy", report.predictions_for_check(real, holdout))
+    return folder
+
+
+def test_a_pickle_that_swaps_its_output_folder_for_a_link_is_refused(
+    people, pickle_model, models, tmp_path
+):
+    """A dummy classifier that replaces ``out/`` with a link to a host folder holding a real
+    model's files (and keeps the engine from writing its own) must not be validated with that
+    model's AUC, nor have it stored as its canonical copy. Where the folder cannot be replaced,
+    it links the two files instead: refused too."""
+    import pickle
+
+    from sklearn.dummy import DummyClassifier
+
+    planted = _planted_folder(tmp_path / "planted", models)
+    code = (
+        "import os, pathlib, sys\nimport numpy\n"
+        "sys.modules['engine.trusted'].dump_skops = lambda *args: None\n"
+        "numpy.save = lambda *args, **kwargs: None\n"
+        "pathlib.Path.mkdir = lambda *args, **kwargs: None\n"
+        "try:\n"
+        "    os.rename('/scratch/out', '/scratch/was-out')\n"
+        f"    os.symlink({str(planted)!r}, '/scratch/out')\n"
+        "except OSError:\n"
+        "    for name in ('canonical.skops', 'expected.npy'):\n"
+        f"        os.symlink(os.path.join({str(planted)!r}, name), '/scratch/out/' + name)\n"
+    )
+    dummy = DummyClassifier(strategy="prior").fit([[0, 0, 0]] * 4, [0, 1, 0, 1])
+    payload = pickle.dumps(Tampering(code, pickle.dumps(dummy)))
+    version = upload(pickle_model, people.alice, payload, name="model.pkl", holdout=models.holdout)
+    report = ValidationReport.objects.get(job=validate_now(version))
+
+    assert report.outcome == ValidationReport.Outcome.ERROR, report.data.get("metrics")
+    assert "metrics" not in report.data
+    assert report.reasons[0] in (
+        "The model replaced its output folder with a link; nothing was read from it.",
+        "The model replaced its output file canonical.skops with a link; nothing was read from it.",
+    )
+    assert not version.files.filter(role="canonical").exists()
+
+
+def _payload_report(people, model, code: str, models) -> str:
+    """What a payload found out inside the sandbox (it raises it as its error)."""
+    _, report = attempt(people, model, f"exec({code!r}, {{}})", models)
+    return report.reasons[0]
+
+
+def test_a_payload_cannot_open_namespaces_trace_or_use_keyrings(people, pickle_model, models):
+    import platform
+
+    keyctl = {"x86_64": 250, "aarch64": 219}[platform.machine()]
+    code = (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nfound = {}\n"
+        "def attempt(name, *args):\n"
+        "    ctypes.set_errno(0)\n"
+        "    result = getattr(libc, name)(*args)\n"
+        "    found[name] = 'errno %d' % ctypes.get_errno() if result == -1 else 'allowed'\n"
+        "attempt('unshare', 0x10000000)\n"  # CLONE_NEWUSER
+        "attempt('ptrace', 0, 0, 0, 0)\n"  # PTRACE_TRACEME
+        f"attempt('syscall', {keyctl}, 0, 0, 0)\n"  # keyctl(KEYCTL_GET_KEYRING_ID)
+        "attempt('personality', 0x0040000)\n"  # ADDR_NO_RANDOMIZE
+        "raise RuntimeError('syscalls %s' % sorted(found.items()))"
+    )
+    found = _payload_report(people, pickle_model, code, models)
+    assert found == (
+        "RuntimeError: syscalls [('personality', 'errno 1'), ('ptrace', 'errno 1'), "
+        "('syscall', 'errno 1'), ('unshare', 'errno 1')]"
+    )
+
+
+def test_a_payload_holds_no_capability_even_in_its_bounding_set(people, pickle_model, models):
+    code = (  # PR_CAPBSET_READ is 23; _LINUX_CAPABILITY_VERSION_3 is 0x20080522
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "bounding = [cap for cap in range(64) if libc.prctl(23, cap, 0, 0, 0) == 1]\n"
+        "header = (ctypes.c_uint32 * 2)(0x20080522, 0)\n"
+        "data = (ctypes.c_uint32 * 6)()\n"
+        "libc.capget(header, data)\n"
+        "raise RuntimeError('bounding %s effective-permitted-inheritable %s'\n"
+        "                   % (bounding, list(data)))"
+    )
+    found = _payload_report(people, pickle_model, code, models)
+    assert found == "RuntimeError: bounding [] effective-permitted-inheritable [0, 0, 0, 0, 0, 0]"
+
+
+def test_a_payload_learns_no_host_path_from_the_mount_table(people, pickle_model, models):
+    code = (
+        "found = []\n"
+        "for path in ('/proc/self/mountinfo', '/proc/1/mountinfo', '/proc/self/mounts'):\n"
+        "    try:\n"
+        "        found += [' '.join(line.split()[3:5]) for line in open(path)]\n"
+        "    except OSError as exc:\n"
+        "        found.append('%s: %s' % (path, exc.strerror))\n"
+        "raise RuntimeError('mounts %s' % found)"
+    )
+    found = _payload_report(people, pickle_model, code, models)
+    for host_path in (str(settings.PORTAL_SANDBOX_DIR), str(settings.BASE_DIR), "/work"):
+        assert host_path not in found
+    assert "/proc/self/mountinfo: No such file or directory" in found
