@@ -304,7 +304,7 @@ def take_output(scratch: Path, name: str, destination: Path, max_bytes: int | No
             )
         if found.st_size > limit:
             raise SandboxFailure(
-                f"The sandbox produced a {name} larger than {limit / 2**20:.0f} MB."
+                f"The sandbox produced a {name} larger than the {limit:,} bytes the portal accepts."
             )
         digest = hashlib.sha256()
         written = 0

@@ -389,3 +389,122 @@ def test_a_payload_learns_no_host_path_from_the_mount_table(people, pickle_model
     for host_path in (str(settings.PORTAL_SANDBOX_DIR), str(settings.BASE_DIR), "/work"):
         assert host_path not in found
     assert "/proc/self/mountinfo: No such file or directory" in found
+
+
+@pytest.fixture
+def scratch():
+    folder = sandbox.new_scratch()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_output_folder_replaced_by_a_link_to_a_host_folder_is_refused(scratch, tmp_path):
+    host = tmp_path / "another-jobs-output"
+    host.mkdir()
+    (host / "canonical.skops").write_bytes(b"PK a real model")
+    (scratch / "out").rmdir()
+    (scratch / "out").symlink_to(host)
+
+    with pytest.raises(sandbox.SandboxFailure) as refused:
+        sandbox.take_output(scratch, "canonical.skops", scratch / "taken")
+    assert refused.value.message == (
+        "The model replaced its output folder with a link; nothing was read from it."
+    )
+    assert not (scratch / "taken").exists()
+
+
+def test_an_output_file_replaced_by_a_link_to_a_host_file_is_refused(scratch, tmp_path):
+    host_file = tmp_path / "canonical.skops"
+    host_file.write_bytes(b"PK a real model")
+    (scratch / "out" / "canonical.skops").symlink_to(host_file)
+
+    with pytest.raises(sandbox.SandboxFailure) as refused:
+        sandbox.take_output(scratch, "canonical.skops", scratch / "taken")
+    assert refused.value.message == (
+        "The model replaced its output file canonical.skops with a link; nothing was read from it."
+    )
+    assert not (scratch / "taken").exists()
+
+
+def test_a_fifo_or_a_hard_link_in_the_output_folder_is_refused_without_blocking(scratch):
+    import os
+
+    os.mkfifo(scratch / "out" / "expected.npy")
+    (scratch / "in" / "holdout.csv").write_text("a,b\n")
+    os.link(scratch / "in" / "holdout.csv", scratch / "out" / "canonical.skops")
+    for name in ("expected.npy", "canonical.skops"):
+        with pytest.raises(sandbox.SandboxFailure) as refused:
+            sandbox.take_output(scratch, name, scratch / "taken")
+        assert refused.value.message == (
+            f"The sandbox produced {name} as something other than a plain file."
+        )
+    assert not (scratch / "taken").exists()
+
+
+def test_an_output_file_is_copied_with_its_digest_and_bounded(scratch):
+    import hashlib
+
+    (scratch / "out" / "canonical.skops").write_bytes(b"PK" * 1000)
+    digest = sandbox.take_output(scratch, "canonical.skops", scratch / "taken")
+    assert digest == hashlib.sha256(b"PK" * 1000).hexdigest()
+    assert (scratch / "taken").read_bytes() == b"PK" * 1000
+    with pytest.raises(sandbox.SandboxFailure) as refused:
+        sandbox.take_output(scratch, "canonical.skops", scratch / "again", max_bytes=1999)
+    assert refused.value.message == (
+        "The sandbox produced a canonical.skops larger than the 1,999 bytes the portal accepts."
+    )
+
+
+def test_the_stored_canonical_copy_is_the_one_the_trusted_stage_wrote(people, alices_model, models):
+    from apps.registry import storage
+
+    version = upload(alices_model, people.alice, models.logistic, holdout=models.holdout)
+    report = ValidationReport.objects.get(job=validate_now(version))
+    assert report.outcome == ValidationReport.Outcome.PASSED, report.reasons
+    stored = version.files.get(role="canonical")
+    assert stored.sha256 == report.data["canonical"]["sha256"] == storage.sha256_of(stored.key)
+
+
+def test_a_canonical_copy_altered_before_it_is_stored_fails_validation(
+    people, alices_model, models
+):
+    """Whatever changes the copy between the trusted stage and storage (another model put in
+    its place), the stored copy must be the one whose digest that stage reported."""
+    from apps.jobs import services as jobs
+    from apps.jobs.models import Job
+    from apps.validation import services as validation
+
+    version = upload(alices_model, people.alice, models.logistic, holdout=models.holdout)
+    job = validation.jobs_of(version).get(status=Job.Status.QUEUED)
+
+    def execute_then_swap(job: Job) -> validation.Produced:
+        produced = validation.run_validation(job)
+        assert produced.canonical is not None
+        produced.canonical.write_bytes(models.boosting)
+        return produced
+
+    jobs.run(
+        str(job.uuid),
+        worker="in-process",
+        execute=execute_then_swap,
+        commit=validation.store_validation,
+    )
+    report = ValidationReport.objects.get(job=job)
+    version.refresh_from_db()
+    assert report.outcome == ValidationReport.Outcome.ERROR
+    assert report.reasons == [
+        "The canonical .skops copy to be stored is not the one the validation stage wrote (its "
+        "SHA-256 differs), so it was not kept. Re-run validation."
+    ]
+    assert version.status == ModelVersion.Status.VALIDATION_FAILED
+    assert not version.files.filter(role="canonical").exists()
+
+
+def test_a_canonical_copy_in_the_folder_other_than_the_reported_one_is_not_taken(scratch):
+    from apps.validation import services as validation
+
+    (scratch / "out" / "canonical.skops").write_bytes(b"PK another model")
+    with pytest.raises(sandbox.SandboxFailure) as refused:
+        validation._take_canonical(scratch, {"canonical": {"sha256": "0" * 64}})
+    assert refused.value.kind == "integrity"
+    assert "is not the one the validation stage wrote" in refused.value.message
