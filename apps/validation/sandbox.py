@@ -3,8 +3,10 @@
 With bubblewrap the child gets: no network (its own network namespace: the host's loopback, where
 the database and broker listen, does not exist there), its own PID namespace, a read-only view of
 the system and the Python installation only (not the portal's code, settings or data), a private
-writable scratch folder, an empty environment, no capabilities, uid 65534, and resource limits. The
-worker kills its whole process group at the wall-clock limit.
+writable scratch folder, no /proc, an empty environment, no capabilities (an empty bounding set
+too), a seccomp filter (``seccomp.py``), uid 65534, and resource limits. The worker kills its
+whole process group at the wall-clock limit, and takes files out of the scratch folder through a
+walk that refuses links (``take_output``).
 
 Without bubblewrap (or where the kernel refuses namespaces) the child still runs with the limits,
 an empty environment and its own scratch folder, but pickle formats are refused: only `.skops`

@@ -338,6 +338,22 @@ def _payload_report(people, model, code: str, models) -> str:
     return report.reasons[0]
 
 
+def test_a_payload_can_neither_move_nor_remove_its_output_folder(people, pickle_model, models):
+    code = (
+        "import os\nfound = []\n"
+        "for attempt in (lambda: os.rename('/scratch/out', '/scratch/was-out'),\n"
+        "                lambda: os.rmdir('/scratch/out')):\n"
+        "    try:\n"
+        "        attempt()\n"
+        "        found.append('done')\n"
+        "    except OSError as exc:\n"
+        "        found.append(exc.strerror)\n"
+        "raise RuntimeError('out %s' % found)"
+    )
+    found = _payload_report(people, pickle_model, code, models)
+    assert found == "RuntimeError: out ['Device or resource busy', 'Device or resource busy']"
+
+
 def test_a_payload_cannot_open_namespaces_trace_or_use_keyrings(people, pickle_model, models):
     import platform
 
