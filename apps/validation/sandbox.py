@@ -3,8 +3,10 @@
 With bubblewrap the child gets: no network (its own network namespace: the host's loopback, where
 the database and broker listen, does not exist there), its own PID namespace, a read-only view of
 the system and the Python installation only (not the portal's code, settings or data), a private
-writable scratch folder, an empty environment, no capabilities, uid 65534, and resource limits. The
-worker kills its whole process group at the wall-clock limit.
+writable scratch folder, no /proc, an empty environment, no capabilities (an empty bounding set
+too), a seccomp filter (``seccomp.py``), uid 65534, and resource limits. The worker kills its
+whole process group at the wall-clock limit, and takes files out of the scratch folder through a
+walk that refuses links (``take_output``).
 
 Without bubblewrap (or where the kernel refuses namespaces) the child still runs with the limits,
 an empty environment and its own scratch folder, but pickle formats are refused: only `.skops`
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -27,12 +30,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
+
+from apps.validation import seccomp
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +83,17 @@ def _python_paths() -> list[str]:
     return sorted(p for p in paths if not p.startswith("/usr/"))
 
 
-def _bwrap_command(scratch: Path, argv: list[str]) -> list[str]:
+@contextlib.contextmanager
+def _seccomp_program() -> Iterator[int]:
+    """A file descriptor holding the seccomp filter, for bubblewrap's ``--seccomp``."""
+    with tempfile.TemporaryFile() as program:
+        program.write(seccomp.program())
+        program.flush()
+        program.seek(0)
+        yield program.fileno()
+
+
+def _bwrap_command(scratch: Path, argv: list[str], *, seccomp_fd: int) -> list[str]:
     as_root = os.geteuid() == 0
     command = [
         "bwrap",
@@ -94,8 +109,11 @@ def _bwrap_command(scratch: Path, argv: list[str]) -> list[str]:
     ]
     if as_root:
         # Namespaces as real root, then the child drops to uid 65534 itself: only a non-root uid
-        # is held to RLIMIT_NPROC, and it can still read a Python installed under /root.
+        # is held to RLIMIT_NPROC, and it can still read a Python installed under /root. It
+        # empties its capability bounding set first (bwrap leaves it full for root), which
+        # takes CAP_SETPCAP.
         command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        command += ["--cap-add", "CAP_SETPCAP"]
     else:
         command += ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)]
     # The sandbox's own empty /tmp first: a Python installed under /tmp (a checkout there) is
@@ -123,12 +141,19 @@ def _bwrap_command(scratch: Path, argv: list[str]) -> list[str]:
         "--bind",
         str(scratch),
         SANDBOX_SCRATCH,
+        # out/ is a mount point of its own inside: the child cannot rename or remove it, so it
+        # cannot put a link to a host folder in its place (the worker's walk refuses one anyway).
+        "--bind",
+        str(scratch / "out"),
+        f"{SANDBOX_SCRATCH}/out",
         "--chdir",
         SANDBOX_SCRATCH,
         "--dev",
         "/dev",
-        "--proc",
-        "/proc",
+        # No /proc: its mountinfo names the host folders bound here (the scratch folder's path
+        # above all, what a link to a host folder would aim at), and nothing in the engine needs it.
+        "--seccomp",
+        str(seccomp_fd),
         *argv,
     ]
     return command
@@ -142,15 +167,20 @@ def isolation() -> Isolation:
     if shutil.which("bwrap") is None:
         return Isolation(False, "bubblewrap (bwrap) is not installed on the worker")
     scratch = Path(tempfile.mkdtemp(prefix="probe-", dir=_scratch_root()))
+    (scratch / "out").mkdir()
     try:
-        result = subprocess.run(  # noqa: S603 - fixed command, no shell
-            _bwrap_command(scratch, [sys.executable, "-I", "-c", "pass"]),
-            env={},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        with _seccomp_program() as seccomp_fd:
+            result = subprocess.run(  # noqa: S603 - fixed command, no shell
+                _bwrap_command(
+                    scratch, [sys.executable, "-I", "-c", "pass"], seccomp_fd=seccomp_fd
+                ),
+                env={},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                pass_fds=(seccomp_fd,),
+            )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Isolation(False, f"bubblewrap could not start: {exc}")
     finally:
@@ -161,7 +191,7 @@ def isolation() -> Isolation:
     return Isolation(
         True,
         "bubblewrap: no network, read-only system, private scratch folder, "
-        "uid 65534, resource limits",
+        "uid 65534, no capabilities, seccomp filter, resource limits",
     )
 
 
@@ -219,26 +249,82 @@ def new_scratch(owner: str = "") -> Path:
     return scratch
 
 
-def take_regular_file(source: Path, destination: Path, max_bytes: int | None = None) -> None:
-    """Copy a file the sandbox wrote out of its scratch folder, refusing anything but a plain file.
+def _describe(name: str, dir_fd: int) -> str:
+    """What stands at ``name`` in the folder ``dir_fd``, for a refusal's message."""
+    try:
+        found = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return "missing"
+    return "link" if stat.S_ISLNK(found.st_mode) else "other"
 
-    What an uploaded model left there may be a symbolic link to a host file, a FIFO that blocks
-    the worker, or larger than any model: it is opened without following links and checked
-    before a byte is read.
+
+def take_output(scratch: Path, name: str, destination: Path, max_bytes: int | None = None) -> str:
+    """Copy ``out/<name>`` out of a scratch folder the sandbox wrote in, and return its SHA-256.
+
+    Code in an uploaded model may have replaced ``out/`` or the file with a symbolic link to a
+    host folder or file (another job's output, say), a FIFO that blocks the worker, a hard link,
+    or something larger than any model. So the walk opens each component relative to the one
+    before, never following a link (``O_NOFOLLOW`` at every step, the folder with
+    ``O_DIRECTORY``), checks what it opened with ``fstat`` before a byte is read, and reads at
+    most ``max_bytes``. ``destination`` is created, never opened if it exists.
     """
     limit = max_bytes if max_bytes is not None else settings.PORTAL_SKOPS_MAX_BYTES
+    nofollow = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    root = os.open(scratch, nofollow | os.O_DIRECTORY)
     try:
-        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        raise SandboxFailure(
-            f"The sandbox did not produce {source.name} as a plain file ({exc.strerror})."
-        ) from None
+        try:
+            folder = os.open("out", nofollow | os.O_DIRECTORY, dir_fd=root)
+        except OSError:
+            if _describe("out", root) == "link":
+                raise SandboxFailure(
+                    "The model replaced its output folder with a link; nothing was read from it.",
+                    "unsafe",
+                ) from None
+            raise SandboxFailure("The sandbox left no output folder.") from None
+        try:
+            try:
+                fd = os.open(name, nofollow | os.O_NONBLOCK, dir_fd=folder)
+            except OSError as exc:
+                if _describe(name, folder) == "link":
+                    raise SandboxFailure(
+                        f"The model replaced its output file {name} with a link; nothing was "
+                        "read from it.",
+                        "unsafe",
+                    ) from None
+                raise SandboxFailure(
+                    f"The sandbox did not produce {name} as a plain file ({exc.strerror})."
+                ) from None
+        finally:
+            os.close(folder)
+    finally:
+        os.close(root)
     with os.fdopen(fd, "rb") as handle:
-        status = os.fstat(handle.fileno())
-        if not stat.S_ISREG(status.st_mode) or status.st_size > limit:
-            raise SandboxFailure(f"The sandbox produced an unusable {source.name}.")
-        with open(destination, "wb") as target:
-            shutil.copyfileobj(handle, target, length=2**20)
+        found = os.fstat(handle.fileno())
+        if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
+            raise SandboxFailure(
+                f"The sandbox produced {name} as something other than a plain file.", "unsafe"
+            )
+        if found.st_size > limit:
+            raise SandboxFailure(
+                f"The sandbox produced a {name} larger than the {limit:,} bytes the portal accepts."
+            )
+        digest = hashlib.sha256()
+        written = 0
+        target_fd = os.open(
+            destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+        try:
+            with os.fdopen(target_fd, "wb") as target:
+                while chunk := handle.read(2**20):
+                    written += len(chunk)
+                    if written > limit:  # grown since fstat: something still writes there
+                        raise SandboxFailure(f"The sandbox produced a {name} that kept growing.")
+                    digest.update(chunk)
+                    target.write(chunk)
+        except BaseException:
+            destination.unlink(missing_ok=True)
+            raise
+    return digest.hexdigest()
 
 
 def _interpret_exit(
@@ -280,20 +366,27 @@ def run(
         **spec,
         "limits": asdict(limits),
         "drop_to_uid": NOBODY if isolated and os.geteuid() == 0 else None,
+        "isolated": isolated,
     }
     (scratch / "job.json").write_text(json.dumps(spec))
-    if isolated:
-        if os.geteuid() == 0:
-            for path in [scratch, *scratch.rglob("*")]:
-                os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
-        command = _bwrap_command(
-            scratch, [sys.executable, "-I", "-B", f"{SANDBOX_ENGINE}/child.py"]
-        )
-    else:
-        command = [sys.executable, "-I", "-B", str(ENGINE_DIR / "child.py")]
     stderr_tail: list[str] = []
     timed_out = False
-    with tempfile.TemporaryFile() as result_file:
+    with contextlib.ExitStack() as stack:
+        result_file = stack.enter_context(tempfile.TemporaryFile())
+        if isolated:
+            if os.geteuid() == 0:
+                for path in [scratch, *scratch.rglob("*")]:
+                    os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+            seccomp_fd = stack.enter_context(_seccomp_program())
+            command = _bwrap_command(
+                scratch,
+                [sys.executable, "-I", "-B", f"{SANDBOX_ENGINE}/child.py"],
+                seccomp_fd=seccomp_fd,
+            )
+            passed: tuple[int, ...] = (seccomp_fd,)
+        else:
+            command = [sys.executable, "-I", "-B", str(ENGINE_DIR / "child.py")]
+            passed = ()
         process = subprocess.Popen(  # noqa: S603 - fixed command, no shell
             command,
             stdin=subprocess.DEVNULL,
@@ -302,6 +395,7 @@ def run(
             env={},
             cwd=scratch,
             start_new_session=True,
+            pass_fds=passed,
         )
         assert process.stderr is not None
         deadline = time.monotonic() + limits.wall_seconds

@@ -80,6 +80,7 @@ class Produced:
     results: list[dict[str, Any]] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
     canonical: Path | None = None
+    canonical_sha256: str = ""
     champion_id: int | None = None
     isolated: bool = False
     duration_ms: int = 0
@@ -116,11 +117,28 @@ def _convert_pickle(spec: dict[str, Any], scratch: Path, limits: sandbox.Limits)
             shutil.copyfile(scratch / name, own / name)
         convert = {**spec, "mode": "convert", "reference": None, "champion": None}
         sandbox.run(convert, own, limits=limits)
-        made = own / "out"
-        sandbox.take_regular_file(made / "canonical.skops", scratch / "in" / "converted.skops")
-        sandbox.take_regular_file(made / "expected.npy", scratch / "in" / "expected.npy")
+        sandbox.take_output(own, "canonical.skops", scratch / "in" / "converted.skops")
+        sandbox.take_output(own, "expected.npy", scratch / "in" / "expected.npy")
     finally:
         shutil.rmtree(own, ignore_errors=True)
+
+
+def _take_canonical(scratch: Path, report: dict[str, Any]) -> tuple[Path, str]:
+    """The canonical copy the trusted stage wrote, taken out of its folder, and its digest.
+
+    The stage reports the SHA-256 of what it wrote in its JSON result; a file in ``out/`` with
+    any other digest is not that copy, and is not kept.
+    """
+    reported = str(report.get("canonical", {}).get("sha256", ""))
+    taken = scratch / "canonical.skops"
+    found = sandbox.take_output(scratch, "canonical.skops", taken)
+    if found != reported:
+        raise sandbox.SandboxFailure(
+            "The canonical .skops copy in the sandbox's folder is not the one the validation "
+            "stage wrote (its SHA-256 differs), so it is not kept.",
+            "integrity",
+        )
+    return taken, found
 
 
 def run_validation(job: Job) -> Produced:
@@ -204,7 +222,7 @@ def run_validation(job: Job) -> Produced:
         produced.outcome = (
             ValidationReport.Outcome.FAILED if failed else ValidationReport.Outcome.PASSED
         )
-        produced.canonical = scratch / "out" / "canonical.skops"
+        produced.canonical, produced.canonical_sha256 = _take_canonical(scratch, report)
     except sandbox.SandboxFailure as failure:
         produced.reasons = [failure.message]
         produced.report = {"error": failure.message, "error_kind": failure.kind}
@@ -219,6 +237,17 @@ def store_validation(job: Job, produced: Produced) -> dict[str, Any]:
     """Store the report (inside the job's completion transaction) and move the version on."""
     try:
         version = ModelVersion.objects.select_for_update().get(pk=produced.version_id)
+        if produced.canonical is not None and not _store_canonical(
+            version, produced.canonical, produced.canonical_sha256
+        ):
+            message = (
+                "The canonical .skops copy to be stored is not the one the validation stage "
+                "wrote (its SHA-256 differs), so it was not kept. Re-run validation."
+            )
+            produced.outcome = ValidationReport.Outcome.ERROR
+            produced.reasons = [message]
+            produced.report = {"error": message, "error_kind": "integrity"}
+            produced.results = []
         report = ValidationReport.objects.create(
             version=version,
             job=job,
@@ -231,8 +260,6 @@ def store_validation(job: Job, produced: Produced) -> dict[str, Any]:
             isolated=produced.isolated,
             duration_ms=produced.duration_ms,
         )
-        if produced.canonical is not None:
-            _store_canonical(version, produced.canonical)
         before = version.status
         if before in RERUNNABLE:
             version.status = (
@@ -322,11 +349,21 @@ def _job_failed(job: Job) -> None:
     _announce(version, ValidationReport.Outcome.ERROR, reasons)
 
 
-def _store_canonical(version: ModelVersion, path: Path) -> None:
-    """Keep the validated canonical .skops copy that deployment will load (one per version)."""
+def _store_canonical(version: ModelVersion, path: Path, sha256: str) -> bool:
+    """Keep the validated canonical .skops copy that deployment will load (one per version).
+
+    ``sha256`` is the digest the trusted stage reported for the copy it wrote: what is stored
+    (and recorded, and checked before every later load) must be exactly that. Returns False,
+    storing nothing, if it is not.
+    """
     previous = version.files.filter(role=StoredFile.Role.CANONICAL).first()
     with open(path, "rb") as handle:
         blob = storage.save(File(handle))
+    # Read back from the storage, not only hashed on the way in: what deployment will load.
+    if blob.sha256 != sha256 or storage.sha256_of(blob.key) != sha256:
+        key = blob.key
+        transaction.on_commit(lambda: storage.delete([key]), robust=True)
+        return False
     if previous is not None:
         old_key = previous.key
         previous.delete()
@@ -340,6 +377,7 @@ def _store_canonical(version: ModelVersion, path: Path) -> None:
         size=blob.size,
         sha256=blob.sha256,
     )
+    return True
 
 
 def start_validation(version: ModelVersion, *, actor: User | None) -> Job:

@@ -16,6 +16,7 @@ Two modes:
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import importlib
 import json
 import os
@@ -25,18 +26,50 @@ from pathlib import Path
 from typing import Any
 
 _PR_SET_NO_NEW_PRIVS = 38
+_PR_CAPBSET_READ = 23
+_PR_CAPBSET_DROP = 24
+_CAPABILITY_VERSION_3 = 0x20080522
+_CAPABILITIES = range(64)  # past the kernel's last one, prctl answers EINVAL
+
+
+def _empty_bounding_set(libc: ctypes.CDLL) -> None:
+    """Drop every capability from the bounding set (takes CAP_SETPCAP), so that nothing this
+    process or its children execute can ever gain one back."""
+    for cap in _CAPABILITIES:
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:
+            raise SystemExit(f"could not drop capability {cap} from the bounding set")
+
+
+def _clear_capabilities(libc: ctypes.CDLL) -> None:
+    """Effective, permitted and inheritable sets to nothing (lowering needs no privilege)."""
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    if libc.capset(header, data) != 0:
+        raise SystemExit("could not clear the capability sets")
+
+
+def _check_no_capabilities(libc: ctypes.CDLL) -> None:
+    held = [cap for cap in _CAPABILITIES if libc.prctl(_PR_CAPBSET_READ, cap, 0, 0, 0) == 1]
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    if held or libc.capget(header, data) != 0 or any(data):
+        raise SystemExit(f"the sandbox still holds capabilities (bounding set {held})")
 
 
 def _lock_down(spec: dict[str, Any]) -> None:
     """Give up privileges and set the limits. Runs before any uploaded file is opened."""
+    libc = ctypes.CDLL(None, use_errno=True)
     uid = spec.get("drop_to_uid")
     if uid is not None and os.getuid() == 0:
         os.setgroups([])
         os.setgid(uid)
-        os.setuid(uid)  # clears every remaining capability
+        _empty_bounding_set(libc)
+        os.setuid(uid)  # clears the effective and permitted capabilities
         if os.getuid() == 0:
             raise SystemExit("could not drop root privileges")
-    libc = ctypes.CDLL(None, use_errno=True)
+    if spec.get("isolated"):
+        _clear_capabilities(libc)
+        _check_no_capabilities(libc)
     libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # no setuid program can give them back
     limits = spec["limits"]
     memory = limits["memory_mb"] * 2**20
@@ -53,15 +86,24 @@ def _lock_down(spec: dict[str, Any]) -> None:
 
 
 def _peak_memory_mb() -> float | None:
-    """This process's own peak resident memory (VmHWM). ru_maxrss would do inside bubblewrap, but
-    without it the child starts from the worker, whose resident size ru_maxrss carries over."""
+    """This process's own peak resident memory (VmHWM). Inside bubblewrap there is no /proc, and
+    ru_maxrss is the child's own (bubblewrap started it); without bubblewrap the child starts
+    from the worker, whose resident size ru_maxrss carries over, so /proc is read there."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
-        pass
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(2**20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def progress(percent: int, step: str) -> None:
@@ -156,7 +198,13 @@ def validate(spec: dict[str, Any]) -> dict[str, Any]:
             "cannot be deployed in its place.",
             "model",
         )
-    built["canonical"] = {"predictions_match": True, "rows_checked": len(sample)}
+    # The digest of the copy this stage wrote, over this stage's own channel: the worker stores
+    # the copy only if what it takes out of the folder has this digest.
+    built["canonical"] = {
+        "predictions_match": True,
+        "rows_checked": len(sample),
+        "sha256": _sha256(Path("out/canonical.skops")),
+    }
     built["peak_memory_mb"] = _peak_memory_mb()
     return {"report": built}
 
