@@ -133,12 +133,12 @@ def test_long_lines_after_short_ones_are_read_in_chunks_of_bounded_memory(tmp_pa
     # The first 64 KB have short lines; chunks sized on them took the whole file at once.
     path = tmp_path / "holdout.csv"
     short = "".join(f"{i},a\n" for i in range(20_000))
-    long = "".join(f"{i},{'b' * 500_000}\n" for i in range(60))
+    long = "".join(f"{i},{'b' * 500_000}\n" for i in range(120))
     path.write_text("n,text\n" + short + long)
     rows, added = _measured(path)
     print(f"{path.stat().st_size / 2**20:.0f} MB CSV: {added / 2**20:.1f} MB more memory")
-    assert rows == 20_060
-    assert added < path.stat().st_size / 3
+    assert rows == 20_120
+    assert added < path.stat().st_size / 4  # read whole: 2 bytes of memory per byte of file
 
 
 def test_a_csv_wider_than_the_column_limit_is_refused_with_a_message():
