@@ -35,6 +35,7 @@ urlpatterns = [
     path("inbox/", include("apps.notifications.urls")),
     path("audit/", include("apps.audit.urls")),
     path("jobs/", include("apps.jobs.urls")),
+    path("monitoring/", include("apps.monitoring.urls")),
     path("models/", include("apps.registry.urls")),
     path("", include("apps.validation.urls")),
     path("", include("apps.reviews.urls")),

@@ -17,6 +17,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items.append(("Models", reverse("registry:model-list")))
     items.append(("Reviews", reverse("reviews:queue")))
     items.append(("Deployments", reverse("deployments:history")))
+    items.append(("Monitoring", reverse("monitoring:portfolio")))
     items.append(("Jobs", reverse("jobs:list")))
     items.append(("Policies", reverse("validation:policies")))
     if user.has_perm("audit.view_auditevent"):

@@ -63,3 +63,41 @@ class Bucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment_id} {self.get_span_display()} from {self.start:%Y-%m-%d %H:%M}"
+
+
+class Health(models.Model):
+    """How one live deployment is doing over the last 24 hours, as the last evaluation found it:
+    what the portfolio lists, filters and sorts without reading a bucket."""
+
+    class State(models.TextChoices):
+        # In the order the portfolio sorts by: what needs attention first.
+        ALERT = "alert", "Alert"
+        WARNING = "warning", "Warning"
+        NO_TRAFFIC = "no_traffic", "No traffic"
+        WAITING = "waiting", "Waiting for data"
+        HEALTHY = "healthy", "Healthy"
+
+    permission_parent = "deployment"
+
+    deployment = models.OneToOneField(Deployment, on_delete=models.CASCADE, related_name="health")
+    state = models.CharField(max_length=12, choices=State.choices)
+    rank = models.PositiveSmallIntegerField(
+        help_text="The state's place in State: sorts worst first."
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    evaluated_at = models.DateTimeField()
+    requests = models.PositiveBigIntegerField(default=0)
+    rows = models.PositiveBigIntegerField(default=0)
+    latency_p95_ms = models.FloatField(null=True, blank=True)
+    drifted_feature = models.CharField(max_length=200, blank=True)
+    drifted_psi = models.FloatField(null=True, blank=True)
+    score_psi = models.FloatField(null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "health"
+        indexes = [models.Index(fields=["rank"])]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}: {self.state}"

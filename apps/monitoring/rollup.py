@@ -63,7 +63,8 @@ def latency_percentile(counts: list[int], q: float) -> float | None:
     return float(LATENCY_EDGES_MS[min(index, len(LATENCY_EDGES_MS) - 1)])
 
 
-def _add(into: list[int], more: list[int]) -> list[int]:
+def add_counts(into: list[int], more: list[int]) -> list[int]:
+    """Two bin counts added bin by bin (an empty list is zero counts)."""
     if not into:
         return list(more)
     return [a + b for a, b in zip(into, more, strict=True)]
@@ -186,9 +187,8 @@ def _store(partials: dict[tuple[int, int, datetime], _Partial]) -> None:
     """Add this run's partials to their buckets (the cursor's lock makes this run the only
     writer)."""
     deployments = Deployment.objects.in_bulk({key[0] for key in partials})
-    baselines = {
-        pk: evidence.baseline_of(deployment.version_id) for pk, deployment in deployments.items()
-    }
+    by_version = evidence.baselines_of([d.version_id for d in deployments.values()])
+    baselines = {pk: by_version.get(d.version_id) for pk, d in deployments.items()}
     existing = {
         (b.deployment_id, b.span, b.start): b
         for b in Bucket.objects.filter(
@@ -207,12 +207,12 @@ def _store(partials: dict[tuple[int, int, datetime], _Partial]) -> None:
         bucket.requests += partial.requests
         bucket.rows += partial.rows
         bucket.latency_ms_sum += partial.latency_ms_sum
-        bucket.latency_counts = _add(bucket.latency_counts, latency_bins(partial.latencies))
+        bucket.latency_counts = add_counts(bucket.latency_counts, latency_bins(partial.latencies))
         features, score = _counted(partial, baselines.get(key[0]))
         for name, counts in features.items():
-            bucket.feature_counts[name] = _add(bucket.feature_counts.get(name, []), counts)
+            bucket.feature_counts[name] = add_counts(bucket.feature_counts.get(name, []), counts)
         if score:
-            bucket.score_counts = _add(bucket.score_counts, score)
+            bucket.score_counts = add_counts(bucket.score_counts, score)
     Bucket.objects.bulk_create(created, batch_size=500)
     Bucket.objects.bulk_update(
         changed,

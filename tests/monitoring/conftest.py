@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from django.utils import timezone
 
 from apps.deployments.models import Deployment, Environment, PredictionLog
 from apps.jobs.models import Job
+from apps.registry import services as registry
 from apps.registry.models import ModelVersion
 from apps.validation.engine import metrics
 from apps.validation.models import ValidationReport
@@ -29,6 +31,9 @@ class Live:
 @pytest.fixture
 def live(people, alices_model, files) -> Live:
     version = new_version(alices_model, people.alice, files, status=ModelVersion.Status.APPROVED)
+    # As its review request left it: submitted, and model operations see the model.
+    ModelVersion.objects.filter(pk=version.pk).update(submitted_at=timezone.now())
+    registry.grant_model_operations(alices_model)
     rng = np.random.default_rng(7)
     reference = pd.DataFrame(
         {"income": rng.normal(50, 10, 500), "segment": rng.choice(["a", "b", "c"], 500)}

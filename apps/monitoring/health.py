@@ -1,0 +1,108 @@
+"""The health of every live deployment over the last 24 hours, from hourly buckets.
+
+Until monitoring policies exist (per risk tier, versioned), the levels are the issue's defaults:
+PSI 0.1 is a warning and 0.25 an alert, for any feature and for the score, judged once a window
+holds ``MIN_ROWS`` rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.deployments.models import Deployment
+from apps.monitoring.models import Bucket, Health
+from apps.monitoring.rollup import add_counts, bucket_start, latency_percentile
+from apps.validation import evidence
+from apps.validation.engine import metrics
+
+WINDOW = timedelta(hours=24)
+PSI_WARNING = 0.1
+PSI_ALERT = 0.25
+MIN_ROWS = 100
+_RANK = {state: i for i, state in enumerate(Health.State.values)}
+
+
+def _window_sums(buckets: list[Bucket]) -> dict[str, Any]:
+    total: dict[str, Any] = {"requests": 0, "rows": 0, "latency": [], "features": {}, "score": []}
+    for bucket in buckets:
+        total["requests"] += bucket.requests
+        total["rows"] += bucket.rows
+        total["latency"] = add_counts(total["latency"], bucket.latency_counts)
+        for name, counts in bucket.feature_counts.items():
+            total["features"][name] = add_counts(total["features"].get(name, []), counts)
+        if bucket.score_counts:
+            total["score"] = add_counts(total["score"], bucket.score_counts)
+    return total
+
+
+def judge(baseline: dict[str, Any] | None, sums: dict[str, Any]) -> dict[str, Any]:
+    """A deployment's health fields from its window's sums and its version's baseline."""
+    figures: dict[str, Any] = {
+        "requests": sums["requests"],
+        "rows": sums["rows"],
+        "latency_p95_ms": latency_percentile(sums["latency"], 0.95) if sums["latency"] else None,
+        "drifted_feature": "",
+        "drifted_psi": None,
+        "score_psi": None,
+    }
+    if not sums["requests"]:
+        return {**figures, "state": Health.State.NO_TRAFFIC, "reason": "No requests in 24 hours."}
+    if baseline is None:
+        reason = (
+            "Its validation fixed no baseline to compare with: re-run the version's validation."
+        )
+        return {**figures, "state": Health.State.WAITING, "reason": reason}
+    if sums["rows"] < MIN_ROWS:
+        reason = f"{sums['rows']} rows in 24 hours; drift is judged from {MIN_ROWS}."
+        return {**figures, "state": Health.State.WAITING, "reason": reason}
+    drift = [
+        (metrics.psi_of_counts(spec["counts"], counted), spec["feature"])
+        for spec in baseline["features"]
+        if (counted := sums["features"].get(spec["feature"]))
+    ]
+    drift = [(value, name) for value, name in drift if value is not None]
+    if drift:
+        figures["drifted_psi"], figures["drifted_feature"] = max(drift)
+    if sums["score"]:
+        figures["score_psi"] = metrics.psi_of_counts(baseline["score"]["counts"], sums["score"])
+    worst = max(v for v in (figures["drifted_psi"], figures["score_psi"], 0.0) if v is not None)
+    what = (
+        f"the score (PSI {figures['score_psi']:.2f})"
+        if figures["score_psi"] is not None and worst == figures["score_psi"]
+        else f"{figures['drifted_feature']} (PSI {figures['drifted_psi']:.2f})"
+    )
+    if worst >= PSI_ALERT:
+        return {**figures, "state": Health.State.ALERT, "reason": f"Drift in {what}."}
+    if worst >= PSI_WARNING:
+        return {**figures, "state": Health.State.WARNING, "reason": f"Some drift in {what}."}
+    return {**figures, "state": Health.State.HEALTHY, "reason": ""}
+
+
+def evaluate(now: datetime | None = None) -> int:
+    """Judge every live deployment over the last 24 hours; return how many."""
+    now = now or timezone.now()
+    live = list(Deployment.objects.filter(status=Deployment.Status.LIVE))
+    since = bucket_start(now - WINDOW, 3600)
+    by_deployment: dict[int, list[Bucket]] = defaultdict(list)
+    for bucket in Bucket.objects.filter(
+        span=Bucket.Span.HOUR, start__gt=since, start__lte=now, deployment__in=live
+    ):
+        by_deployment[bucket.deployment_id].append(bucket)
+    baselines = evidence.baselines_of([d.version_id for d in live])
+    with transaction.atomic():
+        for deployment in live:
+            judged = judge(
+                baselines.get(deployment.version_id),
+                _window_sums(by_deployment.get(deployment.pk, [])),
+            )
+            Health.objects.update_or_create(
+                deployment=deployment,
+                defaults={**judged, "rank": _RANK[judged["state"]], "evaluated_at": now},
+            )
+        Health.objects.exclude(deployment__in=live).delete()
+    return len(live)
