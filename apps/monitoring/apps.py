@@ -5,3 +5,9 @@ class MonitoringConfig(AppConfig):
     name = "apps.monitoring"
     label = "monitoring"
     verbose_name = "Monitoring"
+
+    def ready(self) -> None:
+        from apps.core.registry import DemoStep, registry
+        from apps.monitoring import demo
+
+        registry.demo_steps.add("monitoring", DemoStep("monitoring", demo.seed, order=40))

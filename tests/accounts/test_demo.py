@@ -18,8 +18,9 @@ from apps.accounts.models import Team
 from apps.audit.models import AuditEvent
 from apps.deployments import demo as story
 from apps.deployments import serving
-from apps.deployments.models import Deployment, Placement, ServingKey
+from apps.deployments.models import Deployment, Placement, PredictionLog, ServingKey
 from apps.jobs.models import Job
+from apps.monitoring.models import Bucket, Health
 from apps.registry import storage
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
 from apps.reviews.models import Decision, Review
@@ -48,7 +49,18 @@ def artifact_schema(stored: StoredFile) -> dict:
 
 
 # What each run may create; the second run must create none of it.
-COUNTED = (AuditEvent, Job, ValidationReport, Review, Decision, Deployment, Placement, ServingKey)
+COUNTED = (
+    AuditEvent,
+    Job,
+    ValidationReport,
+    Review,
+    Decision,
+    Deployment,
+    Placement,
+    ServingKey,
+    PredictionLog,
+    Bucket,
+)
 
 
 @dataclass(frozen=True)
@@ -229,3 +241,24 @@ def test_the_demo_story_is_played_through_the_services_once(seeded, client):
     assert counts() == seeded.counts
     for step in ("validated", "requested review", "approved", "deployed", "created", "note:"):
         assert step not in seeded.second
+
+
+def test_the_demo_production_model_has_two_weeks_of_traffic_and_is_in_alert(seeded, client):
+    production = Deployment.objects.get(
+        model__name="Retail loan default", environment__slug="production", status="live"
+    )
+    logs = PredictionLog.objects.filter(deployment=production)
+    assert 14 * 85 <= logs.count() <= 14 * 115
+    assert "loan sizes drift from day 10" in seeded.first
+    judged = Health.objects.get(deployment=production)
+    assert judged.state == Health.State.ALERT
+    assert judged.drifted_feature in {"loan_amount", "debt_to_income"}
+    assert 80 <= judged.requests <= 130 and judged.rows == 4 * judged.requests
+    # Nothing else live has traffic; ivan sees the alert first on his portfolio.
+    others = Health.objects.exclude(deployment=production)
+    assert {h.state for h in others} <= {Health.State.NO_TRAFFIC}
+    client.force_login(User.objects.get(username="ivan"))
+    page = client.get("/monitoring/").content.decode()
+    table = page[page.index("<tbody>") :]
+    assert table.index("Retail loan default") < table.index("No traffic")
+    assert "Drift in" in page
