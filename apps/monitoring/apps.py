@@ -8,6 +8,7 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.registry import DemoStep, registry
-        from apps.monitoring import demo
+        from apps.monitoring import dashboard, demo
 
+        registry.dashboard_panels.add("monitoring", dashboard.panels)
         registry.demo_steps.add("monitoring", DemoStep("monitoring", demo.seed, order=40))

@@ -108,3 +108,16 @@ def test_the_portfolio_reads_a_constant_number_of_queries(client, people, live):
             requested_by=people.ivan,
         )
     assert queries() == one
+
+
+@pytest.mark.parametrize(("who", "sees"), [("ivan", True), ("rita", True), ("bob", False)])
+def test_the_dashboard_shows_live_models_in_alert_to_those_who_may_see_them(
+    client, people, live, who, sees
+):
+    _requests(live, 40, income_mean=80)
+    rollup.fold()
+    health.evaluate()
+    client.force_login(getattr(people, who))
+    page = client.get("/").content.decode()
+    assert ("Live models needing attention" in page) is sees
+    assert ("Drift in income" in page) is sees
