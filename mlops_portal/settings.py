@@ -337,6 +337,12 @@ PORTAL_SERVING_MAX_BODY_BYTES = env_int("PORTAL_SERVING_MAX_BODY_MB", 20, minimu
 PORTAL_PREDICTION_LOG_FLUSH_SECONDS = (
     env_int("PORTAL_PREDICTION_LOG_FLUSH_MS", 1000, minimum=50) / 1000
 )
+# Records a serving process holds while the database cannot take them; past this the oldest are
+# dropped, and counted as lost on the deployment's page.
+PORTAL_PREDICTION_LOG_BUFFER = env_int("PORTAL_PREDICTION_LOG_BUFFER", 100_000, minimum=100)
+# Unknown model and environment names a serving process remembers as "not live here" (so that
+# probing them costs no query each), the oldest forgotten first.
+PORTAL_SERVING_MISSES_KEPT = 1024
 
 # Uploads above this size are spooled to a temporary file instead of memory. The first handler
 # stops a file passing its role's limit (PORTAL_MAX_*) before the others keep its bytes, and a

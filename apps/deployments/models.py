@@ -178,3 +178,19 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"feedback for {self.request_id}"
+
+
+class PredictionLogLoss(models.Model):
+    """Prediction records a serving process could not write, counted rather than lost silently:
+    shown on the deployment's version page."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="+")
+    lost = models.PositiveIntegerField()
+    reason = models.CharField(max_length=300)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.lost} lost: {self.reason}"

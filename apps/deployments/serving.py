@@ -15,18 +15,26 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import math
 import re
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    transaction,
+)
 
 from apps.audit.context import request_id_from
 from apps.deployments import inputs
@@ -134,36 +142,60 @@ class Response(Exception):
 
 
 class Models:
-    """The process-wide cache of live models, refreshed at most once a second each."""
+    """The process-wide cache of live models, refreshed at most once a second each.
+
+    Names that are not live (a probe, a typo) are remembered as misses too, so that asking again
+    costs no query, but only the ``PORTAL_SERVING_MISSES_KEPT`` latest: made-up names cannot
+    grow the cache without bound."""
 
     def __init__(self) -> None:
-        self._live: dict[tuple[str, str], Live | None] = {}
+        self._live: dict[tuple[str, str], Live] = {}
         self._checked: dict[tuple[str, str], float] = {}
+        self._misses: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _fresh(self, key: tuple[str, str], now: float) -> bool:
+        checked = self._checked.get(key, self._misses.get(key, -1e9))
+        return now - checked < settings.PORTAL_SERVING_REFRESH_SECONDS
 
     def get(self, model: str, environment: str) -> Live | None:
         key = (model, environment)
         now = time.monotonic()
-        if now - self._checked.get(key, -1e9) < settings.PORTAL_SERVING_REFRESH_SECONDS:
+        if self._fresh(key, now):
             return self._live.get(key)
         with self._lock:  # one thread refreshes; the others wait and find it fresh
-            if now - self._checked.get(key, -1e9) >= settings.PORTAL_SERVING_REFRESH_SECONDS:
+            if not self._fresh(key, now):
                 held = self._live.get(key)
                 try:
-                    self._live[key] = self._refresh(model, environment, held)
+                    found = self._refresh(model, environment, held)
                 except Exception:
                     if held is None:
                         raise
                     # The database is briefly unreachable, say: keep answering with what was
                     # live and keys that were valid a second ago, rather than fail every call.
                     logger.exception("could not refresh %s in %s", model, environment)
-                self._checked[key] = time.monotonic()
+                    found = held
+                self._remember(key, found)
             return self._live.get(key)
+
+    def _remember(self, key: tuple[str, str], found: Live | None) -> None:
+        checked = time.monotonic()
+        if found is not None:
+            self._live[key], self._checked[key] = found, checked
+            self._misses.pop(key, None)
+            return
+        self._live.pop(key, None)
+        self._checked.pop(key, None)
+        self._misses[key] = checked
+        self._misses.move_to_end(key)
+        while len(self._misses) > settings.PORTAL_SERVING_MISSES_KEPT:
+            self._misses.popitem(last=False)
 
     def forget(self) -> None:
         with self._lock:
             self._live.clear()
             self._checked.clear()
+            self._misses.clear()
 
     @staticmethod
     def _refresh(model: str, environment: str, held: Live | None) -> Live | None:
@@ -203,10 +235,17 @@ class Models:
 
 
 class PredictionLog:
-    """Prediction records buffered in memory and written in batches by one thread."""
+    """Prediction records buffered in memory and written in batches by one thread.
+
+    Nothing is dropped silently: while the database is unreachable the records wait (at most
+    ``PORTAL_PREDICTION_LOG_BUFFER``; past that the oldest go), a record the database refuses is
+    written on its own so that it cannot block the others, and whatever could not be written is
+    counted per deployment and stored as ``PredictionLogLoss`` rows once the database answers.
+    """
 
     def __init__(self) -> None:
         self._buffer: list[dict[str, Any]] = []
+        self._lost: Counter[tuple[int, str]] = Counter()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         # Tests that run the handler in their own process turn the thread off and flush() when
@@ -216,11 +255,28 @@ class PredictionLog:
     def add(self, record: dict[str, Any]) -> None:
         with self._lock:
             self._buffer.append(record)
+            self._bound()
             if self.in_background and (self._thread is None or not self._thread.is_alive()):
                 self._thread = threading.Thread(
                     target=self._run, name="prediction-log", daemon=True
                 )
                 self._thread.start()
+
+    def _bound(self) -> None:
+        """Drop the oldest records past the buffer's size, counted (the lock is held)."""
+        over = len(self._buffer) - settings.PORTAL_PREDICTION_LOG_BUFFER
+        if over > 0:
+            for record in self._buffer[:over]:
+                self._lost[(record["deployment_id"], _BUFFER_FULL)] += 1
+            del self._buffer[:over]
+
+    def holds(self, deployment_ids: Collection[int], request_id: str) -> int | None:
+        """The rows of a buffered prediction of these deployments, or None."""
+        with self._lock:
+            for record in reversed(self._buffer):
+                if record["request_id"] == request_id and record["deployment_id"] in deployment_ids:
+                    return int(record["rows"])
+        return None
 
     def _run(self) -> None:
         while True:
@@ -235,22 +291,73 @@ class PredictionLog:
         """Forget what is buffered: for tests, whose transactions roll the deployments back."""
         with self._lock:
             self._buffer.clear()
+            self._lost.clear()
 
     def flush(self) -> int:
-        """Write what is buffered (also called at exit and by tests)."""
+        """Write what is buffered (also called at exit and by tests); return how many were
+        written. Raises if the database is unreachable, keeping the records for the next try."""
         from apps.deployments.models import PredictionLog as Row
 
         with self._lock:
             batch, self._buffer = self._buffer, []
-        if not batch:
-            return 0
+        written = 0
         try:
-            Row.objects.bulk_create([Row(**record) for record in batch], batch_size=500)
-        except Exception:
+            if batch:
+                try:
+                    with transaction.atomic():
+                        Row.objects.bulk_create([Row(**r) for r in batch], batch_size=500)
+                    written = len(batch)
+                except (OperationalError, InterfaceError):
+                    raise
+                except (DatabaseError, ValueError, TypeError):
+                    # One record the database refuses must not stop the others.
+                    written = self._one_by_one(Row, batch)
+                batch = []
+            self._write_losses()
+        except (OperationalError, InterfaceError):
             with self._lock:  # keep them for the next flush rather than lose them
                 self._buffer[:0] = batch
+                self._bound()
             raise
-        return len(batch)
+        return written
+
+    def _one_by_one(self, row: Any, batch: list[dict[str, Any]]) -> int:
+        written = 0
+        for index, record in enumerate(batch):
+            try:
+                with transaction.atomic():
+                    row.objects.create(**record)
+                written += 1
+            except (OperationalError, InterfaceError):
+                del batch[:index]  # the rest waits for the database with the next flush
+                raise
+            except (DatabaseError, ValueError, TypeError) as exc:
+                logger.error("prediction log %s refused: %s", record.get("request_id"), exc)
+                with self._lock:
+                    self._lost[(record["deployment_id"], _REFUSED)] += 1
+        return written
+
+    def _write_losses(self) -> None:
+        from apps.deployments.models import PredictionLogLoss
+
+        with self._lock:
+            lost, self._lost = self._lost, Counter()
+        if not lost:
+            return
+        try:
+            PredictionLogLoss.objects.bulk_create(
+                PredictionLogLoss(deployment_id=deployment_id, lost=count, reason=reason)
+                for (deployment_id, reason), count in lost.items()
+            )
+        except Exception:
+            with self._lock:
+                self._lost.update(lost)
+            raise
+        logger.error("prediction logs lost: %s", dict(lost))
+
+
+_BUFFER_FULL = "The database could not be reached and the serving process's buffer was full."
+_REFUSED = "The database refused the record."
 
 
 MODELS = Models()
@@ -285,6 +392,7 @@ def predict(live: Live, body: bytes, request_id: str) -> dict[str, Any]:
     except Exception as exc:
         # Values the signature allows but the model cannot use (an unseen category, say).
         raise inputs.InputError(422, f"The model could not score these rows: {exc}") from None
+    _check_finite(scored)
     LOG.add(
         {
             "deployment_id": live.deployment_id,
@@ -305,21 +413,98 @@ def predict(live: Live, body: bytes, request_id: str) -> dict[str, Any]:
     }
 
 
+def _check_finite(scored: dict[str, Any]) -> None:
+    """JSON carries no infinity or NaN: a model answering one gets a 422 naming the row, and
+    nothing unwritable reaches the prediction log."""
+    for name in ("predictions", "probabilities"):
+        values = scored.get(name)
+        if values is None:
+            continue
+        try:
+            answers = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            continue  # class labels
+        bad = ~np.isfinite(answers)
+        if bad.any():
+            row = int(np.argwhere(bad)[0][0])
+            raise inputs.InputError(
+                422,
+                f"The model answered a value JSON cannot carry (infinity or NaN) for row {row}; "
+                "no prediction was returned.",
+            )
+
+
+# What feedback may carry per outcome: a label or a number, short enough to be a label.
+_OUTCOME_MAX_CHARS = 200
+
+
+def _outcome_problem(outcome: Any) -> str:
+    if outcome is None or isinstance(outcome, bool):
+        return ""
+    if isinstance(outcome, int | float):
+        return "" if math.isfinite(outcome) else "is infinite or NaN, which no outcome can be"
+    if isinstance(outcome, str):
+        if len(outcome) > _OUTCOME_MAX_CHARS:
+            return f"is longer than {_OUTCOME_MAX_CHARS} characters"
+        return ""
+    return "must be a label, a number or null"
+
+
 def feedback(live: Live, body: bytes) -> dict[str, Any]:
     from apps.deployments.models import Feedback
 
     payload = inputs.parse_body(body)
     if not isinstance(payload, dict) or not isinstance(payload.get("request_id"), str):
         raise inputs.InputError(422, 'Send {"request_id": "…", "outcomes": [...]}.')
+    request_id = payload["request_id"]
+    if not request_id or len(request_id) > 64:
+        raise inputs.InputError(422, "“request_id” is the id a prediction answered with.")
     outcomes = payload.get("outcomes", payload.get("outcome"))
     if not isinstance(outcomes, list):
         outcomes = [outcomes]
-    if not outcomes or any(isinstance(o, dict | list) for o in outcomes):
-        raise inputs.InputError(422, "“outcomes” lists the true outcome of each predicted row.")
-    Feedback.objects.create(
-        deployment_id=live.deployment_id, request_id=payload["request_id"][:64], outcomes=outcomes
+    for row, outcome in enumerate(outcomes):
+        if problem := _outcome_problem(outcome):
+            raise inputs.InputError(422, f"The outcome of row {row} {problem}.")
+    deployment_id, rows = _prediction(live, request_id)
+    if len(outcomes) != rows:
+        raise inputs.InputError(
+            422,
+            f"Prediction {request_id} had {rows} row{'s' if rows != 1 else ''}: send one outcome "
+            f"per row (null where it is not known yet), not {len(outcomes)}.",
+        )
+    with transaction.atomic():
+        if Feedback.objects.filter(deployment_id=deployment_id, request_id=request_id).exists():
+            raise inputs.InputError(
+                409, f"Feedback for prediction {request_id} was recorded already."
+            )
+        Feedback.objects.create(
+            deployment_id=deployment_id, request_id=request_id, outcomes=outcomes
+        )
+    return {"recorded": len(outcomes), "request_id": request_id}
+
+
+def _prediction(live: Live, request_id: str) -> tuple[int, int]:
+    """(deployment, rows) of a prediction this model served in this environment: still in
+    this process's buffer, or logged. A 404 for any other id."""
+    from apps.deployments.models import PredictionLog as Row
+
+    rows = LOG.holds({live.deployment_id}, request_id)
+    if rows is not None:
+        return live.deployment_id, rows
+    logged = (
+        Row.objects.filter(
+            request_id=request_id,
+            deployment__model__slug=live.model,
+            deployment__environment__slug=live.environment,
+        )
+        .values_list("deployment_id", "rows")
+        .first()
     )
-    return {"recorded": len(outcomes), "request_id": payload["request_id"]}
+    if logged is None:
+        raise inputs.InputError(
+            404, f"No prediction {request_id} of {live.model} in {live.environment} is known here."
+        )
+    return logged
 
 
 def _too_large(limit: int) -> Response:
@@ -372,13 +557,19 @@ def handle(
 def _json(
     status: int, body: dict[str, Any], request_id: str
 ) -> tuple[str, list[tuple[str, str]], bytes]:
-    content = json.dumps({**body, "request_id": request_id}).encode()
+    try:
+        content = json.dumps({**body, "request_id": request_id}, allow_nan=False).encode()
+    except ValueError:  # _check_finite should have answered; never send invalid JSON
+        logger.error("serving answer %s held a value JSON cannot carry", request_id)
+        status, body = 500, {"error": "The portal failed to answer; the failure is logged."}
+        content = json.dumps({**body, "request_id": request_id}).encode()
     reason = {
         200: "OK",
         400: "Bad Request",
         401: "Unauthorized",
         404: "Not Found",
         405: "Method Not Allowed",
+        409: "Conflict",
         413: "Payload Too Large",
         422: "Unprocessable Content",
         500: "Internal Server Error",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from django.db.models import Sum
 from django.http import HttpRequest
 
 from apps.core.permissions import can, user_of
 from apps.core.registry import Section
 from apps.deployments import services
-from apps.deployments.models import Deployment, Environment, Placement
+from apps.deployments.models import Deployment, Environment, Placement, PredictionLogLoss
 from apps.registry.models import ModelVersion
 
 
@@ -35,6 +36,10 @@ def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
                 "history": Deployment.objects.filter(version=version).select_related(
                     "environment", "requested_by", "job"
                 )[:20],
+                "losses": PredictionLogLoss.objects.filter(deployment__version=version)
+                .values("deployment__environment__name", "reason")
+                .annotate(lost=Sum("lost"))
+                .order_by("deployment__environment__name", "reason"),
                 "live_here": any(
                     d is not None and d.version_id == version.pk for d in live.values()
                 ),

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io
+from django.utils import timezone
 
 from apps.deployments import services, serving
 from apps.deployments.models import Feedback, PredictionLog
@@ -154,3 +155,129 @@ def test_a_switch_is_served_after_the_refresh_without_restarting(
     services.undeploy(alices_model.pk, "staging", actor=people.ivan)
     serving.MODELS.forget()
     assert call(client, key, row).status_code == 401
+
+
+# --- What cannot be carried or written is refused or counted, never a 500 or a silent loss ----
+
+
+def _live_regressor_answering(value: float) -> None:
+    """Swap the live model in this process for a regressor that answers ``value`` for any row
+    with income above 100, as a real model with an overflowing coefficient would."""
+    from sklearn.linear_model import LinearRegression
+
+    live = serving.MODELS.get("loan-default", "staging")
+    assert live is not None
+    regressor = LinearRegression().fit([[0, 0, 0], [1, 1, 1]], [0, 1])
+    regressor.coef_ = np.array([1e306, 0.0, 0.0])
+    regressor.intercept_ = 0.0
+    signature = {**live.signature, "task": "regression"}
+    live.score, live.signature = serving.Scorer(regressor, signature), signature
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(regressor.predict(np.array([[value, 1.0, 1.0]])))[0]
+
+
+def test_a_model_answering_infinity_gets_a_422_and_logging_goes_on(client, key):
+    call(client, key, [{"income": 50.0, "debt": 12.0, "tenure": 3}])  # loads the live model
+    serving.LOG.flush()
+    _live_regressor_answering(1000.0)
+    fine = {"income": 1e-300, "debt": 12.0, "tenure": 3}
+    overflowing = {"income": 1000.0, "debt": 12.0, "tenure": 3}
+
+    refused = call(client, key, [fine, overflowing])
+    assert refused.status_code == 422, refused.content
+    assert "infinity or NaN) for row 1" in refused.json()["error"]
+    answered = [call(client, key, [fine]).json()["request_id"] for _ in range(5)]
+
+    assert serving.LOG.flush() == 5
+    assert PredictionLog.objects.filter(request_id__in=answered).count() == 5
+
+
+def test_one_record_the_database_refuses_is_counted_and_does_not_block_the_others(
+    client, key, people
+):
+    from apps.deployments.models import PredictionLogLoss
+
+    answered = [call(client, key, [{"income": 50.0, "debt": 1.0, "tenure": i}]) for i in range(3)]
+    ids = [a.json()["request_id"] for a in answered]
+    # What a model answering 1e308 * 3 left in the buffer before answers were checked.
+    deployment_id = PredictionLog._meta.get_field("deployment").related_model.objects.get().pk
+    serving.LOG.add(
+        {
+            "deployment_id": deployment_id,
+            "request_id": "poisoned",
+            "received_at": timezone.now(),
+            "latency_ms": 1.0,
+            "rows": 1,
+            "inputs": {"income": [1.0]},
+            "outputs": {"predictions": [float("inf")]},
+        }
+    )
+
+    assert serving.LOG.flush() == 3
+    assert PredictionLog.objects.filter(request_id__in=ids).count() == 3
+    assert not PredictionLog.objects.filter(request_id="poisoned").exists()
+    loss = PredictionLogLoss.objects.get()
+    assert (loss.deployment_id, loss.lost) == (deployment_id, 1)
+    assert "refused" in loss.reason
+
+    client.force_login(people.ivan)
+    page = client.get("/models/loan-default/versions/1/").content.decode()
+    assert "1 in Staging: The database refused the record." in page
+
+
+def test_a_full_buffer_drops_the_oldest_records_and_counts_them(client, key, settings):
+    from apps.deployments.models import PredictionLogLoss
+
+    settings.PORTAL_PREDICTION_LOG_BUFFER = 4
+    answered = [
+        call(client, key, [{"income": 50.0, "debt": 1.0, "tenure": i}]).json()["request_id"]
+        for i in range(7)
+    ]
+    assert serving.LOG.flush() == 4
+    assert set(PredictionLog.objects.values_list("request_id", flat=True)) == set(answered[3:])
+    assert PredictionLogLoss.objects.get().lost == 3
+
+
+def test_feedback_that_cannot_be_counted_gets_a_4xx_naming_why(client, key):
+    feedback_url = "/serve/loan-default/staging/feedback"
+    rows = [{"income": 40.0 + i, "debt": 12.0, "tenure": i} for i in range(3)]
+    served = call(client, key, rows).json()["request_id"]
+
+    def send(body: object) -> tuple[int, str]:
+        answer = call(client, key, body, url=feedback_url)
+        return answer.status_code, answer.json().get("error", "")
+
+    cases = [
+        (f'{{"request_id": "{served}", "outcomes": [1e400, 0, 1]}}', 422, "row 0 is infinite"),
+        ({"request_id": served, "outcomes": [0, "x" * 10_000, 1]}, 422, "longer than 200"),
+        ({"request_id": served, "outcomes": [0, [1], 1]}, 422, "row 1 must be a label"),
+        ({"request_id": served, "outcomes": [0, 1, 0, 1]}, 422, "had 3 rows: send one outcome"),
+        ({"request_id": "never-served", "outcomes": [1]}, 404, "No prediction never-served"),
+        ({"request_id": "x" * 65, "outcomes": [1]}, 422, "the id a prediction answered with"),
+    ]
+    for body, status, message in cases:
+        got, error = send(body)
+        assert (got, message in error) == (status, True), (body, got, error)
+    assert not Feedback.objects.exists()
+
+    # Still in the serving process's buffer, or logged: both are known.
+    assert send({"request_id": served, "outcomes": [0, None, 1]})[0] == 200
+    assert send({"request_id": served, "outcomes": [0, 1, 1]}) == (
+        409,
+        f"Feedback for prediction {served} was recorded already.",
+    )
+    serving.LOG.flush()
+    logged = call(client, key, rows[:1]).json()["request_id"]
+    serving.LOG.flush()
+    assert send({"request_id": logged, "outcomes": [True]})[0] == 200
+    assert Feedback.objects.count() == 2
+
+
+def test_probing_names_that_are_not_live_does_not_grow_the_cache(client, key, settings):
+    settings.PORTAL_SERVING_MISSES_KEPT = 50
+    for i in range(300):
+        answer = call(client, key, [{"income": 1.0}], url=f"/serve/probe-{i}/staging/predict")
+        assert answer.status_code == 401
+    assert len(serving.MODELS._misses) == 50 and len(serving.MODELS._live) == 0
+    assert call(client, key, [{"income": 50.0, "debt": 12.0, "tenure": 3}]).status_code == 200
+    assert list(serving.MODELS._live) == [("loan-default", "staging")]
