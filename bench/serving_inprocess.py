@@ -15,7 +15,7 @@ It then writes the buffered prediction records the way the background thread doe
 single-row requests with cProfile, totalling the time spent inside each library. For
 comparison only, it also times the same model work done other ways (the pipeline called twice,
 its transforms run once, one ``predict_proba``, scikit-learn's ``assume_finite``, a float array
-instead of a DataFrame) on the version's estimator as ``services.load_canonical`` loads it:
+instead of a DataFrame) on the version's estimator as ``evidence.load_canonical`` loads it:
 what the serving code could save or did cost, not necessarily what it does now. Prints one
 JSON object. The records it writes go to the benchmark's throw-away database.
 """
@@ -109,7 +109,7 @@ def estimator_of(live: Any) -> Any:
     """The live version's estimator, loaded the way the portal loads it (not from ``live``,
     whose shape is the serving module's own business)."""
     from apps.deployments.models import Deployment
-    from apps.deployments.services import load_canonical
+    from apps.validation.evidence import load_canonical
 
     return load_canonical(Deployment.objects.get(pk=live.deployment_id).version)
 

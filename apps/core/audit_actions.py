@@ -88,6 +88,10 @@ class AuditAction(models.TextChoices):
     VERSION_RETIRED = "version.retired", "Retired a version"
     SERVING_KEY_CREATED = "serving_key.created", "Created a serving key"
     SERVING_KEY_REVOKED = "serving_key.revoked", "Revoked a serving key"
+    ENVIRONMENT_CREATED = "environment.created", "Created an environment"
+    ENVIRONMENT_CHANGED = "environment.changed", "Changed an environment"
+    ENVIRONMENT_DELETED = "environment.deleted", "Deleted an environment"
+    # Written before environments were audited through AuditedAdmin; kept to read old events.
     ENVIRONMENT_SAVED = "environment.saved", "Changed an environment"
     # Webhooks
     WEBHOOK_SAVED = "webhook.saved", "Saved a webhook"

@@ -21,7 +21,7 @@ def panels(user: User) -> list[Panel]:
         .order_by("-created_at")[:10]
     )
     recent = (
-        visible_to(user, Deployment.objects.all())
+        Deployment.objects.restrict(user)
         .select_related("model", "version", "environment", "requested_by")
         .order_by("-created_at")[:8]
     )

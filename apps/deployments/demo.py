@@ -34,7 +34,7 @@ from apps.registry import storage
 from apps.registry.models import ModelVersion, StoredFile
 from apps.reviews import services as reviews
 from apps.reviews.models import Review
-from apps.validation import sandbox
+from apps.validation import evidence, sandbox
 from apps.validation import services as validation
 
 LOAN = "Retail loan default"
@@ -286,7 +286,7 @@ def holdout_rows(version: ModelVersion, n: int) -> list[dict[str, Any]]:
     """The first ``n`` holdout rows of the version, features only, as serving takes them."""
     import pandas as pd
 
-    signature = deployments.signature_of(version) or {"features": []}
+    signature = evidence.signature_of(version) or {"features": []}
     features = [f["name"] for f in signature["features"]]
     holdout = version.files.get(role=StoredFile.Role.HOLDOUT)
     with storage.open_blob(holdout.key) as handle:

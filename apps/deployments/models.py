@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from apps.accounts.models import HashedSecret
+from apps.core.permissions import RestrictedQuerySet
 from apps.jobs.models import Job
 from apps.registry.models import ModelVersion, RegisteredModel
 
@@ -93,6 +94,8 @@ class Deployment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["environment", "model", "live_from"])]
@@ -142,6 +145,8 @@ class ServingKey(HashedSecret, models.Model):  # noqa: DJ008 - __str__ from Hash
     )
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -30,7 +29,7 @@ from apps.registry import storage
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
 from apps.reviews import services as reviews
 from apps.reviews.models import Review
-from apps.validation.models import ValidationReport
+from apps.validation import evidence
 
 DEPLOY = "deployments.add_deployment"
 SMOKE_ROWS = 200
@@ -74,23 +73,6 @@ def approvals_of(version: ModelVersion) -> list[dict[str, Any]]:
         }
         for d in review.decisions.select_related("reviewer")
     ]
-
-
-def signature_of(version: ModelVersion) -> dict[str, Any] | None:
-    """What the version takes and answers, from its latest passing validation report."""
-    report = (
-        ValidationReport.objects.filter(version=version, outcome="passed")
-        .order_by("-created_at")
-        .first()
-    )
-    if report is None:
-        return None
-    data = report.data
-    return {
-        "features": data["signature"]["features"],
-        "task": data["task"],
-        "classes": data.get("classes"),
-    }
 
 
 def environment_named(slug: str) -> Environment:
@@ -183,27 +165,13 @@ class Checked:
     problem: str | None = None
 
 
-def load_canonical(version: ModelVersion) -> Any:
-    """The version's canonical .skops copy, SHA-256 checked, opened with the type allowlist."""
-    from apps.validation.engine import trusted
-
-    stored = version.files.get(role=StoredFile.Role.CANONICAL)
-    with tempfile.NamedTemporaryFile(suffix=".skops") as copy:
-        if storage.copy_to(stored.key, copy) != stored.sha256:
-            raise ValueError("the stored .skops copy does not match its recorded SHA-256")
-        copy.flush()
-        return trusted.load_skops(
-            Path(copy.name), extra_trusted=list(settings.PORTAL_SKOPS_TRUSTED_TYPES)
-        )
-
-
 def _smoke_test(version: ModelVersion, estimator: Any) -> None:
     """Predict a few holdout rows and check the answers are usable."""
     import numpy as np
 
     from apps.validation.engine.report import read_frame
 
-    signature = signature_of(version)
+    signature = evidence.signature_of(version)
     if signature is None:
         raise ValueError("the version has no passing validation report")
     holdout = version.files.get(role=StoredFile.Role.HOLDOUT)
@@ -231,7 +199,7 @@ def run_deployment(job: Job) -> Checked:
     )
     try:
         jobs.report_progress(job, 20, "Loading the canonical .skops copy")
-        estimator = load_canonical(deployment.version)
+        estimator = evidence.load_canonical(deployment.version)
         jobs.report_progress(job, 60, f"Smoke-testing on {SMOKE_ROWS} holdout rows")
         _smoke_test(deployment.version, estimator)
     except jobs.JobLost:

@@ -200,7 +200,7 @@ class Models:
     @staticmethod
     def _refresh(model: str, environment: str, held: Live | None) -> Live | None:
         from apps.deployments.models import Placement, ServingKey
-        from apps.deployments.services import load_canonical, signature_of
+        from apps.validation.evidence import load_canonical, signature_of
 
         placement = (
             Placement.objects.filter(model__slug=model, environment__slug=environment)

@@ -8,14 +8,14 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.core.permissions import visible_to
 from apps.core.views import ActionView, PortalView, scoped_get
 from apps.deployments import services, serving
+from apps.deployments.forms import DeployForm, RevokeKeyForm, ServingKeyForm
 from apps.deployments.models import Deployment, Environment, ServingKey
 from apps.registry.models import ModelVersion, RegisteredModel
 
@@ -34,9 +34,12 @@ class VersionAction(ActionView):
 
 class Deploy(VersionAction):
     anchor = "#deployments"
+    form_class = DeployForm
+    invalid_message = "Choose the environment to deploy to."
 
     def perform(self, version: ModelVersion, form: forms.Form | None) -> str:
-        environment = self.request.POST.get("environment", "")
+        assert form is not None
+        environment = form.cleaned_data["environment"]
         services.request_deployment(version.pk, environment, actor=self.person)
         return f"Deployment to {environment} queued; this page shows it going live."
 
@@ -149,20 +152,33 @@ class Keys(PortalView):
         model = self.get_object(slug=slug)
         created = None
         try:
-            if revoke := request.POST.get("revoke"):
+            if "revoke" in request.POST:
+                revoke = RevokeKeyForm(request.POST)
+                if not revoke.is_valid():
+                    raise Http404("There is no such serving key.")
                 key = scoped_get(
-                    visible_to(self.person, ServingKey.objects.filter(model=model)), pk=revoke
+                    ServingKey.objects.filter(model=model).restrict(self.person),
+                    pk=revoke.cleaned_data["revoke"],
                 )
                 services.revoke_serving_key(key.pk, actor=self.person)
                 messages.success(
                     request, f"Key “{key.name}” revoked: it is refused within a second."
                 )
             else:
+                form = ServingKeyForm(request.POST)
+                if not form.is_valid():
+                    raise ValidationError(
+                        [
+                            f"{name}: {error}"
+                            for name, errors in form.errors.items()
+                            for error in errors
+                        ]
+                    )
                 key, raw = services.create_serving_key(
                     model.pk,
-                    request.POST.get("environment", ""),
+                    form.cleaned_data["environment"],
                     actor=self.person,
-                    name=request.POST.get("name", ""),
+                    name=form.cleaned_data["name"],
                 )
                 created = {"key": key, "raw": raw}
         except ValidationError as exc:

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from django.utils import timezone
 
-from apps.deployments import services as deployments
 from apps.deployments.models import Deployment, PredictionLog
 from apps.monitoring import health, rollup
 from apps.registry.demo import loan_applications
+from apps.validation import evidence
 
 MODEL = "Retail loan default"
 DAYS = 14
@@ -39,11 +39,11 @@ def seed(stdout: Any) -> None:
         return  # the deployments demo did not get this far (no worker, a failed validation)
     if PredictionLog.objects.filter(deployment=deployment).exists():
         return
-    signature = deployments.signature_of(deployment.version)
+    signature = evidence.signature_of(deployment.version)
     if signature is None:
         return
     features = [f["name"] for f in signature["features"]]
-    estimator = deployments.load_canonical(deployment.version)
+    estimator = evidence.load_canonical(deployment.version)
     rng = np.random.default_rng(2026)
     now = timezone.now()
     logs = []

@@ -3,9 +3,14 @@ by key themselves, so the report's shape can change here alone."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from apps.registry.models import ModelVersion
+from django.conf import settings
+
+from apps.registry import storage
+from apps.registry.models import ModelVersion, StoredFile
 from apps.validation.models import ValidationReport
 
 
@@ -44,3 +49,32 @@ def baseline_of(version: ModelVersion | int) -> dict[str, Any] | None:
         return None
     fixed = report.data.get("baseline")
     return fixed if isinstance(fixed, dict) else None
+
+
+def signature_of(version: ModelVersion) -> dict[str, Any] | None:
+    """What the version takes and answers (its input features, its task, its classes), from its
+    latest passing validation; None if it has none."""
+    report = _latest_passing(version.pk)
+    if report is None:
+        return None
+    data = report.data
+    return {
+        "features": data["signature"]["features"],
+        "task": data["task"],
+        "classes": data.get("classes"),
+    }
+
+
+def load_canonical(version: ModelVersion) -> Any:
+    """The estimator validation vouched for: the version's canonical .skops copy, its SHA-256
+    checked against the one recorded, opened with the type allowlist."""
+    from apps.validation.engine import trusted
+
+    stored = version.files.get(role=StoredFile.Role.CANONICAL)
+    with tempfile.NamedTemporaryFile(suffix=".skops") as copy:
+        if storage.copy_to(stored.key, copy) != stored.sha256:
+            raise ValueError("the stored .skops copy does not match its recorded SHA-256")
+        copy.flush()
+        return trusted.load_skops(
+            Path(copy.name), extra_trusted=list(settings.PORTAL_SKOPS_TRUSTED_TYPES)
+        )

@@ -159,7 +159,7 @@ def test_admins_define_environments_and_each_change_is_audited(client, people):
         },
     )
     assert changed.status_code == 302, changed.content
-    event = AuditEvent.objects.filter(action="environment.saved").order_by("id").last()
+    event = AuditEvent.objects.filter(action="environment.changed").order_by("id").last()
     assert event is not None and event.actor == people.admin
     assert event.before["requires_live_in"] == "Staging"
     assert event.after["requires_live_in"] == "User acceptance"

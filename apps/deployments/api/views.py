@@ -5,101 +5,35 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api import ErrorSerializer, ScopedAPIView, ScopedViewSet
-from apps.core.permissions import get_visible_or_404, user_of
+from apps.core.permissions import user_of, visible_to
+from apps.core.views import scoped_get
 from apps.deployments import services
+from apps.deployments.api.serializers import (
+    DeploymentRequestSerializer,
+    DeploymentSerializer,
+    EnvironmentSerializer,
+    NewServingKeySerializer,
+    ServingKeyRequestSerializer,
+    ServingKeySerializer,
+    SwitchRequestSerializer,
+)
 from apps.deployments.models import Deployment, Environment, ServingKey
 from apps.registry.models import ModelVersion, RegisteredModel
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 
 
-class EnvironmentSerializer(serializers.ModelSerializer):
-    requires_live_in: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True, allow_null=True
-    )
-
-    class Meta:
-        model = Environment
-        fields = ["slug", "name", "requires_live_in", "is_production"]
-        read_only_fields = fields
-
-
-class DeploymentSerializer(serializers.ModelSerializer):
-    model = serializers.CharField(source="model.slug")
-    version = serializers.IntegerField(source="version.number")
-    environment = serializers.CharField(source="environment.slug")
-    requested_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="username", read_only=True
-    )
-    job = serializers.UUIDField(source="job.uuid", allow_null=True, default=None)
-
-    class Meta:
-        model = Deployment
-        fields = [
-            "id",
-            "model",
-            "version",
-            "environment",
-            "kind",
-            "status",
-            "requested_by",
-            "message",
-            "approvals",
-            "created_at",
-            "live_from",
-            "live_until",
-            "job",
-        ]
-        read_only_fields = fields
-
-
-class DeploymentRequestSerializer(serializers.Serializer):
-    model = serializers.SlugField()
-    version = serializers.IntegerField(min_value=1)
-    environment = serializers.SlugField()
-
-
-class SwitchRequestSerializer(serializers.Serializer):
-    model = serializers.SlugField()
-    environment = serializers.SlugField()
-
-
-class ServingKeySerializer(serializers.ModelSerializer):
-    model = serializers.CharField(source="model.slug")
-    environment = serializers.CharField(source="environment.slug")
-    state = serializers.SerializerMethodField()
-
-    class Meta:
-        model = ServingKey
-        fields = ["id", "model", "environment", "name", "hint", "created_at", "revoked_at", "state"]
-        read_only_fields = fields
-
-    def get_state(self, key: ServingKey) -> str:
-        return "revoked" if key.revoked_at else "active"
-
-
-class NewServingKeySerializer(ServingKeySerializer):
-    key = serializers.CharField(read_only=True, help_text="Shown only in this response.")
-
-    class Meta(ServingKeySerializer.Meta):
-        fields = [*ServingKeySerializer.Meta.fields, "key"]
-        read_only_fields = fields
-
-
-class ServingKeyRequestSerializer(serializers.Serializer):
-    model = serializers.SlugField()
-    environment = serializers.SlugField()
-    name = serializers.CharField(max_length=100)
-
-
 def _model(request: Request, slug: str) -> RegisteredModel:
-    return get_visible_or_404(request.user, RegisteredModel.objects.all(), slug=slug)
+    found: RegisteredModel = scoped_get(
+        visible_to(request.user, RegisteredModel.objects.all()), slug=slug
+    )
+    return found
 
 
 class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
@@ -138,9 +72,8 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
         body = DeploymentRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        version = get_visible_or_404(
-            request.user,
-            ModelVersion.objects.all(),
+        version = scoped_get(
+            visible_to(request.user, ModelVersion.objects.all()),
             model__slug=data["model"],
             number=data["version"],
         )
