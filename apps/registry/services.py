@@ -178,7 +178,7 @@ def check_can_upload(actor: User, model: RegisteredModel) -> None:
 @transaction.atomic
 def update_model(model_id: int, *, actor: User, changes: dict[str, Any]) -> RegisteredModel:
     """Edit a model's details; allowing pickle is for admins. The risk owner, team and risk tier
-    are governed changes (``reviews.services.propose_change``): asked to change them here, this
+    are governed changes (``reviews.changes.propose_change``): asked to change them here, this
     refuses and says where to propose it; the same value again is no change."""
     model = RegisteredModel.objects.select_for_update().get(pk=model_id)
     check_can_change(actor, model)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.core.permissions import can, require
 from apps.core.views import ActionView, PortalView
 from apps.registry.models import ModelVersion, RegisteredModel
-from apps.reviews import lead_times, services
+from apps.reviews import changes, lead_times, services
 from apps.reviews.forms import (
     ChangeDecisionForm,
     ChangeProposalForm,
@@ -220,14 +220,14 @@ class ProposeChange(ActionView):
 
     def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         # Refused for who they are before the form says anything about what they sent.
-        services.check_can_propose(self.person, self.target())
+        changes.check_can_propose(self.person, self.target())
         return super().post(request, **kwargs)
 
     def perform(self, model: RegisteredModel, form: forms.Form | None) -> str:
         proposal = ChangeProposalForm(self.request.POST, model=model)
         if not proposal.is_valid():
             raise ValidationError(self.invalid_message)
-        change = services.propose_change(
+        change = changes.propose_change(
             model.pk,
             actor=self.person,
             field=proposal.cleaned_data["field"],
@@ -259,7 +259,7 @@ class DecideChange(ChangeAction):
 
     def perform(self, change: ModelChange, form: forms.Form | None) -> str:
         assert form is not None
-        decided = services.decide_change(
+        decided = changes.decide_change(
             change.pk,
             actor=self.person,
             approve=form.cleaned_data["decision"] == "approve",
@@ -270,5 +270,5 @@ class DecideChange(ChangeAction):
 
 class WithdrawChange(ChangeAction):
     def perform(self, change: ModelChange, form: forms.Form | None) -> str:
-        services.withdraw_change(change.pk, actor=self.person)
+        changes.withdraw_change(change.pk, actor=self.person)
         return "Proposal withdrawn."

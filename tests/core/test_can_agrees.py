@@ -18,6 +18,7 @@ from django.test import Client
 from apps.core.permissions import can
 from apps.core.registry import registry
 from apps.registry.models import ModelVersion, RegisteredModel
+from apps.reviews import changes
 from apps.reviews import services as reviews
 from tests.reviews.conftest import new_version
 
@@ -49,7 +50,7 @@ def _model(people: Any, files: Any) -> RegisteredModel:
 
 
 def _pending_change(people: Any, files: Any) -> RegisteredModel:
-    reviews.propose_change(
+    changes.propose_change(
         _model(people, files).pk,
         actor=people.alice,
         field="risk_tier",

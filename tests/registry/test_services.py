@@ -96,11 +96,11 @@ def test_who_may_edit_what(people, alices_model):
 
 
 def test_a_new_risk_owner_replaces_the_old_ones_access(people, alices_model):
-    from apps.reviews import services as reviews
+    from apps.reviews import changes
 
     new_owner = people.rita.__class__.objects.create(username="rob")
     new_owner.groups.add(Group.objects.get(name="risk_owner"))
-    reviews.propose_change(
+    changes.propose_change(
         alices_model.pk, actor=people.rita, field="risk_owner", value="rob", reason="Handover"
     )
     assert visible_to(new_owner, RegisteredModel.objects.all()).exists()

@@ -18,7 +18,7 @@ from apps.jobs.models import Job
 from apps.notifications.models import Notification
 from apps.registry import services as registry
 from apps.registry.models import ModelVersion, RegisteredModel
-from apps.reviews import services
+from apps.reviews import changes, services
 from apps.reviews.models import ModelChange, Review
 from tests.deployments.conftest import deploy_now
 from tests.factories import UserFactory
@@ -114,7 +114,7 @@ def test_a_proposed_risk_owner_takes_over_only_when_the_risk_owner_approves(
 
 def test_an_open_review_keeps_the_sign_off_holders_it_started_with(people, validated, rose):
     services.request_review(validated.pk, actor=people.alice, summary="Ready")
-    services.propose_change(
+    changes.propose_change(
         validated.model_id, actor=people.carl, field="risk_owner", value="rose", reason="Handover"
     )
     # rose is the model's risk owner now, but this review waits for rita, who still sees it.
@@ -128,35 +128,35 @@ def test_an_open_review_keeps_the_sign_off_holders_it_started_with(people, valid
 def test_compliance_or_an_administrator_decide_and_nobody_decides_their_own_proposal(
     people, alices_model, rose
 ):
-    change = services.propose_change(
+    change = changes.propose_change(
         alices_model.pk, actor=people.alice, field="risk_owner", value="rose", reason="Move"
     )
     with pytest.raises(PermissionDenied):
-        services.decide_change(change.pk, actor=people.ivan, approve=True, reason="x")
+        changes.decide_change(change.pk, actor=people.ivan, approve=True, reason="x")
     with pytest.raises(services.Conflict, match="already waiting"):
-        services.propose_change(
+        changes.propose_change(
             alices_model.pk, actor=people.alice, field="risk_owner", value="rose", reason="again"
         )
-    services.decide_change(change.pk, actor=people.carl, approve=False, reason="Not this one")
+    changes.decide_change(change.pk, actor=people.carl, approve=False, reason="Not this one")
     assert RegisteredModel.objects.get(pk=alices_model.pk).risk_owner == people.rita
     # The risk owner's own change takes effect at once, recorded as decided by her.
-    made = services.propose_change(
+    made = changes.propose_change(
         alices_model.pk, actor=people.rita, field="risk_owner", value="rose", reason="Handover"
     )
     assert made.status == "approved" and made.decided_by == people.rita
-    later = services.propose_change(
+    later = changes.propose_change(
         alices_model.pk, actor=people.alice, field="team", value="fraud", reason="Reorg"
     )
     with pytest.raises(PermissionDenied, match="Only rose"):
-        services.decide_change(later.pk, actor=people.alice, approve=True, reason="x")
-    services.decide_change(later.pk, actor=people.admin, approve=True, reason="Reorg agreed")
+        changes.decide_change(later.pk, actor=people.alice, approve=True, reason="x")
+    changes.decide_change(later.pk, actor=people.admin, approve=True, reason="Reorg agreed")
     assert can(people.bob, registry.CHANGE, alices_model)
     assert not can(people.alice, registry.CHANGE, alices_model)
 
 
 def test_a_risk_owner_from_the_owning_team_is_refused(people, alices_model, rob):
     with pytest.raises(ValidationError, match="from outside the team"):
-        services.propose_change(
+        changes.propose_change(
             alices_model.pk, actor=people.rita, field="risk_owner", value="rob", reason="x"
         )
     assert RegisteredModel.objects.get(pk=alices_model.pk).risk_owner == people.rita
@@ -189,7 +189,7 @@ def validated_for_real(model, user, models) -> ModelVersion:
 def test_a_version_approved_under_a_lower_tier_needs_the_new_tiers_sign_offs(
     people, bobs_model, models
 ):
-    services.propose_change(
+    changes.propose_change(
         bobs_model.pk, actor=people.rita, field="risk_tier", value="low", reason="Small book"
     )
     version = validated_for_real(bobs_model, people.bob, models)
@@ -197,10 +197,10 @@ def test_a_version_approved_under_a_lower_tier_needs_the_new_tiers_sign_offs(
     approve(version, people.ivan)
     version.refresh_from_db()
     assert version.status == ModelVersion.Status.APPROVED  # low risk: IT alone
-    proposed = services.propose_change(
+    proposed = changes.propose_change(
         bobs_model.pk, actor=people.bob, field="risk_tier", value="high", reason="Bigger book"
     )
-    services.decide_change(proposed.pk, actor=people.carl, approve=True, reason="Agreed")
+    changes.decide_change(proposed.pk, actor=people.carl, approve=True, reason="Agreed")
     version.refresh_from_db()
     assert version.status == ModelVersion.Status.IN_REVIEW
     assert AuditEvent.objects.filter(action="review.reopened", object_id=str(version.pk))
@@ -246,7 +246,7 @@ def test_the_team_does_not_deploy_its_own_versions(people, alices_model, models)
 
 def test_independence_is_a_setting_of_the_review_policy(people, bobs_model, files):
     insider = UserFactory(username="fred", role="model_ops", team=people.fraud)
-    services.propose_change(
+    changes.propose_change(
         bobs_model.pk, actor=people.rita, field="risk_tier", value="low", reason="Small book"
     )
     version = new_version(bobs_model, people.bob, files)

@@ -10,7 +10,7 @@ from apps.core.permissions import can
 from apps.notifications.models import Notification
 from apps.registry import services as registry
 from apps.registry.models import ModelVersion
-from apps.reviews import services
+from apps.reviews import changes, services
 from apps.reviews.models import Decision, Review
 from tests.factories import UserFactory
 from tests.reviews.conftest import new_version
@@ -115,7 +115,7 @@ def test_one_person_never_gives_two_sign_offs(people, alices_model, files, secon
     # A person holding both roles (here the model's risk owner too) still signs once.
     both = UserFactory(username="both", role="model_ops")
     both.groups.add(people.rita.groups.get(name="risk_owner"))
-    services.propose_change(
+    changes.propose_change(
         alices_model.pk, actor=people.rita, field="risk_owner", value="both", reason="Handover"
     )
     services.update_policy(

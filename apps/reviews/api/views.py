@@ -11,7 +11,7 @@ from apps.core.api import ErrorSerializer, ScopedAPIView
 from apps.core.permissions import user_of
 from apps.core.views import scoped_get
 from apps.registry.models import ModelVersion, RegisteredModel
-from apps.reviews import services
+from apps.reviews import changes, services
 from apps.reviews.api.serializers import (
     ChangeDecisionSerializer,
     ChangeProposalSerializer,
@@ -167,7 +167,7 @@ class ModelChangesView(_ModelAPIView):
         model = self.model(request, slug)
         body = ChangeProposalSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        change = services.propose_change(model.pk, actor=user_of(request), **body.validated_data)
+        change = changes.propose_change(model.pk, actor=user_of(request), **body.validated_data)
         return Response(ModelChangeSerializer(change).data, status=status.HTTP_201_CREATED)
 
 
@@ -187,7 +187,7 @@ class ModelChangeView(_ModelAPIView):
         change = self.change(request, slug, pk)
         body = ChangeDecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        change = services.decide_change(
+        change = changes.decide_change(
             change.pk,
             actor=user_of(request),
             approve=body.validated_data["decision"] == "approve",
@@ -206,5 +206,5 @@ class ModelChangeWithdrawView(_ModelAPIView):
     )
     def post(self, request: Request, slug: str, pk: int) -> Response:
         change = self.change(request, slug, pk)
-        change = services.withdraw_change(change.pk, actor=user_of(request))
+        change = changes.withdraw_change(change.pk, actor=user_of(request))
         return Response(ModelChangeSerializer(change).data)
