@@ -15,6 +15,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.notifications.api.urls")),
     path("", include("apps.reviews.api.urls")),
     path("", include("apps.deployments.api.urls")),
+    path("", include("apps.monitoring.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # A page for people: anonymous visitors go to the login page rather than getting a 401.
     path(

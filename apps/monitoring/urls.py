@@ -6,4 +6,5 @@ app_name = "monitoring"
 
 urlpatterns = [
     path("", views.Portfolio.as_view(), name="portfolio"),
+    path("deployments/<int:pk>/", views.DeploymentMonitoring.as_view(), name="deployment"),
 ]

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+import csv
+from typing import Any
+
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from apps.accounts.models import Team
 from apps.core.views import PortalView
-from apps.deployments.models import Environment
+from apps.deployments.models import Deployment, Environment
+from apps.monitoring import charts, series
 from apps.monitoring.models import Health
 from apps.registry.models import RegisteredModel
+from apps.validation import evidence
 
 SORTS = {
     "state": ("rank", "deployment__model__name"),
@@ -62,5 +68,88 @@ class Portfolio(PortalView):
                 "environments": Environment.objects.all(),
                 "states": Health.State.choices,
                 "query": query.urlencode(),
+            },
+        )
+
+
+def _markers(deployment: Deployment, window: series.Window) -> list[dict[str, str]]:
+    """The switches of this model in this environment inside the window, for the charts."""
+    switches = Deployment.objects.filter(
+        model_id=deployment.model_id,
+        environment_id=deployment.environment_id,
+        live_from__gte=window.start,
+        live_from__lt=window.end,
+    ).select_related("version")
+    return [
+        {
+            "at": d.live_from.isoformat(),
+            "label": f"{'rolled back to' if d.kind == Deployment.Kind.ROLLBACK else ''} "
+            f"v{d.version.number} live".strip(),
+        }
+        for d in switches
+        if d.live_from is not None
+    ]
+
+
+def _csv(deployment: Deployment, found: dict[str, Any]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = f"{deployment.model.slug}-{deployment.environment.slug}-monitoring.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    features = list(found["psi"])
+    writer = csv.writer(response)
+    columns = ["bucket_start", "requests", "rows", "latency_p50_ms", "latency_p95_ms"]
+    columns += ["latency_p99_ms", "score_psi", *(f"psi_{name}" for name in features)]
+    writer.writerow(columns)
+    for i, start in enumerate(found["t"]):
+        writer.writerow(
+            [
+                start,
+                found["requests"][i],
+                found["rows"][i],
+                found["latency_p50"][i],
+                found["latency_p95"][i],
+                found["latency_p99"][i],
+                found["score_psi"][i],
+                *(found["psi"][name][i] for name in features),
+            ]
+        )
+    return response
+
+
+class DeploymentMonitoring(PortalView):
+    """One deployment's charts over a window: traffic, latency, score and feature drift."""
+
+    queryset = Deployment.objects.select_related("model", "version", "environment")
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        deployment: Deployment = self.get_object(pk=pk)
+        try:
+            window = series.window_from(request.GET)
+        except series.WindowError as problem:
+            messages.error(request, f"{problem} Showing the last 24 hours.")
+            window = series.window_from({})
+        baseline = evidence.baseline_of(deployment.version_id)
+        found = series.series(deployment, window, baseline)
+        if request.GET.get("format") == "csv":
+            return _csv(deployment, found)
+        query = request.GET.copy()
+        query.pop("format", None)
+        return render(
+            request,
+            "monitoring/deployment.html",
+            {
+                "deployment": deployment,
+                "window": window,
+                "windows": list(series.WINDOWS),
+                "chosen": request.GET.get("window", "" if "from" in request.GET else "24h"),
+                "baseline": baseline,
+                "found": found,
+                "rows": sum(found["rows"]),
+                "min_rows": series.MIN_ROWS_PER_POINT,
+                "figures": charts.figures(found, _markers(deployment, window)),
+                "health": Health.objects.filter(deployment=deployment).first(),
+                "query": query.urlencode(),
+                "from": request.GET.get("from", ""),
+                "to": request.GET.get("to", ""),
             },
         )

@@ -1,0 +1,154 @@
+"""Plotly figures of a deployment's series (drawn by plotly.js from our own static files)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.monitoring.health import PSI_ALERT, PSI_WARNING
+
+Figure = dict[str, Any]
+
+_LAYOUT = {
+    "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
+    "height": 320,
+    "font": {"family": "system-ui, sans-serif", "size": 12},
+    "paper_bgcolor": "rgba(0,0,0,0)",
+    "plot_bgcolor": "#fbfcfd",
+    "legend": {"orientation": "h", "y": -0.25},
+}
+
+
+def _figure(
+    title: str, data: list[dict[str, Any]], markers: list[dict[str, Any]], **layout: Any
+) -> Figure:
+    """A figure with the window's switches drawn as dashed vertical lines, named on hover."""
+    shapes = [
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": m["at"],
+            "x1": m["at"],
+            "y0": 0,
+            "y1": 1,
+            "line": {"dash": "dash", "color": "#6b7785", "width": 1},
+        }
+        for m in markers
+    ]
+    notes = [
+        {
+            "x": m["at"],
+            "y": 1,
+            "xref": "x",
+            "yref": "paper",
+            "text": m["label"],
+            "showarrow": False,
+            "yanchor": "bottom",
+            "font": {"size": 10},
+        }
+        for m in markers
+    ]
+    return {
+        "data": data,
+        "layout": {
+            **_LAYOUT,
+            "title": {"text": title, "x": 0},
+            "shapes": shapes,
+            "annotations": notes,
+            **layout,
+        },
+    }
+
+
+def _levels(times: list[str]) -> list[dict[str, Any]]:
+    if not times:
+        return []
+    return [
+        {
+            "x": [times[0], times[-1]],
+            "y": [level, level],
+            "mode": "lines",
+            "name": name,
+            "line": {"dash": "dot", "color": color},
+            "hoverinfo": "skip",
+        }
+        for level, name, color in (
+            (PSI_WARNING, "warning", "#8a5a00"),
+            (PSI_ALERT, "alert", "#b3261e"),
+        )
+    ]
+
+
+def figures(found: dict[str, Any], markers: list[dict[str, Any]]) -> list[tuple[str, Figure]]:
+    t = found["t"]
+    charts = [
+        (
+            "traffic",
+            _figure(
+                "Requests and rows",
+                [
+                    {"x": t, "y": found["requests"], "type": "bar", "name": "requests"},
+                    {"x": t, "y": found["rows"], "mode": "lines", "name": "rows", "yaxis": "y2"},
+                ],
+                markers,
+                yaxis={"title": {"text": "requests"}},
+                yaxis2={"title": {"text": "rows"}, "overlaying": "y", "side": "right"},
+            ),
+        ),
+        (
+            "latency",
+            _figure(
+                "Latency (ms, at most 9 % above the true value)",
+                [
+                    {"x": t, "y": found[f"latency_p{q}"], "mode": "lines", "name": f"p{q}"}
+                    for q in (50, 95, 99)
+                ],
+                markers,
+                yaxis={"title": {"text": "ms"}, "rangemode": "tozero"},
+            ),
+        ),
+        (
+            "score-drift",
+            _figure(
+                "Score drift (PSI against the validation holdout)",
+                [
+                    {"x": t, "y": found["score_psi"], "mode": "lines+markers", "name": "score PSI"},
+                    *_levels(t),
+                ],
+                markers,
+                yaxis={"title": {"text": "PSI"}, "rangemode": "tozero"},
+            ),
+        ),
+    ]
+    if found["psi"]:
+        names = list(found["psi"])
+        charts.append(
+            (
+                "feature-drift",
+                _figure(
+                    "Feature drift (PSI per feature against the baseline)",
+                    [
+                        {
+                            "type": "heatmap",
+                            "x": t,
+                            "y": names,
+                            "z": [found["psi"][name] for name in names],
+                            "zmin": 0,
+                            "zmax": max(PSI_ALERT * 2, 0.5),
+                            "colorscale": [
+                                [0, "#f4f7fa"],
+                                [0.2, "#f2d88a"],
+                                [0.5, "#d9822b"],
+                                [1, "#b3261e"],
+                            ],
+                            "colorbar": {"title": {"text": "PSI"}},
+                            "hoverongaps": False,
+                        }
+                    ],
+                    markers,
+                    height=max(260, 40 + 26 * len(names)),
+                    margin={"l": 140, "r": 20, "t": 40, "b": 50},
+                ),
+            )
+        )
+    return charts

@@ -1,0 +1,107 @@
+"""A deployment's figures over a window, read from its buckets: for the charts, the API and CSV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from apps.deployments.models import Deployment
+from apps.monitoring.models import Bucket
+from apps.monitoring.rollup import latency_percentile
+from apps.validation.engine import metrics
+
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+WINDOWS["90d"] = timedelta(days=90)
+LONGEST = timedelta(days=366)
+# A bucket with fewer rows than this gets no drift figure: a handful of rows says nothing.
+MIN_ROWS_PER_POINT = 30
+METRICS = ("requests", "rows", "latency_p50", "latency_p95", "latency_p99", "score_psi", "psi")
+
+
+class WindowError(ValueError):
+    """A window someone asked for that cannot be shown; the message says why."""
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    label: str
+
+    @property
+    def span(self) -> int:
+        """The finest bucket that keeps a chart to a few hundred points."""
+        length = self.end - self.start
+        if length <= timedelta(days=1):
+            return Bucket.Span.FIVE_MINUTES
+        if length <= timedelta(days=14):
+            return Bucket.Span.HOUR
+        return Bucket.Span.DAY
+
+
+def _day(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise WindowError(f"Give “{name}” as a date, YYYY-MM-DD, not “{value}”.") from None
+
+
+def window_from(params: Any, now: datetime | None = None) -> Window:
+    """The window a page or API request asks for: ``window`` (24h, 7d, 30d, 90d; 24h by
+    default), or ``from`` and ``to`` dates (whole days in the portal's time zone)."""
+    now = now or timezone.now()
+    start, end = params.get("from", ""), params.get("to", "")
+    if start or end:
+        if not (start and end):
+            raise WindowError("Give both dates, “from” and “to”, or choose a window.")
+        first, last = _day(start, "from"), _day(end, "to")
+        if first > last:
+            raise WindowError(f"“from” ({first}) comes after “to” ({last}).")
+        begin = timezone.make_aware(datetime.combine(first, time.min))
+        finish = timezone.make_aware(datetime.combine(last + timedelta(days=1), time.min))
+        if finish - begin > LONGEST:
+            raise WindowError("A window is at most a year long; choose dates closer together.")
+        return Window(begin, min(finish, now), f"{first} to {last}")
+    name = params.get("window", "24h") or "24h"
+    if name not in WINDOWS:
+        raise WindowError(f"Choose a window of {', '.join(WINDOWS)}, not “{name}”.")
+    return Window(now - WINDOWS[name], now, f"last {name}")
+
+
+def series(deployment: Deployment, window: Window, baseline: dict[str, Any] | None) -> dict:
+    """Per bucket of the window's span, oldest first: its start, requests, rows, latency
+    percentiles (upper edges of their histogram bins), the score's PSI and each feature's PSI
+    against the baseline (None for a bucket with fewer than ``MIN_ROWS_PER_POINT`` rows)."""
+    buckets = Bucket.objects.filter(
+        deployment=deployment, span=window.span, start__gte=window.start, start__lt=window.end
+    ).order_by("start")
+    features = [spec["feature"] for spec in baseline["features"]] if baseline else []
+    found: dict[str, Any] = {name: [] for name in METRICS if name != "psi"}
+    found["t"], found["psi"] = [], {name: [] for name in features}
+    for bucket in buckets:
+        found["t"].append(bucket.start.isoformat())
+        found["requests"].append(bucket.requests)
+        found["rows"].append(bucket.rows)
+        for q in (50, 95, 99):
+            found[f"latency_p{q}"].append(latency_percentile(bucket.latency_counts, q / 100))
+        enough = baseline is not None and bucket.rows >= MIN_ROWS_PER_POINT
+        score = bucket.score_counts if enough else []
+        found["score_psi"].append(
+            metrics.psi_of_counts(baseline["score"]["counts"], score)
+            if baseline and score
+            else None
+        )
+        for spec in baseline["features"] if baseline else []:
+            counts = bucket.feature_counts.get(spec["feature"]) if enough else None
+            found["psi"][spec["feature"]].append(
+                metrics.psi_of_counts(spec["counts"], counts) if counts else None
+            )
+    return {
+        "span_seconds": window.span,
+        "from": window.start.isoformat(),
+        "to": window.end.isoformat(),
+        **found,
+    }
