@@ -79,7 +79,55 @@ def _levels(times: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def figures(found: dict[str, Any], markers: list[dict[str, Any]]) -> list[tuple[str, Figure]]:
+def _performance(
+    found: dict[str, Any], markers: list[dict[str, Any]], validated: dict[str, Any]
+) -> Figure | None:
+    t, measured = found["t"], found["performance"]
+    names = [n for n in measured if n not in ("labelled_share", "label_delay_hours")]
+    if not names or not any(v is not None for n in names for v in measured[n]):
+        return None
+    data: list[dict[str, Any]] = [
+        {"x": t, "y": measured[name], "mode": "lines+markers", "name": name} for name in names
+    ]
+    data += [
+        {
+            "x": [t[0], t[-1]],
+            "y": [validated[name]] * 2,
+            "mode": "lines",
+            "name": f"{name} at validation",
+            "line": {"dash": "dot"},
+            "hoverinfo": "skip",
+        }
+        for name in names
+        if name in validated
+    ]
+    data.append(
+        {
+            "x": t,
+            "y": measured["labelled_share"],
+            "type": "bar",
+            "name": "labelled share",
+            "yaxis": "y2",
+            "opacity": 0.25,
+        }
+    )
+    return _figure(
+        "Performance from outcomes, by time of prediction",
+        data,
+        markers,
+        yaxis={"title": {"text": "metric"}},
+        yaxis2={
+            "title": {"text": "labelled share"},
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, 1],
+        },
+    )
+
+
+def figures(
+    found: dict[str, Any], markers: list[dict[str, Any]], validated: dict[str, Any] | None = None
+) -> list[tuple[str, Figure]]:
     t = found["t"]
     charts = [
         (
@@ -120,6 +168,9 @@ def figures(found: dict[str, Any], markers: list[dict[str, Any]]) -> list[tuple[
             ),
         ),
     ]
+    measured = _performance(found, markers, validated or {})
+    if measured is not None:
+        charts.append(("performance", measured))
     if found["psi"]:
         names = list(found["psi"])
         charts.append(

@@ -50,6 +50,9 @@ class Bucket(models.Model):
     # Rows per baseline bin, per feature, and of the model's score; empty without a baseline.
     feature_counts = models.JSONField(default=dict)
     score_counts = models.JSONField(default=list)
+    # Counts from the outcomes of this bucket's predictions (``performance.py``); empty until
+    # feedback comes.
+    performance = models.JSONField(default=dict)
 
     objects = RestrictedQuerySet.as_manager()
 

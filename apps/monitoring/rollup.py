@@ -136,36 +136,61 @@ def _open_gaps(cursor: RollupCursor, folded: list[int], top: int, now: float) ->
     return gaps
 
 
-def _ensure_cursor() -> None:
+def _ensure_cursor(source: str) -> None:
     """The cursor row, created by whichever run comes first."""
-    if not RollupCursor.objects.filter(source=SOURCE).exists():
+    if not RollupCursor.objects.filter(source=source).exists():
         try:
             with transaction.atomic():
-                RollupCursor.objects.create(source=SOURCE)
+                RollupCursor.objects.create(source=source)
         except IntegrityError:
             pass  # another run created it a moment ago
 
 
+class Claim:
+    """The rows a run folds, taken from a source table past its cursor. Used as a context
+    manager: the transaction holds the cursor's lock from reading the rows to storing what they
+    add up to; ``done(ids)`` says which rows were folded (the others wait for the next run)."""
+
+    def __init__(self, source: str, rows: Any, fields: tuple[str, ...], batch: int) -> None:
+        self.source, self.queryset, self.fields, self.batch = source, rows, fields, batch
+        self.rows: list[tuple[Any, ...]] = []
+        self._folded: list[int] = []
+
+    def __enter__(self) -> Claim:
+        self._now = time.time()
+        _ensure_cursor(self.source)
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        self.cursor = RollupCursor.objects.select_for_update().get(source=self.source)
+        wanted = Q(id__gt=self.cursor.watermark)
+        for first, last, _ in self.cursor.gaps:
+            wanted |= Q(id__range=(first, last))
+        self.rows = list(
+            self.queryset.filter(wanted)
+            .order_by("id")
+            .values_list("id", *self.fields)[: self.batch]
+        )
+        return self
+
+    def done(self, ids: list[int]) -> None:
+        self._folded = ids
+
+    def __exit__(self, *exc: Any) -> None:
+        if exc[0] is None:
+            cursor, folded = self.cursor, self._folded
+            top = max([cursor.watermark, *folded])
+            cursor.gaps = _open_gaps(cursor, folded, top, self._now)
+            cursor.watermark = top
+            cursor.save(update_fields=["watermark", "gaps", "updated_at"])
+        self._atomic.__exit__(*exc)
+
+
 def fold(batch: int = BATCH) -> int:
     """Fold the next ``batch`` unfolded prediction logs into buckets; return how many."""
-    now = time.time()
-    _ensure_cursor()
-    with transaction.atomic():
-        cursor = RollupCursor.objects.select_for_update().get(source=SOURCE)
-        wanted = Q(id__gt=cursor.watermark)
-        for first, last, _ in cursor.gaps:
-            wanted |= Q(id__range=(first, last))
-        logs = list(
-            PredictionLog.objects.filter(wanted)
-            .order_by("id")
-            .values_list(
-                "id", "deployment_id", "received_at", "latency_ms", "rows", "inputs", "outputs"
-            )[:batch]
-        )
-        if not logs and not cursor.gaps:
-            return 0
+    fields = ("deployment_id", "received_at", "latency_ms", "rows", "inputs", "outputs")
+    with Claim(SOURCE, PredictionLog.objects.all(), fields, batch) as claim:
         partials: dict[tuple[int, int, datetime], _Partial] = defaultdict(_Partial)
-        for _id, deployment_id, received_at, latency_ms, rows, inputs, outputs in logs:
+        for _id, deployment_id, received_at, latency_ms, rows, inputs, outputs in claim.rows:
             for span in SPANS:
                 partial = partials[(deployment_id, span, bucket_start(received_at, span))]
                 partial.requests += 1
@@ -174,13 +199,10 @@ def fold(batch: int = BATCH) -> int:
                 partial.latencies.append(latency_ms)
                 partial.inputs.append(inputs if isinstance(inputs, dict) else {})
                 partial.outputs.append(outputs if isinstance(outputs, dict) else {})
-        _store(partials)
-        folded = [log[0] for log in logs]
-        top = max([cursor.watermark, *folded])
-        cursor.gaps = _open_gaps(cursor, folded, top, now)
-        cursor.watermark = top
-        cursor.save(update_fields=["watermark", "gaps", "updated_at"])
-    return len(logs)
+        if partials:
+            _store(partials)
+        claim.done([row[0] for row in claim.rows])
+    return len(claim.rows)
 
 
 def _store(partials: dict[tuple[int, int, datetime], _Partial]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from django.utils import timezone
 
 from apps.deployments.models import Deployment
+from apps.monitoring import performance
 from apps.monitoring.models import Bucket
 from apps.monitoring.rollup import latency_percentile
 from apps.validation.engine import metrics
@@ -19,6 +20,12 @@ LONGEST = timedelta(days=366)
 # A bucket with fewer rows than this gets no drift figure: a handful of rows says nothing.
 MIN_ROWS_PER_POINT = 30
 METRICS = ("requests", "rows", "latency_p50", "latency_p95", "latency_p99", "score_psi", "psi")
+# From outcomes, by task; a bucket with fewer labelled rows than MIN_ROWS_PER_POINT gets none.
+PERFORMANCE = {
+    "binary": ("roc_auc", "accuracy", "precision", "recall", "brier", "positive_rate"),
+    "multiclass": ("accuracy",),
+    "regression": ("rmse", "mae", "bias"),
+}
 
 
 class WindowError(ValueError):
@@ -71,7 +78,9 @@ def window_from(params: Any, now: datetime | None = None) -> Window:
     return Window(now - WINDOWS[name], now, f"last {name}")
 
 
-def series(deployment: Deployment, window: Window, baseline: dict[str, Any] | None) -> dict:
+def series(
+    deployment: Deployment, window: Window, baseline: dict[str, Any] | None, task: str = ""
+) -> dict:
     """Per bucket of the window's span, oldest first: its start, requests, rows, latency
     percentiles (upper edges of their histogram bins), the score's PSI and each feature's PSI
     against the baseline (None for a bucket with fewer than ``MIN_ROWS_PER_POINT`` rows)."""
@@ -81,6 +90,8 @@ def series(deployment: Deployment, window: Window, baseline: dict[str, Any] | No
     features = [spec["feature"] for spec in baseline["features"]] if baseline else []
     found: dict[str, Any] = {name: [] for name in METRICS if name != "psi"}
     found["t"], found["psi"] = [], {name: [] for name in features}
+    measured = PERFORMANCE.get(task, ())
+    found["performance"] = {name: [] for name in (*measured, "labelled_share", "label_delay_hours")}
     for bucket in buckets:
         found["t"].append(bucket.start.isoformat())
         found["requests"].append(bucket.requests)
@@ -92,6 +103,20 @@ def series(deployment: Deployment, window: Window, baseline: dict[str, Any] | No
         found["score_psi"].append(
             metrics.psi_of_counts(baseline["score"]["counts"], score)
             if baseline and score
+            else None
+        )
+        labelled = bucket.performance.get("labelled", 0) if bucket.performance else 0
+        figures = (
+            performance.figures(bucket.performance, task) if labelled >= MIN_ROWS_PER_POINT else {}
+        )
+        for name in measured:
+            found["performance"][name].append(figures.get(name))
+        found["performance"]["labelled_share"].append(
+            labelled / bucket.rows if bucket.rows else None
+        )
+        found["performance"]["label_delay_hours"].append(
+            performance.figures(bucket.performance, task).get("label_delay_hours")
+            if labelled
             else None
         )
         for spec in baseline["features"] if baseline else []:

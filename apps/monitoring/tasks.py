@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from apps.monitoring import health, rollup
+from apps.monitoring import health, performance, rollup
 
 
 @shared_task(name="monitoring.fold_predictions", ignore_result=True, time_limit=120)
 def fold_predictions() -> dict[str, int]:
-    """Beat: fold the prediction logs written since the last run into buckets, then judge every
-    live deployment on them."""
+    """Beat: fold the prediction logs and the feedback written since the last run into buckets,
+    then judge every live deployment on them."""
     folded = rollup.fold_all()
-    return {"folded": folded, "judged": health.evaluate()}
+    outcomes = performance.fold()
+    return {"folded": folded, "outcomes": outcomes, "judged": health.evaluate()}

@@ -98,7 +98,8 @@ def _csv(deployment: Deployment, found: dict[str, Any]) -> HttpResponse:
     features = list(found["psi"])
     writer = csv.writer(response)
     columns = ["bucket_start", "requests", "rows", "latency_p50_ms", "latency_p95_ms"]
-    columns += ["latency_p99_ms", "score_psi", *(f"psi_{name}" for name in features)]
+    measured = list(found["performance"])
+    columns += ["latency_p99_ms", "score_psi", *(f"psi_{name}" for name in features), *measured]
     writer.writerow(columns)
     for i, start in enumerate(found["t"]):
         writer.writerow(
@@ -111,6 +112,7 @@ def _csv(deployment: Deployment, found: dict[str, Any]) -> HttpResponse:
                 found["latency_p99"][i],
                 found["score_psi"][i],
                 *(found["psi"][name][i] for name in features),
+                *(found["performance"][name][i] for name in measured),
             ]
         )
     return response
@@ -129,7 +131,9 @@ class DeploymentMonitoring(PortalView):
             messages.error(request, f"{problem} Showing the last 24 hours.")
             window = series.window_from({})
         baseline = evidence.baseline_of(deployment.version_id)
-        found = series.series(deployment, window, baseline)
+        signature = evidence.signature_of(deployment.version) or {}
+        found = series.series(deployment, window, baseline, signature.get("task", ""))
+        validated = evidence.validated_metrics(deployment.version_id)
         if request.GET.get("format") == "csv":
             return _csv(deployment, found)
         query = request.GET.copy()
@@ -146,7 +150,7 @@ class DeploymentMonitoring(PortalView):
                 "found": found,
                 "rows": sum(found["rows"]),
                 "min_rows": series.MIN_ROWS_PER_POINT,
-                "figures": charts.figures(found, _markers(deployment, window)),
+                "figures": charts.figures(found, _markers(deployment, window), validated),
                 "health": Health.objects.filter(deployment=deployment).first(),
                 "query": query.urlencode(),
                 "from": request.GET.get("from", ""),

@@ -78,3 +78,13 @@ def load_canonical(version: ModelVersion) -> Any:
         return trusted.load_skops(
             Path(copy.name), extra_trusted=list(settings.PORTAL_SKOPS_TRUSTED_TYPES)
         )
+
+
+def validated_metrics(version: ModelVersion | int) -> dict[str, Any]:
+    """The single-number metrics of the version's latest passing validation (``docs/metrics.md``),
+    or {} without one: what monitoring draws measured performance against."""
+    report = _latest_passing(version if isinstance(version, int) else version.pk)
+    found = report.data.get("metrics", {}) if report is not None else {}
+    return {
+        k: v for k, v in found.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }

@@ -46,11 +46,15 @@ def live(people, alices_model, files) -> Live:
         outcome=ValidationReport.Outcome.PASSED,
         isolated=True,
         data={
+            "task": "binary",
+            "classes": ["0", "1"],
+            "signature": {"features": [{"name": "income"}, {"name": "segment"}]},
+            "metrics": {"accuracy": 0.81, "roc_auc": 0.77},
             "baseline": {
                 "sample": "reference",
                 "features": metrics.baseline(reference, ["income", "segment"]),
                 "score": metrics.numeric_baseline(scores),
-            }
+            },
         },
     )
     deployment = Deployment.objects.create(

@@ -50,7 +50,7 @@ def test_the_api_gives_each_hours_drift_as_the_psi_of_its_rows(api, people, live
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("metric=accuracy", "“accuracy” is not a metric here"),
+        ("metric=rmse", "“rmse” is not a metric here"),  # a classifier's
         ("from=2026-11-05&to=2026-11-01", "comes after"),
         ("from=2024-01-01&to=2026-01-01", "at most a year"),
         ("window=5y", "Choose a window of 24h, 7d, 30d, 90d"),

@@ -15,8 +15,10 @@ PARAMETERS = [
     OpenApiParameter(
         "metric",
         str,
-        description="requests, rows, latency_p50, latency_p95, latency_p99, score_psi, or "
-        "psi:<feature>; all when absent",
+        description="requests, rows, latency_p50, latency_p95, latency_p99, score_psi, "
+        "psi:<feature>, or from outcomes: roc_auc, accuracy, precision, recall, brier, "
+        "positive_rate (binary), accuracy (multiclass), rmse, mae, bias (regression), "
+        "labelled_share, label_delay_hours; all when absent",
     ),
     OpenApiParameter("window", str, description="24h (default), 7d, 30d or 90d"),
     OpenApiParameter("from", str, description="first day, YYYY-MM-DD (with `to`)"),
@@ -45,9 +47,16 @@ class SeriesView(ScopedAPIView):
             window = series.window_from(request.query_params)
         except series.WindowError as problem:
             raise ValidationError({"window": [str(problem)]}) from None
-        found = series.series(deployment, window, evidence.baseline_of(deployment.version_id))
+        signature = evidence.signature_of(deployment.version) or {}
+        found = series.series(
+            deployment,
+            window,
+            evidence.baseline_of(deployment.version_id),
+            signature.get("task", ""),
+        )
         values = {name: found[name] for name in series.METRICS if name != "psi"}
         values.update({f"psi:{name}": points for name, points in found["psi"].items()})
+        values.update(found["performance"])
         metric = request.query_params.get("metric", "")
         if metric:
             if metric not in values:
