@@ -3,8 +3,9 @@
 *Retail loan default* v1 served the loan origination system for the last 14 days: about a hundred
 requests a day, scored by the real model. From day 10 the bank's marketing brought in larger
 loans, so ``loan_amount`` (and with it ``debt_to_income``) drifts away from the training data:
-right after start the monitoring portfolio shows the model in alert. Runs once: a deployment
-that already has prediction logs is left alone.
+right after start the monitoring portfolio shows the model in alert. Whether each applicant
+defaulted is reported three days after the decision, so the charts show performance too. Runs
+once: a deployment that already has prediction logs is left alone.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 import numpy as np
 from django.utils import timezone
 
-from apps.deployments.models import Deployment, PredictionLog
-from apps.monitoring import health, rollup
+from apps.deployments.models import Deployment, Feedback, PredictionLog
+from apps.monitoring import health, performance, rollup
 from apps.registry.demo import loan_applications
 from apps.validation import evidence
 
@@ -25,6 +26,9 @@ MODEL = "Retail loan default"
 DAYS = 14
 DRIFT_FROM_DAY = 10
 REQUESTS_PER_DAY = 100
+# Whether an applicant defaulted is reported this long after the decision (months in real life;
+# days here, so the demo's two weeks have outcomes to show).
+OUTCOME_DELAY = timedelta(days=3)
 
 
 def seed(stdout: Any) -> None:
@@ -46,7 +50,7 @@ def seed(stdout: Any) -> None:
     estimator = evidence.load_canonical(deployment.version)
     rng = np.random.default_rng(2026)
     now = timezone.now()
-    logs = []
+    logs, outcomes = [], []
     for day in range(DAYS):
         requests = REQUESTS_PER_DAY + int(rng.integers(-15, 16))
         frame = loan_applications(requests * 4, seed=1000 + day)
@@ -58,11 +62,22 @@ def seed(stdout: Any) -> None:
         day_start = now - timedelta(days=DAYS - day)
         for i in range(requests):
             rows = slice(4 * i, 4 * i + 4)
+            received_at = day_start + timedelta(seconds=int(rng.integers(0, 86_400)))
+            request_id = uuid.uuid4().hex
+            if received_at + OUTCOME_DELAY < now - 2 * performance.SETTLE:
+                outcomes.append(
+                    Feedback(
+                        deployment=deployment,
+                        request_id=request_id,
+                        outcomes=frame["default"].iloc[rows].tolist(),
+                        received_at=received_at + OUTCOME_DELAY,
+                    )
+                )
             logs.append(
                 PredictionLog(
                     deployment=deployment,
-                    request_id=uuid.uuid4().hex,
-                    received_at=day_start + timedelta(seconds=int(rng.integers(0, 86_400))),
+                    request_id=request_id,
+                    received_at=received_at,
                     latency_ms=float(rng.lognormal(2.3, 0.35)),
                     rows=4,
                     inputs={c: frame[c].iloc[rows].tolist() for c in features},
@@ -73,9 +88,13 @@ def seed(stdout: Any) -> None:
                 )
             )
     PredictionLog.objects.bulk_create(logs, batch_size=500)
+    Feedback.objects.bulk_create(outcomes, batch_size=500)
     folded = rollup.fold_all(budget_seconds=120)
+    while performance.fold():
+        pass
     health.evaluate()
     stdout.write(
         f"  {len(logs)} requests to {MODEL} in production over {DAYS} days "
-        f"({folded} folded into monitoring); loan sizes drift from day {DRIFT_FROM_DAY}\n"
+        f"({folded} folded into monitoring), outcomes for {len(outcomes)} of them "
+        f"{OUTCOME_DELAY.days} days later; loan sizes drift from day {DRIFT_FROM_DAY}\n"
     )

@@ -25,7 +25,6 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
 from apps.deployments.models import Deployment, Feedback, PredictionLog
@@ -107,19 +106,7 @@ def fold(batch: int = BATCH, now: datetime | None = None) -> int:
     settled = Feedback.objects.filter(received_at__lt=(now or timezone.now()) - SETTLE)
     fields = ("deployment_id", "request_id", "outcomes", "received_at")
     with Claim(SOURCE, settled, fields, batch) as claim:
-        wanted = Q(pk__in=[])
-        for _id, deployment_id, request_id, _o, _r in claim.rows:
-            wanted |= Q(deployment_id=deployment_id, request_id=request_id)
-        predictions = (
-            {
-                (d, r): (at, answer)
-                for d, r, at, answer in PredictionLog.objects.filter(wanted).values_list(
-                    "deployment_id", "request_id", "received_at", "outputs"
-                )
-            }
-            if claim.rows
-            else {}
-        )
+        predictions = _predictions({(row[1], row[2]) for row in claim.rows})
         deployments = Deployment.objects.in_bulk({row[1] for row in claim.rows})
         signatures = {pk: evidence.signature_of(d.version) or {} for pk, d in deployments.items()}
         partials: dict[tuple[int, int, datetime], dict[str, Any]] = defaultdict(_empty)
@@ -135,6 +122,21 @@ def fold(batch: int = BATCH, now: datetime | None = None) -> int:
         _store(partials)
         claim.done([row[0] for row in claim.rows])
     return len(claim.rows)
+
+
+def _predictions(wanted: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[datetime, Any]]:
+    """(time, answer) of the logged predictions with these (deployment, request id) pairs."""
+    found: dict[tuple[int, str], tuple[datetime, Any]] = {}
+    request_ids = sorted({request_id for _, request_id in wanted})
+    for start in range(0, len(request_ids), 500):
+        logs = PredictionLog.objects.filter(
+            request_id__in=request_ids[start : start + 500],
+            deployment_id__in={deployment_id for deployment_id, _ in wanted},
+        ).values_list("deployment_id", "request_id", "received_at", "outputs")
+        for deployment_id, request_id, at, answer in logs:
+            if (deployment_id, request_id) in wanted:
+                found[(deployment_id, request_id)] = (at, answer)
+    return found
 
 
 def _store(partials: dict[tuple[int, int, datetime], dict[str, Any]]) -> None:

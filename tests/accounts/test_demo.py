@@ -18,7 +18,7 @@ from apps.accounts.models import Team
 from apps.audit.models import AuditEvent
 from apps.deployments import demo as story
 from apps.deployments import serving
-from apps.deployments.models import Deployment, Placement, PredictionLog, ServingKey
+from apps.deployments.models import Deployment, Feedback, Placement, PredictionLog, ServingKey
 from apps.jobs.models import Job
 from apps.monitoring.models import Bucket, Health
 from apps.registry import storage
@@ -59,6 +59,7 @@ COUNTED = (
     Placement,
     ServingKey,
     PredictionLog,
+    Feedback,
     Bucket,
 )
 
@@ -250,6 +251,11 @@ def test_the_demo_production_model_has_two_weeks_of_traffic_and_is_in_alert(seed
     logs = PredictionLog.objects.filter(deployment=production)
     assert 14 * 85 <= logs.count() <= 14 * 115
     assert "loan sizes drift from day 10" in seeded.first
+    # Outcomes three days after each decision, folded by the time of the decision.
+    outcomes = Feedback.objects.filter(deployment=production)
+    assert 0.7 * logs.count() < outcomes.count() < logs.count()
+    daily = Bucket.objects.filter(deployment=production, span=86400)
+    assert sum(b.performance.get("labelled", 0) for b in daily) == 4 * outcomes.count()
     judged = Health.objects.get(deployment=production)
     assert judged.state == Health.State.ALERT
     assert judged.drifted_feature in {"loan_amount", "debt_to_income"}
