@@ -15,12 +15,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.deployments.models import Deployment
+from apps.monitoring import performance
 from apps.monitoring.models import Bucket, Health
 from apps.monitoring.rollup import add_counts, bucket_start, latency_percentile
 from apps.validation import evidence
 from apps.validation.engine import metrics
 
 WINDOW = timedelta(hours=24)
+# Outcomes come late: performance is measured on the predictions of the last 30 days.
+PERFORMANCE_WINDOW = timedelta(days=30)
+PRIMARY = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
 PSI_WARNING = 0.1
 PSI_ALERT = 0.25
 MIN_ROWS = 100
@@ -94,6 +98,7 @@ def evaluate(now: datetime | None = None) -> int:
     ):
         by_deployment[bucket.deployment_id].append(bucket)
     baselines = evidence.baselines_of([d.version_id for d in live])
+    measured = _measured(live, now)
     with transaction.atomic():
         for deployment in live:
             judged = judge(
@@ -102,7 +107,42 @@ def evaluate(now: datetime | None = None) -> int:
             )
             Health.objects.update_or_create(
                 deployment=deployment,
-                defaults={**judged, "rank": _RANK[judged["state"]], "evaluated_at": now},
+                defaults={
+                    **judged,
+                    **measured[deployment.pk],
+                    "rank": _RANK[judged["state"]],
+                    "evaluated_at": now,
+                },
             )
         Health.objects.exclude(deployment__in=live).delete()
     return len(live)
+
+
+def _measured(live: list[Deployment], now: datetime) -> dict[int, dict[str, Any]]:
+    """Per deployment, its primary metric from the outcomes of the last 30 days' predictions,
+    the same metric at validation, and the share of those rows with an outcome."""
+    since = bucket_start(now - PERFORMANCE_WINDOW, Bucket.Span.DAY)
+    sums: dict[int, dict[str, Any]] = defaultdict(dict)
+    rows: dict[int, int] = defaultdict(int)
+    for bucket in Bucket.objects.filter(
+        span=Bucket.Span.DAY, start__gte=since, deployment__in=live
+    ).only("deployment_id", "rows", "performance"):
+        rows[bucket.deployment_id] += bucket.rows
+        if bucket.performance:
+            sums[bucket.deployment_id] = performance.add_performance(
+                sums[bucket.deployment_id], bucket.performance
+            )
+    found: dict[int, dict[str, Any]] = {}
+    for deployment in live:
+        signature = evidence.signature_of(deployment.version) or {}
+        metric = PRIMARY.get(signature.get("task", ""), "")
+        counted = sums.get(deployment.pk, {})
+        labelled = counted.get("labelled", 0)
+        figures = performance.figures(counted, signature.get("task", "")) if labelled else {}
+        found[deployment.pk] = {
+            "performance_metric": metric,
+            "performance": figures.get(metric),
+            "validated": evidence.validated_metrics(deployment.version_id).get(metric),
+            "labelled_share": labelled / rows[deployment.pk] if rows[deployment.pk] else None,
+        }
+    return found

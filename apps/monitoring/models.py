@@ -95,6 +95,12 @@ class Health(models.Model):
     drifted_feature = models.CharField(max_length=200, blank=True)
     drifted_psi = models.FloatField(null=True, blank=True)
     score_psi = models.FloatField(null=True, blank=True)
+    # The primary metric measured from outcomes over ``health.PERFORMANCE_WINDOW``, next to its
+    # value at validation, and the share of rows with an outcome.
+    performance_metric = models.CharField(max_length=20, blank=True)
+    performance = models.FloatField(null=True, blank=True)
+    validated = models.FloatField(null=True, blank=True)
+    labelled_share = models.FloatField(null=True, blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 

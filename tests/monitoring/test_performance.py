@@ -126,3 +126,29 @@ def test_the_charts_and_the_api_show_performance_next_to_the_validation_figure(
     )
     text = page.content.decode()
     assert 'data-plotly="performance"' in text and "roc_auc at validation" in text
+
+
+def test_the_portfolio_shows_measured_performance_next_to_the_validated_figure(
+    client, people, live
+):
+    from apps.monitoring import health
+    from apps.monitoring.models import Health
+
+    rng = np.random.default_rng(13)
+    raw = _traffic(live, rng, 300, NOON)
+    rollup.fold()
+    labelled = _send_feedback(live, raw, rng)
+    performance.fold()
+    health.evaluate(now=NOON + timedelta(days=2))
+
+    judged = Health.objects.get(deployment=live.deployment)
+    counted: dict = {}
+    for bucket in Bucket.objects.filter(span=Bucket.Span.DAY):
+        counted = performance.add_performance(counted, bucket.performance)
+    assert judged.performance_metric == "roc_auc"
+    assert judged.performance == performance.figures(counted, "binary")["roc_auc"]
+    assert judged.validated == 0.77
+    assert judged.labelled_share == pytest.approx(len(labelled) / len(raw))
+    client.force_login(people.ivan)
+    page = client.get("/monitoring/").content.decode()
+    assert f"roc_auc {judged.performance:.3f}" in page and "(validated 0.770)" in page
