@@ -199,3 +199,19 @@ class PredictionLogLoss(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lost} lost: {self.reason}"
+
+
+class RefusedRequests(models.Model):
+    """Requests to a live deployment answered with an error, counted by status per five minutes
+    by the serving processes (their bodies are not kept); folded into monitoring's buckets."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(help_text="The start of the five minutes counted.")
+    status = models.PositiveSmallIntegerField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.count} answered {self.status}"

@@ -246,6 +246,7 @@ class PredictionLog:
     def __init__(self) -> None:
         self._buffer: list[dict[str, Any]] = []
         self._lost: Counter[tuple[int, str]] = Counter()
+        self._refused: Counter[tuple[int, int, int]] = Counter()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         # Tests that run the handler in their own process turn the thread off and flush() when
@@ -270,6 +271,12 @@ class PredictionLog:
                 self._lost[(record["deployment_id"], _BUFFER_FULL)] += 1
             del self._buffer[:over]
 
+    def refused(self, deployment_id: int, status: int) -> None:
+        """Count a request to a live deployment answered with ``status`` (4xx or 5xx)."""
+        now = int(time.time())
+        with self._lock:
+            self._refused[(deployment_id, now - now % 300, status)] += 1
+
     def holds(self, deployment_ids: Collection[int], request_id: str) -> int | None:
         """The rows of a buffered prediction of these deployments, or None."""
         with self._lock:
@@ -292,6 +299,7 @@ class PredictionLog:
         with self._lock:
             self._buffer.clear()
             self._lost.clear()
+            self._refused.clear()
 
     def flush(self) -> int:
         """Write what is buffered (also called at exit and by tests); return how many were
@@ -314,6 +322,7 @@ class PredictionLog:
                     written = self._one_by_one(Row, batch)
                 batch = []
             self._write_losses()
+            self._write_refused()
         except (OperationalError, InterfaceError):
             with self._lock:  # keep them for the next flush rather than lose them
                 self._buffer[:0] = batch
@@ -354,6 +363,28 @@ class PredictionLog:
                 self._lost.update(lost)
             raise
         logger.error("prediction logs lost: %s", dict(lost))
+
+    def _write_refused(self) -> None:
+        from apps.deployments.models import RefusedRequests
+
+        with self._lock:
+            refused, self._refused = self._refused, Counter()
+        if not refused:
+            return
+        try:
+            RefusedRequests.objects.bulk_create(
+                RefusedRequests(
+                    deployment_id=deployment_id,
+                    at=datetime.fromtimestamp(start, tz=UTC),
+                    status=status,
+                    count=count,
+                )
+                for (deployment_id, start, status), count in refused.items()
+            )
+        except Exception:
+            with self._lock:
+                self._refused.update(refused)
+            raise
 
 
 _BUFFER_FULL = "The database could not be reached and the serving process's buffer was full."
@@ -519,6 +550,7 @@ def handle(
     request_id: str,
 ) -> tuple[int, dict[str, Any]]:
     """One request: (status, JSON body). Never raises for a client's mistake."""
+    held: Live | None = None
     try:
         matched = _PATH.match(path)
         if matched is None:
@@ -526,6 +558,7 @@ def handle(
         if method != "POST":
             raise Response(405, {"error": "Use POST."})
         model, environment = matched["model"], matched["environment"]
+        held = MODELS.get(model, environment)
         key = _bearer(headers)
         limit = settings.PORTAL_SERVING_MAX_BODY_BYTES
         declared = headers("CONTENT_LENGTH")
@@ -538,7 +571,7 @@ def handle(
                 raise _too_large(limit)
         else:  # a chunked body: read at most one byte past the limit to know it is too large
             length = limit + 1
-        live = _authorised(MODELS.get(model, environment), key, model, environment)
+        live = _authorised(held, key, model, environment)
         body = read_body(length)
         if len(body) > limit:
             raise _too_large(limit)
@@ -546,12 +579,20 @@ def handle(
             return 200, predict(live, body, request_id)
         return 200, feedback(live, body)
     except Response as answer:
-        return answer.status, answer.body
+        return _refused(held, answer.status, answer.body)
     except inputs.InputError as problem:
-        return problem.status, {"error": problem.message}
+        return _refused(held, problem.status, {"error": problem.message})
     except Exception:
         logger.exception("serving request %s failed", request_id)
-        return 500, {"error": "The portal failed to answer; the failure is logged."}
+        return _refused(held, 500, {"error": "The portal failed to answer; the failure is logged."})
+
+
+def _refused(held: Live | None, status: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """An error answer, counted for monitoring when it was about a live deployment (made-up
+    names are not counted: nothing would be watching them)."""
+    if held is not None:
+        LOG.refused(held.deployment_id, status)
+    return status, body
 
 
 def _json(

@@ -144,6 +144,19 @@ def figures(
             ),
         ),
         (
+            "refused",
+            _figure(
+                "Refused requests and errors",
+                [
+                    {"x": t, "y": counts, "type": "bar", "name": kind.replace("_", " ")}
+                    for kind, counts in found["refused"].items()
+                ],
+                markers,
+                barmode="stack",
+                yaxis={"title": {"text": "requests"}, "rangemode": "tozero"},
+            ),
+        ),
+        (
             "latency",
             _figure(
                 "Latency (ms, at most 9 % above the true value)",

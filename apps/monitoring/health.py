@@ -33,7 +33,9 @@ _RANK = {state: i for i, state in enumerate(Health.State.values)}
 
 def _window_sums(buckets: list[Bucket]) -> dict[str, Any]:
     total: dict[str, Any] = {"requests": 0, "rows": 0, "latency": [], "features": {}, "score": []}
+    total["refused"] = 0
     for bucket in buckets:
+        total["refused"] += sum(bucket.refused.values())
         total["requests"] += bucket.requests
         total["rows"] += bucket.rows
         total["latency"] = add_counts(total["latency"], bucket.latency_counts)
@@ -46,9 +48,12 @@ def _window_sums(buckets: list[Bucket]) -> dict[str, Any]:
 
 def judge(baseline: dict[str, Any] | None, sums: dict[str, Any]) -> dict[str, Any]:
     """A deployment's health fields from its window's sums and its version's baseline."""
+    asked = sums["requests"] + sums.get("refused", 0)
     figures: dict[str, Any] = {
         "requests": sums["requests"],
         "rows": sums["rows"],
+        "refused": sums.get("refused", 0),
+        "error_rate": sums.get("refused", 0) / asked if asked else None,
         "latency_p95_ms": latency_percentile(sums["latency"], 0.95) if sums["latency"] else None,
         "drifted_feature": "",
         "drifted_psi": None,

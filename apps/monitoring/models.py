@@ -53,6 +53,8 @@ class Bucket(models.Model):
     # Counts from the outcomes of this bucket's predictions (``performance.py``); empty until
     # feedback comes.
     performance = models.JSONField(default=dict)
+    # Requests to the deployment answered with an error, by status ("422": 3); bodies not kept.
+    refused = models.JSONField(default=dict)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -95,6 +97,10 @@ class Health(models.Model):
     drifted_feature = models.CharField(max_length=200, blank=True)
     drifted_psi = models.FloatField(null=True, blank=True)
     score_psi = models.FloatField(null=True, blank=True)
+    refused = models.PositiveBigIntegerField(default=0)
+    error_rate = models.FloatField(
+        null=True, blank=True, help_text="Refused and failed requests over all requests."
+    )
     # The primary metric measured from outcomes over ``health.PERFORMANCE_WINDOW``, next to its
     # value at validation, and the share of rows with an outcome.
     performance_metric = models.CharField(max_length=20, blank=True)
@@ -110,3 +116,7 @@ class Health(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment_id}: {self.state}"
+
+    @property
+    def error_percent(self) -> float | None:
+        return None if self.error_rate is None else 100 * self.error_rate

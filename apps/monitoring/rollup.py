@@ -19,7 +19,7 @@ What a bucket adds up per deployment:
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -252,3 +252,39 @@ def fold_all(budget_seconds: float = 50.0) -> int:
         if done < BATCH:
             break
     return total
+
+
+REFUSED_SOURCE = "refused_requests"
+
+
+def fold_refused(batch: int = BATCH) -> int:
+    """Fold the serving processes' counts of refused and failed requests into buckets."""
+    from apps.deployments.models import RefusedRequests
+
+    fields = ("deployment_id", "at", "status", "count")
+    with Claim(REFUSED_SOURCE, RefusedRequests.objects.all(), fields, batch) as claim:
+        partials: dict[tuple[int, int, datetime], Counter[str]] = defaultdict(Counter)
+        for _id, deployment_id, at, status, count in claim.rows:
+            for span in SPANS:
+                partials[(deployment_id, span, bucket_start(at, span))][str(status)] += count
+        if partials:
+            existing = {
+                (b.deployment_id, b.span, b.start): b
+                for b in Bucket.objects.filter(
+                    deployment_id__in={k[0] for k in partials},
+                    start__in={k[2] for k in partials},
+                )
+            }
+            created, changed = [], []
+            for key, counts in partials.items():
+                bucket = existing.get(key)
+                if bucket is None:
+                    bucket = Bucket(deployment_id=key[0], span=key[1], start=key[2])
+                    created.append(bucket)
+                else:
+                    changed.append(bucket)
+                bucket.refused = dict(Counter(bucket.refused) + counts)
+            Bucket.objects.bulk_create(created, batch_size=500)
+            Bucket.objects.bulk_update(changed, ["refused"], batch_size=500)
+        claim.done([row[0] for row in claim.rows])
+    return len(claim.rows)

@@ -20,6 +20,15 @@ LONGEST = timedelta(days=366)
 # A bucket with fewer rows than this gets no drift figure: a handful of rows says nothing.
 MIN_ROWS_PER_POINT = 30
 METRICS = ("requests", "rows", "latency_p50", "latency_p95", "latency_p99", "score_psi", "psi")
+# Refused requests by kind, as the chart and the API group the statuses.
+REFUSALS = {
+    "malformed": ("400",),
+    "key": ("401",),
+    "too_large": ("413",),
+    "signature": ("422",),
+    "other_4xx": ("404", "405", "409"),
+    "server_error": ("500",),
+}
 # From outcomes, by task; a bucket with fewer labelled rows than MIN_ROWS_PER_POINT gets none.
 PERFORMANCE = {
     "binary": ("roc_auc", "accuracy", "precision", "recall", "brier", "positive_rate"),
@@ -92,10 +101,13 @@ def series(
     found["t"], found["psi"] = [], {name: [] for name in features}
     measured = PERFORMANCE.get(task, ())
     found["performance"] = {name: [] for name in (*measured, "labelled_share", "label_delay_hours")}
+    found["refused"] = {kind: [] for kind in REFUSALS}
     for bucket in buckets:
         found["t"].append(bucket.start.isoformat())
         found["requests"].append(bucket.requests)
         found["rows"].append(bucket.rows)
+        for kind, statuses in REFUSALS.items():
+            found["refused"][kind].append(sum(bucket.refused.get(s, 0) for s in statuses))
         for q in (50, 95, 99):
             found[f"latency_p{q}"].append(latency_percentile(bucket.latency_counts, q / 100))
         enough = baseline is not None and bucket.rows >= MIN_ROWS_PER_POINT

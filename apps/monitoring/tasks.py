@@ -7,8 +7,11 @@ from apps.monitoring import health, performance, rollup
 
 @shared_task(name="monitoring.fold_predictions", ignore_result=True, time_limit=120)
 def fold_predictions() -> dict[str, int]:
-    """Beat: fold the prediction logs and the feedback written since the last run into buckets,
+    """Beat: fold the prediction logs, refused requests and feedback written since the last run
+    into buckets,
     then judge every live deployment on them."""
     folded = rollup.fold_all()
+    refused = rollup.fold_refused()
     outcomes = performance.fold()
-    return {"folded": folded, "outcomes": outcomes, "judged": health.evaluate()}
+    judged = health.evaluate()
+    return {"folded": folded, "refused": refused, "outcomes": outcomes, "judged": judged}

@@ -99,7 +99,9 @@ def _csv(deployment: Deployment, found: dict[str, Any]) -> HttpResponse:
     writer = csv.writer(response)
     columns = ["bucket_start", "requests", "rows", "latency_p50_ms", "latency_p95_ms"]
     measured = list(found["performance"])
+    refused = list(found["refused"])
     columns += ["latency_p99_ms", "score_psi", *(f"psi_{name}" for name in features), *measured]
+    columns += [f"refused_{kind}" for kind in refused]
     writer.writerow(columns)
     for i, start in enumerate(found["t"]):
         writer.writerow(
@@ -113,6 +115,7 @@ def _csv(deployment: Deployment, found: dict[str, Any]) -> HttpResponse:
                 found["score_psi"][i],
                 *(found["psi"][name][i] for name in features),
                 *(found["performance"][name][i] for name in measured),
+                *(found["refused"][kind][i] for kind in refused),
             ]
         )
     return response

@@ -281,3 +281,19 @@ def test_probing_names_that_are_not_live_does_not_grow_the_cache(client, key, se
     assert len(serving.MODELS._misses) == 50 and len(serving.MODELS._live) == 0
     assert call(client, key, [{"income": 50.0, "debt": 12.0, "tenure": 3}]).status_code == 200
     assert list(serving.MODELS._live) == [("loan-default", "staging")]
+
+
+def test_refused_requests_to_a_live_model_are_counted_and_probes_are_not(client, key):
+    from apps.deployments.models import RefusedRequests
+
+    good = [{"income": 50.0, "debt": 12.0, "tenure": 3}]
+    assert call(client, key, "{oops").status_code == 400
+    assert call(client, key, [{"income": 1.0}]).status_code == 422
+    assert call(client, "mls_not-a-key", good).status_code == 401
+    assert call(client, key, good).status_code == 200
+    made_up = call(client, key, good, url="/serve/made-up/staging/predict")
+    assert made_up.status_code == 401
+    serving.LOG.flush()
+    counted = {r.status: r.count for r in RefusedRequests.objects.all()}
+    assert counted == {400: 1, 401: 1, 422: 1}
+    assert not RefusedRequests.objects.exclude(deployment__model__slug="loan-default").exists()

@@ -9,9 +9,11 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from apps.monitoring import health, rollup
 from apps.validation.engine import metrics
+from tests.monitoring.conftest import log
 from tests.monitoring.test_rollup import NOON, _traffic
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +104,35 @@ def test_a_window_that_cannot_be_shown_says_why_and_shows_the_last_day(client, p
     text = page.content.decode()
     assert page.status_code == 200 and "comes after" in text and "Showing the last 24 hours" in text
     assert "No prediction was logged in this window." in text
+
+
+def test_refused_requests_are_counted_by_kind_without_their_bodies(client, api, people, live):
+    from apps.deployments import serving
+    from apps.deployments.models import RefusedRequests
+    from apps.monitoring.models import Bucket, Health
+
+    # What serving counted in five minutes: malformed bodies, wrong keys, a crash.
+    deployment = live.deployment.pk
+    for status in (400, 400, 401, 422, 500):
+        serving.LOG.refused(deployment, status)
+    serving.LOG.refused(deployment, 422)
+    serving.LOG.flush()
+    assert RefusedRequests.objects.filter(deployment=deployment).count() == 4  # per status
+    log(live.deployment, timezone.now(), {"income": [50.0], "segment": ["a"]}, [0.3])
+
+    assert rollup.fold_refused() == 4 and rollup.fold_refused() == 0
+    rollup.fold()
+    health.evaluate()
+    bucket = Bucket.objects.get(span=Bucket.Span.DAY)
+    assert bucket.refused == {"400": 2, "401": 1, "422": 2, "500": 1}
+    judged = Health.objects.get()
+    assert (judged.refused, judged.error_rate) == (6, 6 / 7)
+
+    values = (
+        api(people.alice)
+        .get(f"/api/v1/monitoring/deployments/{deployment}/series/?window=24h")
+        .json()["values"]
+    )
+    assert sum(values["refused:malformed"]) == 2 and sum(values["refused:server_error"]) == 1
+    client.force_login(people.alice)
+    assert "85.7 %" in client.get("/monitoring/").content.decode()

@@ -18,7 +18,8 @@ PARAMETERS = [
         description="requests, rows, latency_p50, latency_p95, latency_p99, score_psi, "
         "psi:<feature>, or from outcomes: roc_auc, accuracy, precision, recall, brier, "
         "positive_rate (binary), accuracy (multiclass), rmse, mae, bias (regression), "
-        "labelled_share, label_delay_hours; all when absent",
+        "labelled_share, label_delay_hours, refused:<kind> (malformed, key, too_large, "
+        "signature, other_4xx, server_error); all when absent",
     ),
     OpenApiParameter("window", str, description="24h (default), 7d, 30d or 90d"),
     OpenApiParameter("from", str, description="first day, YYYY-MM-DD (with `to`)"),
@@ -57,6 +58,7 @@ class SeriesView(ScopedAPIView):
         values = {name: found[name] for name in series.METRICS if name != "psi"}
         values.update({f"psi:{name}": points for name, points in found["psi"].items()})
         values.update(found["performance"])
+        values.update({f"refused:{kind}": points for kind, points in found["refused"].items()})
         metric = request.query_params.get("metric", "")
         if metric:
             if metric not in values:
