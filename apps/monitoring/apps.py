@@ -8,7 +8,10 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.registry import DemoStep, registry
-        from apps.monitoring import dashboard, demo
+        from apps.monitoring import alerts, dashboard, demo, events
 
         registry.dashboard_panels.add("monitoring", dashboard.panels)
+        for event in events.EVENTS:
+            registry.notification_events.add(event.code, event)
+        registry.rules.add(alerts.HANDLE, alerts.check_can_handle)
         registry.demo_steps.add("monitoring", DemoStep("monitoring", demo.seed, order=40))

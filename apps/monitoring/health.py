@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.deployments.models import Deployment
-from apps.monitoring import performance
+from apps.monitoring import alerts, performance
 from apps.monitoring.models import Bucket, Health
 from apps.monitoring.rollup import add_counts, bucket_start, latency_percentile
 from apps.validation import evidence
@@ -95,7 +95,11 @@ def judge(baseline: dict[str, Any] | None, sums: dict[str, Any]) -> dict[str, An
 def evaluate(now: datetime | None = None) -> int:
     """Judge every live deployment over the last 24 hours; return how many."""
     now = now or timezone.now()
-    live = list(Deployment.objects.filter(status=Deployment.Status.LIVE))
+    live = list(
+        Deployment.objects.filter(status=Deployment.Status.LIVE).select_related(
+            "model__team", "model__risk_owner", "environment"
+        )
+    )
     since = bucket_start(now - WINDOW, 3600)
     by_deployment: dict[int, list[Bucket]] = defaultdict(list)
     for bucket in Bucket.objects.filter(
@@ -110,7 +114,7 @@ def evaluate(now: datetime | None = None) -> int:
                 baselines.get(deployment.version_id),
                 _window_sums(by_deployment.get(deployment.pk, [])),
             )
-            Health.objects.update_or_create(
+            found, _ = Health.objects.update_or_create(
                 deployment=deployment,
                 defaults={
                     **judged,
@@ -119,6 +123,7 @@ def evaluate(now: datetime | None = None) -> int:
                     "evaluated_at": now,
                 },
             )
+            alerts.record(deployment, alerts.breaches(found, PSI_WARNING, PSI_ALERT), now)
         Health.objects.exclude(deployment__in=live).delete()
     return len(live)
 

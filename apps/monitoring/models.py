@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -120,3 +121,63 @@ class Health(models.Model):
     @property
     def error_percent(self) -> float | None:
         return None if self.error_rate is None else 100 * self.error_rate
+
+
+class Alert(models.Model):
+    """A check of a live deployment that breached: raised once per breach by the evaluation,
+    acknowledged and resolved by people with a reason, or resolved by the evaluation once the
+    figure has been back within bounds for a whole window."""
+
+    class Level(models.TextChoices):
+        WARNING = "warning", "Warning"
+        ALERT = "alert", "Alert"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    permission_parent = "deployment"
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="+")
+    check_name = models.CharField(max_length=220, help_text="What breached: drift:<feature>, …")
+    level = models.CharField(max_length=10, choices=Level.choices)
+    state = models.CharField(max_length=14, choices=State.choices, default=State.OPEN)
+    message = models.CharField(max_length=400)
+    value = models.FloatField(null=True, blank=True)
+    levels = models.CharField(
+        max_length=200, help_text="The levels it was judged by (until policies are versioned)."
+    )
+    opened_at = models.DateTimeField(default=timezone.now)
+    last_breach_at = models.DateTimeField(default=timezone.now)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledgement = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            # One unresolved alert per check of a deployment: a breach raises once.
+            models.UniqueConstraint(
+                fields=["deployment", "check_name"],
+                condition=~models.Q(state="resolved"),
+                name="one_unresolved_alert_per_check",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()}: {self.message}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("monitoring:deployment", args=[self.deployment_id]) + "#alerts"

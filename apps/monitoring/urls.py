@@ -7,4 +7,11 @@ app_name = "monitoring"
 urlpatterns = [
     path("", views.Portfolio.as_view(), name="portfolio"),
     path("deployments/<int:pk>/", views.DeploymentMonitoring.as_view(), name="deployment"),
+    path("alerts/", views.AlertList.as_view(), name="alerts"),
+    path(
+        "alerts/<int:pk>/acknowledge/",
+        views.AcknowledgeAlert.as_view(),
+        name="alert-acknowledge",
+    ),
+    path("alerts/<int:pk>/resolve/", views.ResolveAlert.as_view(), name="alert-resolve"),
 ]

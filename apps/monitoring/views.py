@@ -3,16 +3,17 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from apps.accounts.models import Team
-from apps.core.views import PortalView
+from apps.core.views import ActionView, PortalView
 from apps.deployments.models import Deployment, Environment
-from apps.monitoring import charts, series
-from apps.monitoring.models import Health
+from apps.monitoring import alerts, charts, series
+from apps.monitoring.models import Alert, Health
 from apps.registry.models import RegisteredModel
 from apps.validation import evidence
 
@@ -155,8 +156,82 @@ class DeploymentMonitoring(PortalView):
                 "min_rows": series.MIN_ROWS_PER_POINT,
                 "figures": charts.figures(found, _markers(deployment, window), validated),
                 "health": Health.objects.filter(deployment=deployment).first(),
+                "alerts": [
+                    (alert, alerts.handled_by(self.person, alert))
+                    for alert in Alert.objects.filter(deployment=deployment).select_related(
+                        "acknowledged_by", "resolved_by"
+                    )[:20]
+                ],
                 "query": query.urlencode(),
                 "from": request.GET.get("from", ""),
                 "to": request.GET.get("to", ""),
+            },
+        )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=2000, strip=True)
+
+
+class AlertAction(ActionView):
+    """Acknowledge or resolve an alert, with a reason (the service checks who may)."""
+
+    queryset = Alert.objects.select_related("deployment__model")
+    form_class = ReasonForm
+    invalid_message = "Say why, in a few words."
+    anchor = ""
+
+    def target(self) -> Alert:
+        found: Alert = self.get_object(pk=self.kwargs["pk"])
+        return found
+
+    def next_url(self, alert: Alert) -> str:
+        return alert.get_absolute_url()
+
+
+class AcknowledgeAlert(AlertAction):
+    def perform(self, alert: Alert, form: forms.Form | None) -> str:
+        assert form is not None
+        alerts.acknowledge(alert.pk, actor=self.person, reason=form.cleaned_data["reason"])
+        return "Alert acknowledged."
+
+
+class ResolveAlert(AlertAction):
+    def perform(self, alert: Alert, form: forms.Form | None) -> str:
+        assert form is not None
+        alerts.resolve(alert.pk, actor=self.person, reason=form.cleaned_data["reason"])
+        return "Alert resolved."
+
+
+class AlertList(PortalView):
+    """Every alert of the deployments the person may see, newest first."""
+
+    queryset = Alert.objects.select_related(
+        "deployment__model", "deployment__environment", "acknowledged_by", "resolved_by"
+    )
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        assert self.queryset is not None
+        rows = self.queryset
+        state = request.GET.get("state", "unresolved")
+        if state == "unresolved":
+            rows = rows.exclude(state=Alert.State.RESOLVED)
+        elif state in Alert.State.values:
+            rows = rows.filter(state=state)
+        page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
+        return render(
+            request,
+            "monitoring/alert_list.html",
+            {
+                "page": page,
+                "state": state,
+                "states": [
+                    ("unresolved", "Open or acknowledged"),
+                    *Alert.State.choices,
+                    ("all", "All"),
+                ],
+                "query": query.urlencode(),
             },
         )

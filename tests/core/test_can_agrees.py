@@ -60,6 +60,34 @@ def _pending_change(people: Any, files: Any) -> RegisteredModel:
     return _model(people, files)
 
 
+def _alert(people: Any, files: Any) -> Any:
+    """A drift alert of the loan model live in production (as an evaluation raises it)."""
+    from django.utils import timezone
+
+    from apps.deployments.models import Deployment, Environment
+    from apps.monitoring.models import Alert
+    from apps.registry import services as registry
+
+    model = _model(people, files)
+    version = new_version(model, people.alice, files, status=ModelVersion.Status.APPROVED)
+    ModelVersion.objects.filter(pk=version.pk).update(submitted_at=timezone.now())
+    registry.grant_model_operations(model)
+    deployment = Deployment.objects.create(
+        model=model,
+        version=version,
+        environment=Environment.objects.get(slug="production"),
+        status=Deployment.Status.LIVE,
+        requested_by=people.ivan,
+    )
+    return Alert.objects.create(
+        deployment=deployment,
+        check_name="drift:income",
+        level=Alert.Level.ALERT,
+        message="Drift in income: PSI 0.40 over 24 hours",
+        levels="PSI warning 0.1, alert 0.25 (default levels)",
+    )
+
+
 def _json(method: str, path: str, body: dict[str, Any] | None = None) -> Callable[..., Any]:
     def send(client: Client, obj: Any) -> Any:
         return getattr(client, method)(
@@ -93,6 +121,12 @@ CASES: dict[str, Case] = {
         ),
     ),
     "validation.rerun": Case(_validated, _json("post", f"{M}/versions/{{obj.number}}/validation/")),
+    "monitoring.handle_alert": Case(
+        _alert,
+        lambda client, alert: client.post(
+            f"/monitoring/alerts/{alert.pk}/resolve/", {"reason": "Retrained"}
+        ),
+    ),
 }
 
 

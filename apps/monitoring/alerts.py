@@ -1,0 +1,218 @@
+"""Alerts: raised once per breach by the evaluation, handled by people, resolved on recovery.
+
+Each evaluation lists the checks a live deployment breaches now (``breaches``). A breach with no
+unresolved alert of its check raises one (audited, and announced to the model's team, its risk
+owner and model operations); a breach that goes on only moves the alert's ``last_breach_at``
+(and raises its level if it got worse). An alert whose check has not breached for a whole
+window (24 hours) is resolved by the evaluation, saying so. People who answer for the model
+acknowledge and resolve alerts with a reason; compliance reads them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.roles import Role, has_role
+from apps.audit import services as audit
+from apps.core.audit_actions import AuditAction
+from apps.core.errors import Conflict
+from apps.core.permissions import can
+from apps.deployments.models import Deployment
+from apps.monitoring import events
+from apps.monitoring.models import Alert, Health
+from apps.notifications import services as notifications
+from apps.registry import services as registry
+
+HANDLE = "monitoring.handle_alert"
+_RANKED = {Alert.Level.WARNING: 0, Alert.Level.ALERT: 1}
+
+
+def breaches(health: Health, warning: float, alert: float) -> list[dict[str, Any]]:
+    """The checks ``health`` breaches: drift of its most drifted feature and of its score."""
+    found = []
+    for check, what, value in (
+        (
+            f"drift:{health.drifted_feature}",
+            f"Drift in {health.drifted_feature}",
+            health.drifted_psi,
+        ),
+        ("drift:score", "Drift in the model's score", health.score_psi),
+    ):
+        if value is None or value < warning:
+            continue
+        level = Alert.Level.ALERT if value >= alert else Alert.Level.WARNING
+        found.append(
+            {
+                "check_name": check,
+                "level": level,
+                "value": value,
+                "message": f"{what}: PSI {value:.2f} over 24 hours",
+                "levels": f"PSI warning {warning}, alert {alert} (default levels)",
+            }
+        )
+    return found
+
+
+def _people_to_tell(deployment: Deployment) -> list[User]:
+    model = deployment.model
+    team = list(User.objects.filter(groups=model.team.group, is_active=True))
+    operations = list(User.objects.filter(groups__name=Role.MODEL_OPS, is_active=True))
+    return list(dict.fromkeys([*team, model.risk_owner, *operations]))
+
+
+def record(deployment: Deployment, found: list[dict[str, Any]], now: datetime) -> list[Alert]:
+    """Raise, update and resolve the deployment's alerts after one evaluation (the caller's
+    transaction). Returns the alerts raised now."""
+    unresolved = {
+        a.check_name: a
+        for a in Alert.objects.select_for_update()
+        .filter(deployment=deployment)
+        .exclude(state=Alert.State.RESOLVED)
+    }
+    raised = []
+    for breach in found:
+        held = unresolved.pop(breach["check_name"], None)
+        if held is None:
+            alert = Alert.objects.create(
+                deployment=deployment, opened_at=now, last_breach_at=now, **breach
+            )
+            audit.record(None, AuditAction.ALERT_RAISED, alert, after=_described(alert))
+            notifications.emit(
+                events.ALERT_RAISED,
+                recipients=_people_to_tell(deployment),
+                title=f"{deployment.model.name} in {deployment.environment.name}: {alert.message}",
+                body=f"{alert.get_level_display()}, judged by {alert.levels}.",
+                url=alert.get_absolute_url(),
+                payload={"alert": alert.pk, "deployment": deployment.pk, **_described(alert)},
+            )
+            raised.append(alert)
+            continue
+        held.last_breach_at = now
+        fields = ["last_breach_at"]
+        if _RANKED[breach["level"]] > _RANKED[Alert.Level(held.level)]:
+            held.level, held.message, held.value = (
+                breach["level"],
+                breach["message"],
+                breach["value"],
+            )
+            fields += ["level", "message", "value"]
+        held.save(update_fields=fields)
+    for alert in unresolved.values():
+        if now - alert.last_breach_at >= _window():
+            _resolve(alert, None, "Back within bounds for 24 hours.", now)
+    return raised
+
+
+def _window() -> Any:
+    from apps.monitoring.health import WINDOW
+
+    return WINDOW
+
+
+def _described(alert: Alert) -> dict[str, Any]:
+    return {
+        "check": alert.check_name,
+        "level": alert.level,
+        "state": alert.state,
+        "value": alert.value,
+        "message": alert.message,
+    }
+
+
+def check_can_handle(actor: User, alert: Alert) -> None:
+    """Who acknowledges and resolves: the model's team, its risk owner, model operations."""
+    model = alert.deployment.model
+    answers = (
+        can(actor, registry.CHANGE, model)
+        or model.risk_owner_id == actor.pk
+        or (has_role(actor, Role.MODEL_OPS) and can(actor, registry.VIEW, model))
+        or can(actor, registry.ADMINISTER)
+    )
+    if not answers:
+        raise PermissionDenied(
+            "Only the model's team, its risk owner and model operations handle its alerts."
+        )
+
+
+def _locked(alert_id: int) -> Alert:
+    return Alert.objects.select_for_update().select_related("deployment__model").get(pk=alert_id)
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why."})
+    return reason
+
+
+@transaction.atomic
+def acknowledge(alert_id: int, *, actor: User, reason: str) -> Alert:
+    alert = _locked(alert_id)
+    check_can_handle(actor, alert)
+    reason = _reason(reason)
+    if alert.state != Alert.State.OPEN:
+        raise Conflict(f"This alert is {alert.get_state_display().lower()} already.")
+    before = _described(alert)
+    alert.state, alert.acknowledged_by = Alert.State.ACKNOWLEDGED, actor
+    alert.acknowledged_at, alert.acknowledgement = timezone.now(), reason
+    alert.save(update_fields=["state", "acknowledged_by", "acknowledged_at", "acknowledgement"])
+    audit.record(
+        actor,
+        AuditAction.ALERT_ACKNOWLEDGED,
+        alert,
+        before=before,
+        after={**_described(alert), "reason": reason},
+    )
+    return alert
+
+
+@transaction.atomic
+def resolve(alert_id: int, *, actor: User, reason: str) -> Alert:
+    alert = _locked(alert_id)
+    check_can_handle(actor, alert)
+    if alert.state == Alert.State.RESOLVED:
+        raise Conflict("This alert is resolved already.")
+    return _resolve(alert, actor, _reason(reason), timezone.now())
+
+
+def _resolve(alert: Alert, actor: User | None, reason: str, now: datetime) -> Alert:
+    before = _described(alert)
+    alert.state, alert.resolved_by, alert.resolved_at, alert.resolution = (
+        Alert.State.RESOLVED,
+        actor,
+        now,
+        reason,
+    )
+    alert.save(update_fields=["state", "resolved_by", "resolved_at", "resolution"])
+    audit.record(
+        actor,
+        AuditAction.ALERT_RESOLVED,
+        alert,
+        before=before,
+        after={**_described(alert), "reason": reason},
+    )
+    deployment = alert.deployment
+    notifications.emit(
+        events.ALERT_RESOLVED,
+        recipients=_people_to_tell(deployment),
+        title=f"Resolved: {deployment.model.name} in {deployment.environment.name}: "
+        f"{alert.message}",
+        body=f"{reason} ({actor.username if actor else 'the monitoring evaluation'})",
+        url=alert.get_absolute_url(),
+        payload={"alert": alert.pk, "deployment": deployment.pk, **_described(alert)},
+    )
+    return alert
+
+
+def handled_by(actor: User, alert: Alert) -> bool:
+    try:
+        check_can_handle(actor, alert)
+    except PermissionDenied:
+        return False
+    return alert.state != Alert.State.RESOLVED
