@@ -340,6 +340,9 @@ PORTAL_PREDICTION_LOG_FLUSH_SECONDS = (
 # Records a serving process holds while the database cannot take them; past this the oldest are
 # dropped, and counted as lost on the deployment's page.
 PORTAL_PREDICTION_LOG_BUFFER = env_int("PORTAL_PREDICTION_LOG_BUFFER", 100_000, minimum=100)
+# Raw prediction logs are deleted after this many days (the EU AI Act's six months for the logs
+# of high-risk systems); monitoring's rollups are kept.
+PORTAL_PREDICTION_LOG_DAYS = env_int("PORTAL_PREDICTION_LOG_DAYS", 180, minimum=1)
 # Unknown model and environment names a serving process remembers as "not live here" (so that
 # probing them costs no query each), the oldest forgotten first.
 PORTAL_SERVING_MISSES_KEPT = 1024
@@ -408,6 +411,11 @@ CELERY_BEAT_SCHEDULE = {
     "fold-predictions": {
         "task": "monitoring.fold_predictions",
         "schedule": 60.0,
+        "options": {"queue": "monitoring"},
+    },
+    "prediction-log-retention": {
+        "task": "monitoring.apply_retention",
+        "schedule": 86400.0,
         "options": {"queue": "monitoring"},
     },
     "verify-audit-chain": {

@@ -1,19 +1,25 @@
 from __future__ import annotations
 
 import csv
+import io
+import json
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from apps.accounts.models import Team
+from apps.audit import services as audit
+from apps.core.audit_actions import AuditAction
+from apps.core.permissions import can
 from apps.core.views import ActionView, PortalView
-from apps.deployments.models import Deployment, Environment
+from apps.deployments.models import Deployment, Environment, PredictionLog
 from apps.monitoring import alerts, charts, series
 from apps.monitoring.models import Alert, Health
+from apps.registry import services as registry
 from apps.registry.models import RegisteredModel
 from apps.validation import evidence
 
@@ -163,6 +169,7 @@ class DeploymentMonitoring(PortalView):
                     )[:20]
                 ],
                 "query": query.urlencode(),
+                "may_export": can(self.person, registry.ADMINISTER),
                 "from": request.GET.get("from", ""),
                 "to": request.GET.get("to", ""),
             },
@@ -235,3 +242,55 @@ class AlertList(PortalView):
                 "query": query.urlencode(),
             },
         )
+
+
+EXPORT_MAX_ROWS = 1_000_000
+
+
+class ExportLogs(PortalView):
+    """An administrator downloads a deployment's raw prediction logs for chosen days as Parquet,
+    before retention deletes them (audited)."""
+
+    queryset = Deployment.objects.select_related("model", "environment")
+    permission_required = registry.ADMINISTER
+    permission_message = "Only administrators export raw prediction logs."
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        import pandas as pd
+
+        deployment: Deployment = self.get_object(pk=pk)
+        try:
+            window = series.window_from(request.GET)
+        except series.WindowError as problem:
+            messages.error(request, str(problem))
+            return redirect("monitoring:deployment", pk=deployment.pk)
+        logs = PredictionLog.objects.filter(
+            deployment=deployment, received_at__gte=window.start, received_at__lt=window.end
+        ).order_by("received_at", "id")
+        count = logs.count()
+        if count > EXPORT_MAX_ROWS:
+            messages.error(
+                request,
+                f"{count:,} logs in {window.label}: export at most {EXPORT_MAX_ROWS:,} at a time; "
+                "choose fewer days.",
+            )
+            return redirect("monitoring:deployment", pk=deployment.pk)
+        rows = logs.values_list(
+            "request_id", "received_at", "latency_ms", "rows", "inputs", "outputs"
+        )
+        frame = pd.DataFrame(
+            [(r, at, ms, n, json.dumps(i), json.dumps(o)) for r, at, ms, n, i, o in rows],
+            columns=["request_id", "received_at", "latency_ms", "rows", "inputs", "outputs"],
+        )
+        content = io.BytesIO()
+        frame.to_parquet(content, index=False)
+        audit.record(
+            self.person,
+            AuditAction.LOGS_EXPORTED,
+            deployment,
+            after={"from": window.start.isoformat(), "to": window.end.isoformat(), "count": count},
+        )
+        response = HttpResponse(content.getvalue(), content_type="application/vnd.apache.parquet")
+        name = f"{deployment.model.slug}-{deployment.environment.slug}-predictions.parquet"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
