@@ -89,6 +89,7 @@ class AuditAction(models.TextChoices):
     SERVING_KEY_CREATED = "serving_key.created", "Created a serving key"
     SERVING_KEY_REVOKED = "serving_key.revoked", "Revoked a serving key"
     ALERT_RAISED = "monitoring.alert_raised", "Raised a monitoring alert"
+    MONITORING_POLICY_CHANGED = "monitoring.policy_changed", "Changed a monitoring policy"
     LOGS_DELETED = "monitoring.logs_deleted", "Deleted prediction logs past their retention"
     LOGS_EXPORTED = "monitoring.logs_exported", "Exported raw prediction logs"
     ALERT_ACKNOWLEDGED = "monitoring.alert_acknowledged", "Acknowledged a monitoring alert"

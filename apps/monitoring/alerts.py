@@ -24,7 +24,7 @@ from apps.core.audit_actions import AuditAction
 from apps.core.errors import Conflict
 from apps.core.permissions import can
 from apps.deployments.models import Deployment
-from apps.monitoring import events
+from apps.monitoring import events, policies
 from apps.monitoring.models import Alert, Health
 from apps.notifications import services as notifications
 from apps.registry import services as registry
@@ -33,9 +33,24 @@ HANDLE = "monitoring.handle_alert"
 _RANKED = {Alert.Level.WARNING: 0, Alert.Level.ALERT: 1}
 
 
-def breaches(health: Health, warning: float, alert: float) -> list[dict[str, Any]]:
-    """The checks ``health`` breaches: drift of its most drifted feature and of its score."""
-    found = []
+def breaches(health: Health, applied: policies.Applied) -> list[dict[str, Any]]:
+    """The checks ``health`` breaches at the levels ``applied`` (a level left empty is off)."""
+    levels = applied.levels
+    judged_by = f"{applied.source}: {policies.described(levels)}"[:200]
+    found: list[dict[str, Any]] = []
+
+    def breach(check: str, level: str, value: float, message: str) -> None:
+        found.append(
+            {
+                "check_name": check,
+                "level": level,
+                "value": value,
+                "message": message,
+                "levels": judged_by,
+            }
+        )
+
+    warning, alert = levels.get("psi_warning"), levels.get("psi_alert")
     for check, what, value in (
         (
             f"drift:{health.drifted_feature}",
@@ -44,18 +59,51 @@ def breaches(health: Health, warning: float, alert: float) -> list[dict[str, Any
         ),
         ("drift:score", "Drift in the model's score", health.score_psi),
     ):
-        if value is None or value < warning:
+        if value is None or (warning is None and alert is None):
             continue
-        level = Alert.Level.ALERT if value >= alert else Alert.Level.WARNING
-        found.append(
-            {
-                "check_name": check,
-                "level": level,
-                "value": value,
-                "message": f"{what}: PSI {value:.2f} over 24 hours",
-                "levels": f"PSI warning {warning}, alert {alert} (default levels)",
-            }
+        if alert is not None and value >= alert:
+            breach(check, Alert.Level.ALERT, value, f"{what}: PSI {value:.2f} over 24 hours")
+        elif warning is not None and value >= warning:
+            breach(check, Alert.Level.WARNING, value, f"{what}: PSI {value:.2f} over 24 hours")
+    highest = levels.get("max_error_rate")
+    if highest is not None and health.error_rate is not None and health.error_rate > highest:
+        breach(
+            "errors",
+            Alert.Level.ALERT,
+            health.error_rate,
+            f"{100 * health.error_rate:.1f} % of requests refused or failed over 24 hours",
         )
+    slowest = levels.get("max_p95_latency_ms")
+    if (
+        slowest is not None
+        and health.latency_p95_ms is not None
+        and health.latency_p95_ms > slowest
+    ):
+        breach(
+            "latency",
+            Alert.Level.WARNING,
+            health.latency_p95_ms,
+            f"p95 latency {health.latency_p95_ms:.0f} ms over 24 hours",
+        )
+    drop = levels.get("max_performance_drop")
+    enough = health.labelled >= (levels.get("min_labelled") or 0)
+    if (
+        drop is not None
+        and enough
+        and health.performance is not None
+        and health.validated is not None
+    ):
+        fell = health.performance - health.validated
+        if health.performance_metric != "rmse":
+            fell = -fell  # higher is better
+        if fell > drop:
+            breach(
+                f"performance:{health.performance_metric}",
+                Alert.Level.ALERT,
+                health.performance,
+                f"{health.performance_metric} {health.performance:.3f} against "
+                f"{health.validated:.3f} at validation, over the last 30 days' predictions",
+            )
     return found
 
 

@@ -1,8 +1,8 @@
 """The health of every live deployment over the last 24 hours, from hourly buckets.
 
-Until monitoring policies exist (per risk tier, versioned), the levels are the issue's defaults:
-PSI 0.1 is a warning and 0.25 an alert, for any feature and for the score, judged once a window
-holds ``MIN_ROWS`` rows.
+Drift is judged at the levels of the model's tier's monitoring policy (``policies.py``; by
+default PSI 0.1 is a warning and 0.25 an alert, for any feature and for the score), once a
+window holds ``MIN_ROWS`` rows.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.deployments.models import Deployment
-from apps.monitoring import alerts, performance
+from apps.monitoring import alerts, performance, policies
 from apps.monitoring.models import Bucket, Health
 from apps.monitoring.rollup import add_counts, bucket_start, latency_percentile
 from apps.validation import evidence
@@ -46,8 +46,14 @@ def _window_sums(buckets: list[Bucket]) -> dict[str, Any]:
     return total
 
 
-def judge(baseline: dict[str, Any] | None, sums: dict[str, Any]) -> dict[str, Any]:
-    """A deployment's health fields from its window's sums and its version's baseline."""
+def judge(
+    baseline: dict[str, Any] | None,
+    sums: dict[str, Any],
+    warning: float | None = PSI_WARNING,
+    alert: float | None = PSI_ALERT,
+) -> dict[str, Any]:
+    """A deployment's health fields from its window's sums and its version's baseline, drift
+    judged at the policy's PSI levels (None: not judged)."""
     asked = sums["requests"] + sums.get("refused", 0)
     figures: dict[str, Any] = {
         "requests": sums["requests"],
@@ -85,9 +91,9 @@ def judge(baseline: dict[str, Any] | None, sums: dict[str, Any]) -> dict[str, An
         if figures["score_psi"] is not None and worst == figures["score_psi"]
         else f"{figures['drifted_feature']} (PSI {figures['drifted_psi']:.2f})"
     )
-    if worst >= PSI_ALERT:
+    if alert is not None and worst >= alert:
         return {**figures, "state": Health.State.ALERT, "reason": f"Drift in {what}."}
-    if worst >= PSI_WARNING:
+    if warning is not None and worst >= warning:
         return {**figures, "state": Health.State.WARNING, "reason": f"Some drift in {what}."}
     return {**figures, "state": Health.State.HEALTHY, "reason": ""}
 
@@ -108,11 +114,15 @@ def evaluate(now: datetime | None = None) -> int:
         by_deployment[bucket.deployment_id].append(bucket)
     baselines = evidence.baselines_of([d.version_id for d in live])
     measured = _measured(live, now)
+    tiers = policies.current_by_tier()
     with transaction.atomic():
         for deployment in live:
+            applied = policies.applied(deployment.model, tiers)
             judged = judge(
                 baselines.get(deployment.version_id),
                 _window_sums(by_deployment.get(deployment.pk, [])),
+                applied.levels["psi_warning"],
+                applied.levels["psi_alert"],
             )
             found, _ = Health.objects.update_or_create(
                 deployment=deployment,
@@ -123,7 +133,7 @@ def evaluate(now: datetime | None = None) -> int:
                     "evaluated_at": now,
                 },
             )
-            alerts.record(deployment, alerts.breaches(found, PSI_WARNING, PSI_ALERT), now)
+            alerts.record(deployment, alerts.breaches(found, applied), now)
         Health.objects.exclude(deployment__in=live).delete()
     return len(live)
 
@@ -154,5 +164,6 @@ def _measured(live: list[Deployment], now: datetime) -> dict[int, dict[str, Any]
             "performance": figures.get(metric),
             "validated": evidence.validated_metrics(deployment.version_id).get(metric),
             "labelled_share": labelled / rows[deployment.pk] if rows[deployment.pk] else None,
+            "labelled": labelled,
         }
     return found

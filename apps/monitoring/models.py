@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.core.permissions import RestrictedQuerySet
 from apps.deployments.models import Deployment
+from apps.registry.models import RegisteredModel
 
 
 class RollupCursor(models.Model):
@@ -108,6 +109,7 @@ class Health(models.Model):
     performance = models.FloatField(null=True, blank=True)
     validated = models.FloatField(null=True, blank=True)
     labelled_share = models.FloatField(null=True, blank=True)
+    labelled = models.PositiveBigIntegerField(default=0)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -181,3 +183,35 @@ class Alert(models.Model):
         from django.urls import reverse
 
         return reverse("monitoring:deployment", args=[self.deployment_id]) + "#alerts"
+
+
+class MonitoringPolicy(models.Model):
+    """The levels a risk tier's live models are judged by. Versioned like validation policies:
+    an edit adds the next number and makes it current, and every alert names the version."""
+
+    risk_tier = models.CharField(max_length=10, choices=RegisteredModel.RiskTier.choices)
+    number = models.PositiveIntegerField()
+    levels = models.JSONField(default=dict)
+    note = models.CharField(max_length=300)
+    is_current = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["risk_tier", "-number"]
+        verbose_name_plural = "monitoring policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["risk_tier"],
+                condition=models.Q(is_current=True),
+                name="one_current_monitoring_policy_per_tier",
+            ),
+            models.UniqueConstraint(
+                fields=["risk_tier", "number"], name="one_monitoring_policy_number_per_tier"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.risk_tier} risk monitoring policy v{self.number}"

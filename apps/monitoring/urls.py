@@ -13,6 +13,8 @@ urlpatterns = [
         name="export-logs",
     ),
     path("alerts/", views.AlertList.as_view(), name="alerts"),
+    path("policies/", views.PolicyList.as_view(), name="policies"),
+    path("policies/<slug:tier>/", views.PolicyEdit.as_view(), name="policy-edit"),
     path(
         "alerts/<int:pk>/acknowledge/",
         views.AcknowledgeAlert.as_view(),

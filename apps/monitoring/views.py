@@ -7,8 +7,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from apps.accounts.models import Team
@@ -17,8 +18,9 @@ from apps.core.audit_actions import AuditAction
 from apps.core.permissions import can
 from apps.core.views import ActionView, PortalView
 from apps.deployments.models import Deployment, Environment, PredictionLog
-from apps.monitoring import alerts, charts, series
-from apps.monitoring.models import Alert, Health
+from apps.monitoring import alerts, charts, policies, series
+from apps.monitoring.forms import PolicyForm
+from apps.monitoring.models import Alert, Health, MonitoringPolicy
 from apps.registry import services as registry
 from apps.registry.models import RegisteredModel
 from apps.validation import evidence
@@ -294,3 +296,67 @@ class ExportLogs(PortalView):
         name = f"{deployment.model.slug}-{deployment.environment.slug}-predictions.parquet"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+
+class PolicyList(PortalView):
+    """The monitoring policy of each risk tier, current and past: a bank-wide rule all read."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        history = MonitoringPolicy.objects.select_related("created_by").order_by("-created_at")
+        tiers = policies.current_by_tier()
+        return render(
+            request,
+            "monitoring/policy_list.html",
+            {
+                "tiers": [
+                    (value, label, tiers.get(value), policies.applied_levels(tiers.get(value)))
+                    for value, label in RegisteredModel.RiskTier.choices
+                ],
+                "levels": policies.LEVELS,
+                "history": history[:30],
+                "is_admin": can(self.person, policies.CHANGE_POLICY),
+            },
+        )
+
+
+class PolicyEdit(PortalView):
+    """Edit a risk tier's monitoring policy: saving makes the next version current."""
+
+    permission_required = policies.CHANGE_POLICY
+    permission_message = "Only administrators change monitoring policies."
+
+    def _tier(self, tier: str) -> str:
+        if tier not in RegisteredModel.RiskTier.values:
+            raise Http404(f"There is no risk tier “{tier}”.")
+        return tier
+
+    def get(self, request: HttpRequest, tier: str) -> HttpResponse:
+        current = policies.current(self._tier(tier))
+        form = PolicyForm(initial={**policies.applied_levels(current), "note": ""})
+        return render(
+            request, "monitoring/policy_form.html", {"form": form, "tier": tier, "current": current}
+        )
+
+    def post(self, request: HttpRequest, tier: str) -> HttpResponse:
+        current = policies.current(self._tier(tier))
+        form = PolicyForm(request.POST)
+        if form.is_valid():
+            try:
+                policies.update(
+                    actor=self.person,
+                    risk_tier=tier,
+                    levels=form.levels(),
+                    note=form.cleaned_data["note"],
+                )
+            except ValidationError as problem:
+                for field, errors in problem.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                messages.success(
+                    request, "Policy saved as a new version; the next evaluation uses it."
+                )
+                return redirect("monitoring:policies")
+        return render(
+            request, "monitoring/policy_form.html", {"form": form, "tier": tier, "current": current}
+        )
