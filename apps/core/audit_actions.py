@@ -90,6 +90,8 @@ class AuditAction(models.TextChoices):
     SERVING_KEY_REVOKED = "serving_key.revoked", "Revoked a serving key"
     ALERT_RAISED = "monitoring.alert_raised", "Raised a monitoring alert"
     MONITORING_POLICY_CHANGED = "monitoring.policy_changed", "Changed a monitoring policy"
+    MONITORING_REVIEW_OPENED = "monitoring.review_opened", "Opened a monitoring review"
+    MONITORING_REVIEW_DECIDED = "monitoring.review_decided", "Decided a monitoring review"
     LOGS_DELETED = "monitoring.logs_deleted", "Deleted prediction logs past their retention"
     LOGS_EXPORTED = "monitoring.logs_exported", "Exported raw prediction logs"
     ALERT_ACKNOWLEDGED = "monitoring.alert_acknowledged", "Acknowledged a monitoring alert"

@@ -24,7 +24,7 @@ from apps.core.audit_actions import AuditAction
 from apps.core.errors import Conflict
 from apps.core.permissions import can
 from apps.deployments.models import Deployment
-from apps.monitoring import events, policies
+from apps.monitoring import events, policies, reviews
 from apps.monitoring.models import Alert, Health
 from apps.notifications import services as notifications
 from apps.registry import services as registry
@@ -140,6 +140,7 @@ def record(deployment: Deployment, found: list[dict[str, Any]], now: datetime) -
                 payload={"alert": alert.pk, "deployment": deployment.pk, **_described(alert)},
             )
             raised.append(alert)
+            reviews.open_for(alert)
             continue
         held.last_breach_at = now
         fields = ["last_breach_at"]

@@ -7,4 +7,9 @@ from apps.core.registry import EventType
 ALERT_RAISED = EventType("monitoring.alert_raised", "A monitoring alert was raised")
 ALERT_RESOLVED = EventType("monitoring.alert_resolved", "A monitoring alert was resolved")
 
-EVENTS = [ALERT_RAISED, ALERT_RESOLVED]
+REVIEW_OPENED = EventType("monitoring.review_opened", "A production model's alert needs a decision")
+NEW_VERSION_REQUESTED = EventType(
+    "monitoring.new_version_requested", "A new version was requested after an alert"
+)
+
+EVENTS = [ALERT_RAISED, ALERT_RESOLVED, REVIEW_OPENED, NEW_VERSION_REQUESTED]

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from apps.monitoring.models import MonitoringReview
 from apps.monitoring.policies import LEVELS
 
 
@@ -27,3 +28,13 @@ class PolicyForm(forms.Form):
 
     def levels(self) -> dict[str, float | None]:
         return {name: self.cleaned_data.get(name) for name in LEVELS}
+
+
+class ReviewDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=MonitoringReview.Decision.choices)
+    reason = forms.CharField(max_length=2000, strip=True)
+    look_again_on = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="For “accept for now”: by when it must be looked at again.",
+    )

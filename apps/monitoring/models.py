@@ -215,3 +215,44 @@ class MonitoringPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.risk_tier} risk monitoring policy v{self.number}"
+
+
+class MonitoringReview(models.Model):
+    """The decision an alert on a production model of high or medium risk calls for: accept for
+    now (until a date), ask the team for a new version, or roll back. Made once, with a reason,
+    by the model's risk owner or model operations, never by the version's author."""
+
+    class Decision(models.TextChoices):
+        ACCEPT = "accept", "Accept for now"
+        NEW_VERSION = "new_version", "Request a new version"
+        ROLLBACK = "rollback", "Roll back"
+
+    permission_parent = "deployment"
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="+")
+    alert = models.OneToOneField(Alert, on_delete=models.PROTECT, related_name="review")
+    opened_at = models.DateTimeField(default=timezone.now)
+    decision = models.CharField(max_length=12, choices=Decision.choices, blank=True)
+    reason = models.TextField(blank=True)
+    look_again_on = models.DateField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"monitoring review of {self.alert}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("monitoring:deployment", args=[self.deployment_id]) + "#review"
+
+    @property
+    def is_open(self) -> bool:
+        return not self.decision

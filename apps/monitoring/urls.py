@@ -13,6 +13,7 @@ urlpatterns = [
         name="export-logs",
     ),
     path("alerts/", views.AlertList.as_view(), name="alerts"),
+    path("reviews/<int:pk>/decide/", views.DecideReview.as_view(), name="review-decide"),
     path("policies/", views.PolicyList.as_view(), name="policies"),
     path("policies/<slug:tier>/", views.PolicyEdit.as_view(), name="policy-edit"),
     path(

@@ -19,8 +19,9 @@ from apps.core.permissions import can
 from apps.core.views import ActionView, PortalView
 from apps.deployments.models import Deployment, Environment, PredictionLog
 from apps.monitoring import alerts, charts, policies, series
-from apps.monitoring.forms import PolicyForm
-from apps.monitoring.models import Alert, Health, MonitoringPolicy
+from apps.monitoring import reviews as monitoring_reviews
+from apps.monitoring.forms import PolicyForm, ReviewDecisionForm
+from apps.monitoring.models import Alert, Health, MonitoringPolicy, MonitoringReview
 from apps.registry import services as registry
 from apps.registry.models import RegisteredModel
 from apps.validation import evidence
@@ -164,6 +165,13 @@ class DeploymentMonitoring(PortalView):
                 "min_rows": series.MIN_ROWS_PER_POINT,
                 "figures": charts.figures(found, _markers(deployment, window), validated),
                 "health": Health.objects.filter(deployment=deployment).first(),
+                "reviews": [
+                    (review, can(self.person, monitoring_reviews.DECIDE, review))
+                    for review in MonitoringReview.objects.filter(
+                        deployment=deployment
+                    ).select_related("alert", "decided_by")[:10]
+                ],
+                "decision_form": ReviewDecisionForm(),
                 "alerts": [
                     (alert, alerts.handled_by(self.person, alert))
                     for alert in Alert.objects.filter(deployment=deployment).select_related(
@@ -360,3 +368,29 @@ class PolicyEdit(PortalView):
         return render(
             request, "monitoring/policy_form.html", {"form": form, "tier": tier, "current": current}
         )
+
+
+class DecideReview(ActionView):
+    """Record the monitoring review's one decision (the service checks who, and rolls back)."""
+
+    queryset = MonitoringReview.objects.select_related("deployment")
+    form_class = ReviewDecisionForm
+    invalid_message = "Choose a decision and give a reason."
+
+    def target(self) -> MonitoringReview:
+        found: MonitoringReview = self.get_object(pk=self.kwargs["pk"])
+        return found
+
+    def next_url(self, review: MonitoringReview) -> str:
+        return review.get_absolute_url()
+
+    def perform(self, review: MonitoringReview, form: forms.Form | None) -> str:
+        assert form is not None
+        decided = monitoring_reviews.decide(
+            review.pk,
+            actor=self.person,
+            decision=form.cleaned_data["decision"],
+            reason=form.cleaned_data["reason"],
+            look_again_on=form.cleaned_data["look_again_on"],
+        )
+        return f"Decided: {decided.get_decision_display().lower()}."

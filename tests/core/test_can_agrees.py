@@ -88,6 +88,13 @@ def _alert(people: Any, files: Any) -> Any:
     )
 
 
+def _review(people: Any, files: Any) -> Any:
+    from apps.monitoring.models import MonitoringReview
+
+    alert = _alert(people, files)
+    return MonitoringReview.objects.create(deployment=alert.deployment, alert=alert)
+
+
 def _json(method: str, path: str, body: dict[str, Any] | None = None) -> Callable[..., Any]:
     def send(client: Client, obj: Any) -> Any:
         return getattr(client, method)(
@@ -121,6 +128,13 @@ CASES: dict[str, Case] = {
         ),
     ),
     "validation.rerun": Case(_validated, _json("post", f"{M}/versions/{{obj.number}}/validation/")),
+    "monitoring.decide_review": Case(
+        _review,
+        lambda client, review: client.post(
+            f"/monitoring/reviews/{review.pk}/decide/",
+            {"decision": "new_version", "reason": "Retrain"},
+        ),
+    ),
     "monitoring.handle_alert": Case(
         _alert,
         lambda client, alert: client.post(
