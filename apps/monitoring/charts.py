@@ -87,7 +87,16 @@ def _performance(
     if not names or not any(v is not None for n in names for v in measured[n]):
         return None
     data: list[dict[str, Any]] = [
-        {"x": t, "y": measured[name], "mode": "lines+markers", "name": name} for name in names
+        {
+            "x": t,
+            "y": measured[name],
+            "mode": "lines+markers" if not name.startswith("estimated_") else "lines",
+            "name": name.replace("estimated_", "") + " (estimated)"
+            if name.startswith("estimated_")
+            else name,
+            **({"line": {"dash": "dash"}} if name.startswith("estimated_") else {}),
+        }
+        for name in names
     ]
     data += [
         {
@@ -112,7 +121,7 @@ def _performance(
         }
     )
     return _figure(
-        "Performance from outcomes, by time of prediction",
+        "Performance by time of prediction: measured from outcomes, estimated from scores",
         data,
         markers,
         yaxis={"title": {"text": "metric"}},

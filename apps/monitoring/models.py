@@ -57,6 +57,9 @@ class Bucket(models.Model):
     performance = models.JSONField(default=dict)
     # Requests to the deployment answered with an error, by status ("422": 3); bodies not kept.
     refused = models.JSONField(default=dict)
+    # A binary classifier's scores, for performance estimated before outcomes come
+    # (``estimate.py``): rows, expected correct answers, and per score bin Σp and Σ(1 - p).
+    expected = models.JSONField(default=dict)
 
     objects = RestrictedQuerySet.as_manager()
 

@@ -28,12 +28,12 @@ from typing import Any
 from django.utils import timezone
 
 from apps.deployments.models import Deployment, Feedback, PredictionLog
+from apps.monitoring.estimate import AUC_BINS
 from apps.monitoring.models import Bucket
 from apps.monitoring.rollup import BATCH, SPANS, Claim, bucket_start
 from apps.validation import evidence
 
 SOURCE = "feedback"
-AUC_BINS = 100
 SETTLE = timedelta(seconds=60)
 _COUNTERS = (
     *("labelled", "delay_s", "correct", "tp", "fp", "fn", "tn", "positives", "brier"),

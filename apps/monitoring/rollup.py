@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from apps.deployments.models import Deployment, PredictionLog
+from apps.monitoring import estimate
 from apps.monitoring.models import Bucket, RollupCursor
 from apps.validation import evidence
 from apps.validation.engine import metrics
@@ -211,6 +212,7 @@ def _store(partials: dict[tuple[int, int, datetime], _Partial]) -> None:
     deployments = Deployment.objects.in_bulk({key[0] for key in partials})
     by_version = evidence.baselines_of([d.version_id for d in deployments.values()])
     baselines = {pk: by_version.get(d.version_id) for pk, d in deployments.items()}
+    signatures = {pk: evidence.signature_of(d.version) or {} for pk, d in deployments.items()}
     existing = {
         (b.deployment_id, b.span, b.start): b
         for b in Bucket.objects.filter(
@@ -235,10 +237,24 @@ def _store(partials: dict[tuple[int, int, datetime], _Partial]) -> None:
             bucket.feature_counts[name] = add_counts(bucket.feature_counts.get(name, []), counts)
         if score:
             bucket.score_counts = add_counts(bucket.score_counts, score)
+        signature = signatures.get(key[0], {})
+        if signature.get("task") == "binary" and len(signature.get("classes") or []) == 2:
+            counted = estimate.empty()
+            for answer in partial.outputs:
+                estimate.count(counted, answer, str(signature["classes"][1]))
+            bucket.expected = estimate.add(bucket.expected, counted)
     Bucket.objects.bulk_create(created, batch_size=500)
     Bucket.objects.bulk_update(
         changed,
-        ["requests", "rows", "latency_ms_sum", "latency_counts", "feature_counts", "score_counts"],
+        [
+            "requests",
+            "rows",
+            "latency_ms_sum",
+            "latency_counts",
+            "feature_counts",
+            "score_counts",
+            "expected",
+        ],
         batch_size=500,
     )
 

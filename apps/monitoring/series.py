@@ -9,7 +9,7 @@ from typing import Any
 from django.utils import timezone
 
 from apps.deployments.models import Deployment
-from apps.monitoring import performance
+from apps.monitoring import estimate, performance
 from apps.monitoring.models import Bucket
 from apps.monitoring.rollup import latency_percentile
 from apps.validation.engine import metrics
@@ -100,7 +100,10 @@ def series(
     found: dict[str, Any] = {name: [] for name in METRICS if name != "psi"}
     found["t"], found["psi"] = [], {name: [] for name in features}
     measured = PERFORMANCE.get(task, ())
-    found["performance"] = {name: [] for name in (*measured, "labelled_share", "label_delay_hours")}
+    estimated = ("estimated_accuracy", "estimated_roc_auc") if task == "binary" else ()
+    found["performance"] = {
+        name: [] for name in (*measured, *estimated, "labelled_share", "label_delay_hours")
+    }
     found["refused"] = {kind: [] for kind in REFUSALS}
     for bucket in buckets:
         found["t"].append(bucket.start.isoformat())
@@ -123,6 +126,9 @@ def series(
         )
         for name in measured:
             found["performance"][name].append(figures.get(name))
+        guessed = estimate.figures(bucket.expected) if bucket.rows >= MIN_ROWS_PER_POINT else {}
+        for name in estimated:
+            found["performance"][name].append(guessed.get(name))
         found["performance"]["labelled_share"].append(
             labelled / bucket.rows if bucket.rows else None
         )

@@ -18,7 +18,7 @@ from apps.core.audit_actions import AuditAction
 from apps.core.permissions import can
 from apps.core.views import ActionView, PortalView
 from apps.deployments.models import Deployment, Environment, PredictionLog
-from apps.monitoring import alerts, charts, policies, series
+from apps.monitoring import alerts, charts, estimate, policies, series
 from apps.monitoring import reviews as monitoring_reviews
 from apps.monitoring.forms import PolicyForm, ReviewDecisionForm
 from apps.monitoring.models import Alert, Health, MonitoringPolicy, MonitoringReview
@@ -147,6 +147,9 @@ class DeploymentMonitoring(PortalView):
         signature = evidence.signature_of(deployment.version) or {}
         found = series.series(deployment, window, baseline, signature.get("task", ""))
         validated = evidence.validated_metrics(deployment.version_id)
+        calibration_error = estimate.calibration_error(
+            evidence.calibration_of(deployment.version_id)
+        )
         if request.GET.get("format") == "csv":
             return _csv(deployment, found)
         query = request.GET.copy()
@@ -180,6 +183,9 @@ class DeploymentMonitoring(PortalView):
                 ],
                 "query": query.urlencode(),
                 "may_export": can(self.person, registry.ADMINISTER),
+                "calibration_error": calibration_error,
+                "estimate_trusted": calibration_error is not None
+                and calibration_error <= estimate.MAX_CALIBRATION_ERROR,
                 "from": request.GET.get("from", ""),
                 "to": request.GET.get("to", ""),
             },

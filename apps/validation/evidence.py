@@ -55,7 +55,7 @@ def signature_of(version: ModelVersion) -> dict[str, Any] | None:
     """What the version takes and answers (its input features, its task, its classes), from its
     latest passing validation; None if it has none."""
     report = _latest_passing(version.pk)
-    if report is None:
+    if report is None or "signature" not in report.data:
         return None
     data = report.data
     return {
@@ -88,3 +88,10 @@ def validated_metrics(version: ModelVersion | int) -> dict[str, Any]:
     return {
         k: v for k, v in found.items() if isinstance(v, int | float) and not isinstance(v, bool)
     }
+
+
+def calibration_of(version: ModelVersion | int) -> dict[str, list[Any]] | None:
+    """The validation holdout's calibration curve (binary classifiers), or None."""
+    report = _latest_passing(version if isinstance(version, int) else version.pk)
+    curve = report.data.get("metrics", {}).get("calibration") if report is not None else None
+    return curve if isinstance(curve, dict) else None
