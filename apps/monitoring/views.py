@@ -83,14 +83,15 @@ class Portfolio(PortalView):
 
 
 def _markers(deployment: Deployment, window: series.Window) -> list[dict[str, str]]:
-    """The switches of this model in this environment inside the window, for the charts."""
+    """The switches of this model in this environment and this deployment's alerts inside the
+    window, for the charts."""
     switches = Deployment.objects.filter(
         model_id=deployment.model_id,
         environment_id=deployment.environment_id,
         live_from__gte=window.start,
         live_from__lt=window.end,
     ).select_related("version")
-    return [
+    found = [
         {
             "at": d.live_from.isoformat(),
             "label": f"{'rolled back to' if d.kind == Deployment.Kind.ROLLBACK else ''} "
@@ -99,6 +100,14 @@ def _markers(deployment: Deployment, window: series.Window) -> list[dict[str, st
         for d in switches
         if d.live_from is not None
     ]
+    raised = Alert.objects.filter(
+        deployment=deployment, opened_at__gte=window.start, opened_at__lt=window.end
+    )
+    found += [
+        {"at": a.opened_at.isoformat(), "label": f"{a.get_level_display().lower()}: {a.check_name}"}
+        for a in raised
+    ]
+    return sorted(found, key=lambda marker: marker["at"])
 
 
 def _csv(deployment: Deployment, found: dict[str, Any]) -> HttpResponse:
