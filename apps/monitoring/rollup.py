@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,18 +70,6 @@ def add_counts(into: list[int], more: list[int]) -> list[int]:
     return [a + b for a, b in zip(into, more, strict=True)]
 
 
-@dataclass
-class _Partial:
-    """One bucket's share of this run."""
-
-    requests: int = 0
-    rows: int = 0
-    latency_ms_sum: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    inputs: list[dict[str, list[Any]]] = field(default_factory=list)
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-
-
 def _score_values(baseline: dict[str, Any], outputs: list[dict[str, Any]]) -> list[Any]:
     """The scores the baseline's ``score`` bins count: the positive class's probability when the
     baseline is numeric and the model answered probabilities, else the predictions."""
@@ -97,16 +84,110 @@ def _score_values(baseline: dict[str, Any], outputs: list[dict[str, Any]]) -> li
     return values
 
 
-def _counted(partial: _Partial, baseline: dict[str, Any] | None) -> tuple[dict, list[int]]:
-    if baseline is None:
-        return {}, []
-    features = {
-        spec["feature"]: metrics.bin_counts(
-            spec, [v for row in partial.inputs for v in row.get(spec["feature"], [])]
+def _values(logs: list[tuple[Any, ...]], pick: Any) -> tuple[np.ndarray, list[Any]]:
+    """Every value ``pick(log)`` lists for the logs, with the index of the log each came from."""
+    owners: list[int] = []
+    values: list[Any] = []
+    for i, log in enumerate(logs):
+        found = pick(log)
+        values.extend(found)
+        owners.extend([i] * len(found))
+    return np.asarray(owners, dtype=np.intp), values
+
+
+def _per_bucket(
+    inverse: np.ndarray, keys: int, owners: np.ndarray, bins: np.ndarray, size: int
+) -> np.ndarray:
+    """Counts per (bucket, bin): row b of the result counts the values of bucket b in each bin."""
+    flat = np.bincount(inverse[owners] * size + bins, minlength=keys * size)
+    return flat.reshape(keys, size)
+
+
+def aggregate(
+    logs: list[tuple[Any, ...]], baseline: dict[str, Any] | None, signature: dict[str, Any]
+) -> dict[tuple[int, datetime], dict[str, Any]]:
+    """One deployment's logs, ``(received_at, latency_ms, rows, inputs, outputs)``, added up
+    per (span, bucket start). Each value is binned once for the whole batch (numpy), then counted
+    per bucket of every span with one ``bincount``."""
+    seconds = np.array([int(log[0].timestamp()) for log in logs], dtype=np.int64)
+    latency = np.array([float(log[1]) for log in logs])
+    rows = np.array([int(log[2]) for log in logs])
+    latency_bin = np.searchsorted(LATENCY_EDGES_MS, latency, "left")
+    latency_size = len(LATENCY_EDGES_MS) + 1
+    binned: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+    if baseline is not None:
+        for spec in baseline["features"]:
+            name = spec["feature"]
+            owners, values = _values(
+                logs,
+                lambda log, name=name: log[3].get(name, []) if isinstance(log[3], dict) else [],
+            )
+            binned[name] = (owners, metrics.bin_index(spec, values), metrics.bin_count(spec))
+        owners, values = _values(
+            logs, lambda log: _score_values(baseline, [log[4]] if isinstance(log[4], dict) else [])
         )
-        for spec in baseline["features"]
-    }
-    return features, metrics.bin_counts(baseline["score"], _score_values(baseline, partial.outputs))
+        binned[""] = (
+            owners,
+            metrics.bin_index(baseline["score"], values),
+            metrics.bin_count(baseline["score"]),
+        )
+    binary = signature.get("task") == "binary" and len(signature.get("classes") or []) == 2
+    if binary:
+        positive = str(signature["classes"][1])
+        owners, pairs = _values(logs, lambda log: _scored(log[4], positive))
+        p = np.array([pair[0] for pair in pairs], dtype=float)
+        correct = np.where(np.array([pair[1] for pair in pairs], dtype=bool), p, 1 - p)
+        score_bin = np.minimum(
+            (np.clip(p, 0, 1) * estimate.AUC_BINS).astype(np.intp), estimate.AUC_BINS - 1
+        )
+    found: dict[tuple[int, datetime], dict[str, Any]] = {}
+    for span in SPANS:
+        starts, inverse = np.unique(seconds - seconds % span, return_inverse=True)
+        keys = len(starts)
+        requests = np.bincount(inverse, minlength=keys)
+        row_sums = np.bincount(inverse, weights=rows, minlength=keys)
+        latency_sums = np.bincount(inverse, weights=latency, minlength=keys)
+        latency_counts = _per_bucket(inverse, keys, np.arange(len(logs)), latency_bin, latency_size)
+        counted = {name: _per_bucket(inverse, keys, o, b, n) for name, (o, b, n) in binned.items()}
+        if binary:
+            n = np.bincount(inverse[owners], minlength=keys)
+            right = np.bincount(inverse[owners], weights=correct, minlength=keys)
+            cell = inverse[owners] * estimate.AUC_BINS + score_bin
+            size = keys * estimate.AUC_BINS
+            pos = np.bincount(cell, weights=p, minlength=size).reshape(keys, estimate.AUC_BINS)
+            neg = np.bincount(cell, weights=1 - p, minlength=size).reshape(keys, estimate.AUC_BINS)
+        for k, start in enumerate(starts):
+            found[(span, datetime.fromtimestamp(int(start), tz=UTC))] = {
+                "requests": int(requests[k]),
+                "rows": int(row_sums[k]),
+                "latency_ms_sum": float(latency_sums[k]),
+                "latency_counts": latency_counts[k].tolist(),
+                "feature_counts": {
+                    name: counts[k].tolist() for name, counts in counted.items() if name
+                },
+                "score_counts": counted[""][k].tolist() if "" in counted else [],
+                "expected": {
+                    "n": int(n[k]),
+                    "correct": float(right[k]),
+                    "pos": pos[k].tolist(),
+                    "neg": neg[k].tolist(),
+                }
+                if binary
+                else {},
+            }
+    return found
+
+
+def _scored(answer: Any, positive: str) -> list[tuple[float, bool]]:
+    """(positive-class probability, answered the positive class) of each row of an answer."""
+    if not isinstance(answer, dict):
+        return []
+    predictions = answer.get("predictions") or []
+    return [
+        (float(probabilities[1]), str(predictions[row]) == positive)
+        for row, probabilities in enumerate(answer.get("probabilities") or [])
+        if row < len(predictions) and len(probabilities) > 1
+    ]
 
 
 def _missing_ranges(seen: list[int], low: int, high: int) -> Iterator[tuple[int, int]]:
@@ -190,59 +271,48 @@ def fold(batch: int = BATCH) -> int:
     """Fold the next ``batch`` unfolded prediction logs into buckets; return how many."""
     fields = ("deployment_id", "received_at", "latency_ms", "rows", "inputs", "outputs")
     with Claim(SOURCE, PredictionLog.objects.all(), fields, batch) as claim:
-        partials: dict[tuple[int, int, datetime], _Partial] = defaultdict(_Partial)
-        for _id, deployment_id, received_at, latency_ms, rows, inputs, outputs in claim.rows:
-            for span in SPANS:
-                partial = partials[(deployment_id, span, bucket_start(received_at, span))]
-                partial.requests += 1
-                partial.rows += rows
-                partial.latency_ms_sum += latency_ms
-                partial.latencies.append(latency_ms)
-                partial.inputs.append(inputs if isinstance(inputs, dict) else {})
-                partial.outputs.append(outputs if isinstance(outputs, dict) else {})
-        if partials:
-            _store(partials)
+        by_deployment: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+        for _id, deployment_id, *log in claim.rows:
+            by_deployment[deployment_id].append(tuple(log))
+        if by_deployment:
+            _store(by_deployment)
         claim.done([row[0] for row in claim.rows])
     return len(claim.rows)
 
 
-def _store(partials: dict[tuple[int, int, datetime], _Partial]) -> None:
-    """Add this run's partials to their buckets (the cursor's lock makes this run the only
-    writer)."""
-    deployments = Deployment.objects.in_bulk({key[0] for key in partials})
-    by_version = evidence.baselines_of([d.version_id for d in deployments.values()])
-    baselines = {pk: by_version.get(d.version_id) for pk, d in deployments.items()}
-    signatures = {pk: evidence.signature_of(d.version) or {} for pk, d in deployments.items()}
+def _store(by_deployment: dict[int, list[tuple[Any, ...]]]) -> None:
+    """Add this run's sums to their buckets (the cursor's lock makes this run the only writer)."""
+    deployments = Deployment.objects.select_related("version").in_bulk(list(by_deployment))
+    baselines = evidence.baselines_of([d.version_id for d in deployments.values()])
+    partials: dict[tuple[int, int, datetime], dict[str, Any]] = {}
+    for pk, logs in by_deployment.items():
+        version = deployments[pk].version
+        summed = aggregate(logs, baselines.get(version.pk), evidence.signature_of(version) or {})
+        partials.update({(pk, span, start): sums for (span, start), sums in summed.items()})
     existing = {
         (b.deployment_id, b.span, b.start): b
         for b in Bucket.objects.filter(
-            Q(deployment_id__in={k[0] for k in partials}),
-            Q(start__in={k[2] for k in partials}),
+            deployment_id__in={k[0] for k in partials}, start__in={k[2] for k in partials}
         )
     }
     created, changed = [], []
-    for key, partial in partials.items():
+    for key, sums in partials.items():
         bucket = existing.get(key)
         if bucket is None:
             bucket = Bucket(deployment_id=key[0], span=key[1], start=key[2])
             created.append(bucket)
         else:
             changed.append(bucket)
-        bucket.requests += partial.requests
-        bucket.rows += partial.rows
-        bucket.latency_ms_sum += partial.latency_ms_sum
-        bucket.latency_counts = add_counts(bucket.latency_counts, latency_bins(partial.latencies))
-        features, score = _counted(partial, baselines.get(key[0]))
-        for name, counts in features.items():
+        bucket.requests += sums["requests"]
+        bucket.rows += sums["rows"]
+        bucket.latency_ms_sum += sums["latency_ms_sum"]
+        bucket.latency_counts = add_counts(bucket.latency_counts, sums["latency_counts"])
+        for name, counts in sums["feature_counts"].items():
             bucket.feature_counts[name] = add_counts(bucket.feature_counts.get(name, []), counts)
-        if score:
-            bucket.score_counts = add_counts(bucket.score_counts, score)
-        signature = signatures.get(key[0], {})
-        if signature.get("task") == "binary" and len(signature.get("classes") or []) == 2:
-            counted = estimate.empty()
-            for answer in partial.outputs:
-                estimate.count(counted, answer, str(signature["classes"][1]))
-            bucket.expected = estimate.add(bucket.expected, counted)
+        if sums["score_counts"]:
+            bucket.score_counts = add_counts(bucket.score_counts, sums["score_counts"])
+        if sums["expected"]:
+            bucket.expected = estimate.add(bucket.expected, sums["expected"])
     Bucket.objects.bulk_create(created, batch_size=500)
     Bucket.objects.bulk_update(
         changed,

@@ -23,7 +23,9 @@ from scipy import stats
 
 __all__ = [
     "baseline",
+    "bin_count",
     "bin_counts",
+    "bin_index",
     "binary_classification",
     "categorical_baseline",
     "fairness",
@@ -672,23 +674,37 @@ def categorical_baseline(
     }
 
 
-def bin_counts(spec: dict, values: np.ndarray | pd.Series | list[Any]) -> list[int]:
-    """How many of ``values`` fall in each bin of a baseline ``spec``, in its order."""
+def bin_count(spec: dict) -> int:
+    """How many bins a baseline ``spec`` has (its values' bins, then "other" for categories,
+    then missing)."""
+    if spec["kind"] == "numeric":
+        return len(spec["edges"]) + 2
+    return len(spec["categories"]) + 2
+
+
+def bin_index(spec: dict, values: np.ndarray | pd.Series | list[Any]) -> np.ndarray:
+    """The bin of a baseline ``spec`` each of ``values`` falls in: for numbers the right-closed
+    bin between the edges (a value that is not a number is missing), for categories its own bin,
+    "other" or missing."""
     if spec["kind"] == "numeric":
         numbers = _as_float(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"))
-        ordered, missing = _sorted_present(numbers)
         edges = np.asarray(spec["edges"], dtype=np.float64)
-        counts = np.diff(
-            np.concatenate(([0], np.searchsorted(ordered, edges, "right"), [ordered.size]))
-        )
-        return [*_ints(counts), missing]
+        found = np.searchsorted(edges, numbers, "left")
+        found[np.isnan(numbers)] = len(edges) + 1
+        return found
     series = pd.Series(values, dtype=object)
-    present = series[series.notna()].astype(str)
     index = {name: i for i, name in enumerate(spec["categories"])}
-    found = np.bincount(
-        present.map(index).fillna(len(index)).to_numpy(dtype=np.intp), minlength=len(index) + 1
+    present = series.notna().to_numpy()
+    found = np.full(len(series), len(index) + 1, dtype=np.intp)
+    found[present] = (
+        series[present].astype(str).map(index).fillna(len(index)).to_numpy(dtype=np.intp)
     )
-    return [*_ints(found), int(series.size - present.size)]
+    return found
+
+
+def bin_counts(spec: dict, values: np.ndarray | pd.Series | list[Any]) -> list[int]:
+    """How many of ``values`` fall in each bin of a baseline ``spec``, in its order."""
+    return _ints(np.bincount(bin_index(spec, values), minlength=bin_count(spec)))
 
 
 def psi_of_counts(expected: list[int], actual: list[int]) -> float | None:
