@@ -268,3 +268,9 @@ def test_the_demo_production_model_has_two_weeks_of_traffic_and_is_in_alert(seed
     table = page[page.index("<tbody>") :]
     assert table.index("Retail loan default") < table.index("No traffic")
     assert "Drift in" in page
+    # An alert on a high-risk production model: a decision waits for ivan or rita.
+    from apps.monitoring.models import MonitoringReview
+
+    reviews = MonitoringReview.objects.filter(deployment=production)
+    assert reviews.exists() and all(review.is_open for review in reviews)
+    assert "Monitoring decisions" in client.get("/").content.decode()
