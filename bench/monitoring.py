@@ -8,7 +8,8 @@ issue's full size, about 20 minutes)::
 
 It works in one process on a fresh embedded database in a temporary data folder
 (``PORTAL_VAR_DIR``): one live deployment of a 20-feature classifier whose validation fixed a
-baseline, and ``--rows`` logged predictions of one row each spread over 90 days.
+baseline, and ``--rows`` logged predictions of one row each spread over 90 days, written in
+time order as serving writes them.
 
 1. Rollup throughput: ``rollup.fold_all`` folds every log into 5-minute, hourly and daily
    buckets (counts, latency histogram, each feature's baseline bins, the score's). The baseline
@@ -116,7 +117,8 @@ def _world(rows: int) -> tuple[object, object]:
         live_from=datetime.now(UTC),
     )
     start = datetime.now(UTC) - timedelta(days=90)
-    seconds = rng.integers(0, 90 * 86_400, rows)
+    # In time order, as serving writes them: ids follow the time of prediction.
+    seconds = np.sort(rng.integers(0, 90 * 86_400, rows))
     values = rng.normal(0.2, 1, (rows, len(FEATURES))).round(4)
     scores = rng.random(rows).round(6)
     latency = rng.lognormal(2.5, 0.5, rows)
