@@ -30,7 +30,7 @@ from django.utils import timezone
 from apps.deployments.models import Deployment, Feedback, PredictionLog
 from apps.monitoring.estimate import AUC_BINS
 from apps.monitoring.models import Bucket
-from apps.monitoring.rollup import BATCH, SPANS, Claim, bucket_start
+from apps.monitoring.rollup import BATCH, SPANS, Claim, add_to_buckets, bucket_start
 from apps.validation import evidence
 
 SOURCE = "feedback"
@@ -140,25 +140,11 @@ def _predictions(wanted: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[da
 
 
 def _store(partials: dict[tuple[int, int, datetime], dict[str, Any]]) -> None:
-    if not partials:
-        return
-    existing = {
-        (b.deployment_id, b.span, b.start): b
-        for b in Bucket.objects.filter(
-            deployment_id__in={k[0] for k in partials}, start__in={k[2] for k in partials}
-        )
-    }
-    created, changed = [], []
-    for key, counted in partials.items():
-        bucket = existing.get(key)
-        if bucket is None:
-            bucket = Bucket(deployment_id=key[0], span=key[1], start=key[2])
-            created.append(bucket)
-        else:
-            changed.append(bucket)
-        bucket.performance = add_performance(bucket.performance, counted)
-    Bucket.objects.bulk_create(created, batch_size=500)
-    Bucket.objects.bulk_update(changed, ["performance"], batch_size=500)
+    add_to_buckets(partials, _add, ["performance"])
+
+
+def _add(bucket: Bucket, counted: dict[str, Any]) -> None:
+    bucket.performance = add_performance(bucket.performance, counted)
 
 
 def _auc(pos: list[int], neg: list[int]) -> float | None:

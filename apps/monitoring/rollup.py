@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -289,6 +289,43 @@ def _store(by_deployment: dict[int, list[tuple[Any, ...]]]) -> None:
         version = deployments[pk].version
         summed = aggregate(logs, baselines.get(version.pk), evidence.signature_of(version) or {})
         partials.update({(pk, span, start): sums for (span, start), sums in summed.items()})
+    add_to_buckets(partials, _add_sums, _SUMMED)
+
+
+_SUMMED = [
+    "requests",
+    "rows",
+    "latency_ms_sum",
+    "latency_counts",
+    "feature_counts",
+    "score_counts",
+    "expected",
+]
+
+
+def _add_sums(bucket: Bucket, sums: dict[str, Any]) -> None:
+    bucket.requests += sums["requests"]
+    bucket.rows += sums["rows"]
+    bucket.latency_ms_sum += sums["latency_ms_sum"]
+    bucket.latency_counts = add_counts(bucket.latency_counts, sums["latency_counts"])
+    for name, counts in sums["feature_counts"].items():
+        bucket.feature_counts[name] = add_counts(bucket.feature_counts.get(name, []), counts)
+    if sums["score_counts"]:
+        bucket.score_counts = add_counts(bucket.score_counts, sums["score_counts"])
+    if sums["expected"]:
+        bucket.expected = estimate.add(bucket.expected, sums["expected"])
+
+
+def add_to_buckets(
+    partials: dict[tuple[int, int, datetime], Any],
+    apply: Callable[[Bucket, Any], None],
+    fields: list[str],
+) -> None:
+    """Add each ``(deployment, span, start)`` partial to its bucket, created if new: ``apply``
+    adds one partial to one bucket, ``fields`` are those it changes. Runs under a cursor's lock,
+    so this run is the only writer."""
+    if not partials:
+        return
     existing = {
         (b.deployment_id, b.span, b.start): b
         for b in Bucket.objects.filter(
@@ -296,37 +333,16 @@ def _store(by_deployment: dict[int, list[tuple[Any, ...]]]) -> None:
         )
     }
     created, changed = [], []
-    for key, sums in partials.items():
+    for key, partial in partials.items():
         bucket = existing.get(key)
         if bucket is None:
             bucket = Bucket(deployment_id=key[0], span=key[1], start=key[2])
             created.append(bucket)
         else:
             changed.append(bucket)
-        bucket.requests += sums["requests"]
-        bucket.rows += sums["rows"]
-        bucket.latency_ms_sum += sums["latency_ms_sum"]
-        bucket.latency_counts = add_counts(bucket.latency_counts, sums["latency_counts"])
-        for name, counts in sums["feature_counts"].items():
-            bucket.feature_counts[name] = add_counts(bucket.feature_counts.get(name, []), counts)
-        if sums["score_counts"]:
-            bucket.score_counts = add_counts(bucket.score_counts, sums["score_counts"])
-        if sums["expected"]:
-            bucket.expected = estimate.add(bucket.expected, sums["expected"])
+        apply(bucket, partial)
     Bucket.objects.bulk_create(created, batch_size=500)
-    Bucket.objects.bulk_update(
-        changed,
-        [
-            "requests",
-            "rows",
-            "latency_ms_sum",
-            "latency_counts",
-            "feature_counts",
-            "score_counts",
-            "expected",
-        ],
-        batch_size=500,
-    )
+    Bucket.objects.bulk_update(changed, fields, batch_size=500)
 
 
 def fold_all(budget_seconds: float = 50.0) -> int:
@@ -353,24 +369,10 @@ def fold_refused(batch: int = BATCH) -> int:
         for _id, deployment_id, at, status, count in claim.rows:
             for span in SPANS:
                 partials[(deployment_id, span, bucket_start(at, span))][str(status)] += count
-        if partials:
-            existing = {
-                (b.deployment_id, b.span, b.start): b
-                for b in Bucket.objects.filter(
-                    deployment_id__in={k[0] for k in partials},
-                    start__in={k[2] for k in partials},
-                )
-            }
-            created, changed = [], []
-            for key, counts in partials.items():
-                bucket = existing.get(key)
-                if bucket is None:
-                    bucket = Bucket(deployment_id=key[0], span=key[1], start=key[2])
-                    created.append(bucket)
-                else:
-                    changed.append(bucket)
-                bucket.refused = dict(Counter(bucket.refused) + counts)
-            Bucket.objects.bulk_create(created, batch_size=500)
-            Bucket.objects.bulk_update(changed, ["refused"], batch_size=500)
+        add_to_buckets(partials, _add_refused, ["refused"])
         claim.done([row[0] for row in claim.rows])
     return len(claim.rows)
+
+
+def _add_refused(bucket: Bucket, counts: Counter[str]) -> None:
+    bucket.refused = dict(Counter(bucket.refused) + counts)
