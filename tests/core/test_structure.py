@@ -171,3 +171,17 @@ def test_is_superuser_is_read_in_apps_core_only():
         if "is_superuser" in line
     ]
     assert not found, found
+
+
+def test_celery_would_send_every_task_beat_schedules():
+    """Celery refuses to send a task whose soft time limit is above its hard one (the project's
+    default soft limit can be above a task's own hard limit): beat would log an error every
+    time and the task would never run."""
+    from mlops_portal.celery import app
+
+    app.loader.import_default_modules()
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        task = app.tasks[entry["task"]]
+        soft = task.soft_time_limit or app.conf.task_soft_time_limit
+        hard = task.time_limit or app.conf.task_time_limit
+        assert soft is None or hard is None or soft <= hard, (name, soft, hard)
