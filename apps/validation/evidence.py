@@ -4,6 +4,7 @@ by key themselves, so the report's shape can change here alone."""
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,30 +40,69 @@ def baselines_of(version_ids: list[int]) -> dict[int, dict[str, Any]]:
     return found
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """One version's latest passing validation, read once for a page that needs several of its
+    figures (``of``); the functions below read one figure each."""
+
+    data: dict[str, Any]
+
+    @property
+    def baseline(self) -> dict[str, Any] | None:
+        """The baseline monitoring compares live traffic with (``docs/metrics.md``, "Baseline
+        for monitoring"), or None when the version has no passing report that fixed one
+        (validated before baselines existed: ``manage.py fix_baselines``)."""
+        fixed = self.data.get("baseline")
+        return fixed if isinstance(fixed, dict) else None
+
+    @property
+    def signature(self) -> dict[str, Any] | None:
+        """What the version takes and answers (its input features, its task, its classes)."""
+        if "signature" not in self.data:
+            return None
+        return {
+            "features": self.data["signature"]["features"],
+            "task": self.data["task"],
+            "classes": self.data.get("classes"),
+        }
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The single-number metrics (``docs/metrics.md``): what monitoring draws measured
+        performance against."""
+        found = self.data.get("metrics", {})
+        return {
+            k: v for k, v in found.items() if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+
+    @property
+    def calibration(self) -> dict[str, list[Any]] | None:
+        """The validation holdout's calibration curve (binary classifiers), or None."""
+        curve = self.data.get("metrics", {}).get("calibration")
+        return curve if isinstance(curve, dict) else None
+
+
+def of(version: ModelVersion | int) -> Evidence:
+    """The version's evidence; empty (every figure None or {}) without a passing validation."""
+    report = _latest_passing(version if isinstance(version, int) else version.pk)
+    data = report.data if report is not None and isinstance(report.data, dict) else {}
+    return Evidence(data)
+
+
 def baseline_of(version: ModelVersion | int) -> dict[str, Any] | None:
-    """The baseline monitoring compares live traffic with (``docs/metrics.md``, "Baseline for
-    monitoring"), or None when the version has no passing report that fixed one (validated
-    before baselines existed: re-run its validation)."""
-    version_id = version if isinstance(version, int) else version.pk
-    report = _latest_passing(version_id)
-    if report is None:
-        return None
-    fixed = report.data.get("baseline")
-    return fixed if isinstance(fixed, dict) else None
+    return of(version).baseline
 
 
 def signature_of(version: ModelVersion) -> dict[str, Any] | None:
-    """What the version takes and answers (its input features, its task, its classes), from its
-    latest passing validation; None if it has none."""
-    report = _latest_passing(version.pk)
-    if report is None or "signature" not in report.data:
-        return None
-    data = report.data
-    return {
-        "features": data["signature"]["features"],
-        "task": data["task"],
-        "classes": data.get("classes"),
-    }
+    return of(version).signature
+
+
+def validated_metrics(version: ModelVersion | int) -> dict[str, Any]:
+    return of(version).metrics
+
+
+def calibration_of(version: ModelVersion | int) -> dict[str, list[Any]] | None:
+    return of(version).calibration
 
 
 def load_canonical(version: ModelVersion) -> Any:
@@ -78,20 +118,3 @@ def load_canonical(version: ModelVersion) -> Any:
         return trusted.load_skops(
             Path(copy.name), extra_trusted=list(settings.PORTAL_SKOPS_TRUSTED_TYPES)
         )
-
-
-def validated_metrics(version: ModelVersion | int) -> dict[str, Any]:
-    """The single-number metrics of the version's latest passing validation (``docs/metrics.md``),
-    or {} without one: what monitoring draws measured performance against."""
-    report = _latest_passing(version if isinstance(version, int) else version.pk)
-    found = report.data.get("metrics", {}) if report is not None else {}
-    return {
-        k: v for k, v in found.items() if isinstance(v, int | float) and not isinstance(v, bool)
-    }
-
-
-def calibration_of(version: ModelVersion | int) -> dict[str, list[Any]] | None:
-    """The validation holdout's calibration curve (binary classifiers), or None."""
-    report = _latest_passing(version if isinstance(version, int) else version.pk)
-    curve = report.data.get("metrics", {}).get("calibration") if report is not None else None
-    return curve if isinstance(curve, dict) else None

@@ -237,8 +237,16 @@ def store_validation(job: Job, produced: Produced) -> dict[str, Any]:
     """Store the report (inside the job's completion transaction) and move the version on."""
     try:
         version = ModelVersion.objects.select_for_update().get(pk=produced.version_id)
-        if produced.canonical is not None and not _store_canonical(
-            version, produced.canonical, produced.canonical_sha256
+        # Past review the stored canonical copy is what was approved and is served: a re-run
+        # (``fix_baseline``) adds evidence and never swaps it.
+        keep_canonical = (
+            version.status not in RERUNNABLE
+            and version.files.filter(role=StoredFile.Role.CANONICAL).exists()
+        )
+        if (
+            produced.canonical is not None
+            and not keep_canonical
+            and not _store_canonical(version, produced.canonical, produced.canonical_sha256)
         ):
             message = (
                 "The canonical .skops copy to be stored is not the one the validation stage "
@@ -381,9 +389,11 @@ def _store_canonical(version: ModelVersion, path: Path, sha256: str) -> bool:
 
 
 def start_validation(version: ModelVersion, *, actor: User | None) -> Job:
-    """Mark the version as validating and queue its validation job once the caller commits."""
-    version.status = ModelVersion.Status.VALIDATING
-    version.save(update_fields=["status"])
+    """Queue the version's validation job once the caller commits; a version before review is
+    marked as validating (one past it keeps its status: see ``fix_baseline``)."""
+    if version.status in RERUNNABLE:
+        version.status = ModelVersion.Status.VALIDATING
+        version.save(update_fields=["status"])
     return jobs.create_job(
         kind=VALIDATION,
         target=version,
@@ -430,6 +440,46 @@ def rerun_validation(version_id: int, *, actor: User) -> Job:
         version,
         before={"status": before},
         after={"status": version.status, "job": str(job.uuid)},
+    )
+    return job
+
+
+def lacking_baseline() -> list[int]:
+    """Versions whose latest passing validation fixed no monitoring baseline (validated before
+    baselines existed) and have no validation queued or running: what ``fix_baseline`` is for."""
+    from apps.validation import evidence
+
+    passed = ValidationReport.objects.filter(outcome=ValidationReport.Outcome.PASSED)
+    ids = sorted(set(passed.values_list("version_id", flat=True)))
+    fixed = evidence.baselines_of(ids)
+    busy = {
+        int(key)
+        for key in Job.objects.filter(kind=VALIDATION.name)
+        .active()
+        .values_list("target_id", flat=True)
+    }
+    return [pk for pk in ids if pk not in fixed and pk not in busy]
+
+
+@transaction.atomic
+def fix_baseline(version_id: int, *, actor: User | None) -> Job:
+    """Re-run a version's validation so that its report fixes the baseline monitoring compares
+    live traffic with. Allowed at any status: a version past review keeps its status and its
+    approved canonical copy; the new report is added to its evidence, audited like any re-run.
+    Run by an operator (``manage.py fix_baselines``), so ``actor`` may be None."""
+    version = ModelVersion.objects.select_for_update().get(pk=version_id)
+    if actor is not None:
+        check_can_rerun(actor, version)
+    if active_job(version) is not None:
+        raise ValidationError("A validation of this version is already queued or running.")
+    before = version.status
+    job = start_validation(version, actor=actor)
+    audit.record(
+        actor,
+        AuditAction.VALIDATION_RERUN_REQUESTED,
+        version,
+        before={"status": before},
+        after={"status": version.status, "job": str(job.uuid), "why": "monitoring baseline"},
     )
     return job
 
