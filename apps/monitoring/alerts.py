@@ -85,6 +85,17 @@ def breaches(health: Health, applied: policies.Applied) -> list[dict[str, Any]]:
             health.latency_p95_ms,
             f"p95 latency {health.latency_p95_ms:.0f} ms over 24 hours",
         )
+    silent_hours = levels.get("no_traffic_hours")
+    since = health.last_request_at or health.deployment.live_from
+    if silent_hours is not None and since is not None:
+        silent = (health.evaluated_at - since).total_seconds() / 3600
+        if silent > silent_hours:
+            message = (
+                f"No requests for {silent:.0f} hours"
+                if health.last_request_at
+                else f"No requests since it went live {silent:.0f} hours ago"
+            )
+            breach("no_traffic", Alert.Level.ALERT, silent, message)
     drop = levels.get("max_performance_drop")
     enough = health.labelled >= (levels.get("min_labelled") or 0)
     if (

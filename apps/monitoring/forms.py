@@ -30,6 +30,10 @@ class PolicyForm(forms.Form):
         return {name: self.cleaned_data.get(name) for name in LEVELS}
 
 
+class RemovePolicyForm(forms.Form):
+    note = forms.CharField(max_length=300, strip=True)
+
+
 class ReviewDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=MonitoringReview.Decision.choices)
     reason = forms.CharField(max_length=2000, strip=True)

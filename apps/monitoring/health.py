@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from apps.deployments.models import Deployment
@@ -69,7 +70,8 @@ def judge(
         return {**figures, "state": Health.State.NO_TRAFFIC, "reason": "No requests in 24 hours."}
     if baseline is None:
         reason = (
-            "Its validation fixed no baseline to compare with: re-run the version's validation."
+            "Its validation fixed no baseline to compare with (validated before baselines "
+            "existed): model operations re-run it with “manage.py fix_baselines”."
         )
         return {**figures, "state": Health.State.WAITING, "reason": reason}
     if sums["rows"] < MIN_ROWS:
@@ -114,10 +116,11 @@ def evaluate(now: datetime | None = None) -> int:
         by_deployment[bucket.deployment_id].append(bucket)
     baselines = evidence.baselines_of([d.version_id for d in live])
     measured = _measured(live, now)
-    tiers = policies.current_by_tier()
+    last_seen = _last_requests(live, now)
+    tiers, own = policies.current_by_tier(), policies.current_by_model()
     with transaction.atomic():
         for deployment in live:
-            applied = policies.applied(deployment.model, tiers)
+            applied = policies.applied(deployment.model, tiers, own)
             judged = judge(
                 baselines.get(deployment.version_id),
                 _window_sums(by_deployment.get(deployment.pk, [])),
@@ -129,6 +132,7 @@ def evaluate(now: datetime | None = None) -> int:
                 defaults={
                     **judged,
                     **measured[deployment.pk],
+                    "last_request_at": last_seen.get(deployment.pk),
                     "rank": _RANK[judged["state"]],
                     "evaluated_at": now,
                 },
@@ -136,6 +140,27 @@ def evaluate(now: datetime | None = None) -> int:
             alerts.record(deployment, alerts.breaches(found, applied), now)
         Health.objects.exclude(deployment__in=live).delete()
     return len(live)
+
+
+def _last_requests(live: list[Deployment], now: datetime) -> dict[int, datetime | None]:
+    """When each deployment was last called: its last 5-minute bucket with a request in the
+    window, else what the previous evaluation found (buckets older than the window are not
+    scanned every minute)."""
+    recent = (
+        Bucket.objects.filter(
+            span=Bucket.Span.FIVE_MINUTES,
+            start__gt=now - WINDOW,
+            requests__gt=0,
+            deployment__in=live,
+        )
+        .values("deployment_id")
+        .annotate(last=Max("start"))
+        .values_list("deployment_id", "last")
+    )
+    before = Health.objects.filter(deployment__in=live).values_list(
+        "deployment_id", "last_request_at"
+    )
+    return {**dict(before), **dict(recent)}
 
 
 def _measured(live: list[Deployment], now: datetime) -> dict[int, dict[str, Any]]:

@@ -60,6 +60,10 @@ class Bucket(models.Model):
     # A binary classifier's scores, for performance estimated before outcomes come
     # (``estimate.py``): rows, expected correct answers, and per score bin Σp and Σ(1 - p).
     expected = models.JSONField(default=dict)
+    # Figures read off the counts above, kept with them so that a chart reads them instead of
+    # every bin (``rollup.derive``): each feature's and the score's PSI against the baseline,
+    # and the estimated accuracy and ROC AUC.
+    derived = models.JSONField(default=dict)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -98,6 +102,9 @@ class Health(models.Model):
     evaluated_at = models.DateTimeField()
     requests = models.PositiveBigIntegerField(default=0)
     rows = models.PositiveBigIntegerField(default=0)
+    last_request_at = models.DateTimeField(
+        null=True, blank=True, help_text="The start of the last 5 minutes with a request."
+    )
     latency_p95_ms = models.FloatField(null=True, blank=True)
     drifted_feature = models.CharField(max_length=200, blank=True)
     drifted_psi = models.FloatField(null=True, blank=True)
@@ -189,10 +196,15 @@ class Alert(models.Model):
 
 
 class MonitoringPolicy(models.Model):
-    """The levels a risk tier's live models are judged by. Versioned like validation policies:
-    an edit adds the next number and makes it current, and every alert names the version."""
+    """The levels a risk tier's live models are judged by, or one model's own levels where its
+    use needs other ones (``model`` set: they replace the tier's for that model). Versioned like
+    validation policies: an edit adds the next number and makes it current, and every alert names
+    the version."""
 
     risk_tier = models.CharField(max_length=10, choices=RegisteredModel.RiskTier.choices)
+    model = models.ForeignKey(
+        RegisteredModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     number = models.PositiveIntegerField()
     levels = models.JSONField(default=dict)
     note = models.CharField(max_length=300)
@@ -208,15 +220,29 @@ class MonitoringPolicy(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["risk_tier"],
-                condition=models.Q(is_current=True),
+                condition=models.Q(is_current=True, model__isnull=True),
                 name="one_current_monitoring_policy_per_tier",
             ),
             models.UniqueConstraint(
-                fields=["risk_tier", "number"], name="one_monitoring_policy_number_per_tier"
+                fields=["risk_tier", "number"],
+                condition=models.Q(model__isnull=True),
+                name="one_monitoring_policy_number_per_tier",
+            ),
+            models.UniqueConstraint(
+                fields=["model"],
+                condition=models.Q(is_current=True, model__isnull=False),
+                name="one_current_monitoring_policy_per_model",
+            ),
+            models.UniqueConstraint(
+                fields=["model", "number"],
+                condition=models.Q(model__isnull=False),
+                name="one_monitoring_policy_number_per_model",
             ),
         ]
 
     def __str__(self) -> str:
+        if self.model is not None:
+            return f"{self.model.name} monitoring policy v{self.number}"
         return f"{self.risk_tier} risk monitoring policy v{self.number}"
 
 

@@ -1,7 +1,9 @@
 """Monitoring policies: the levels each risk tier's live models are judged by.
 
 Without a policy a tier is judged by the defaults below (PSI 0.1 warning and 0.25 alert, the
-other checks off). A level left empty switches its check off.
+other checks off). A level left empty switches its check off. A model whose use needs other
+levels (a batch model called once a day, a model with a tighter latency budget) can have a
+policy of its own, which replaces its tier's until an administrator removes it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from django.db import transaction
 
 from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
+from apps.core.errors import Conflict
 from apps.core.permissions import require
 from apps.monitoring.models import MonitoringPolicy
 from apps.registry.models import RegisteredModel
@@ -44,6 +47,11 @@ LEVELS = {
     "min_labelled": Level(
         "Outcomes needed before performance is judged", 100, "labelled rows in the window"
     ),
+    "no_traffic_hours": Level(
+        "Alert after this many hours without a request",
+        None,
+        "for models expected to be called all the time",
+    ),
 }
 
 
@@ -56,15 +64,26 @@ class Applied:
 
 
 def current(risk_tier: str) -> MonitoringPolicy | None:
-    return MonitoringPolicy.objects.filter(risk_tier=risk_tier, is_current=True).first()
+    return MonitoringPolicy.objects.filter(
+        risk_tier=risk_tier, model__isnull=True, is_current=True
+    ).first()
 
 
-def applied(model: RegisteredModel, policies: dict[str, MonitoringPolicy] | None = None) -> Applied:
-    """The current policy of the model's tier over the defaults (``policies``: by tier, to
-    spare a query per model)."""
-    policy = (
-        (policies or {}).get(model.risk_tier) if policies is not None else current(model.risk_tier)
-    )
+def current_of_model(model: RegisteredModel) -> MonitoringPolicy | None:
+    return MonitoringPolicy.objects.filter(model=model, is_current=True).first()
+
+
+def applied(
+    model: RegisteredModel,
+    tiers: dict[str, MonitoringPolicy] | None = None,
+    own: dict[int, MonitoringPolicy] | None = None,
+) -> Applied:
+    """The model's own current policy if it has one, else its tier's, over the defaults
+    (``tiers`` and ``own``: from ``current_by_tier`` and ``current_by_model``, to spare two
+    queries per model)."""
+    policy = current_of_model(model) if own is None else own.get(model.pk)
+    if policy is None:
+        policy = tiers.get(model.risk_tier) if tiers is not None else current(model.risk_tier)
     return Applied(applied_levels(policy), str(policy) if policy is not None else "default levels")
 
 
@@ -75,17 +94,19 @@ def applied_levels(policy: MonitoringPolicy | None) -> dict[str, float | None]:
 
 
 def current_by_tier() -> dict[str, MonitoringPolicy]:
-    return {p.risk_tier: p for p in MonitoringPolicy.objects.filter(is_current=True)}
+    return {
+        p.risk_tier: p for p in MonitoringPolicy.objects.filter(is_current=True, model__isnull=True)
+    }
 
 
-@transaction.atomic
-def update(
-    *, actor: User, risk_tier: str, levels: dict[str, float | None], note: str
-) -> MonitoringPolicy:
-    """Make a new version of a tier's monitoring policy current; administrators only."""
+def current_by_model() -> dict[int, MonitoringPolicy]:
+    """The models with a policy of their own, by model id."""
+    found = MonitoringPolicy.objects.filter(is_current=True, model__isnull=False)
+    return {p.model_id: p for p in found.select_related("model") if p.model_id is not None}
+
+
+def _checked(actor: User, levels: dict[str, float | None], note: str) -> dict[str, float | None]:
     require(actor, CHANGE_POLICY, message="Only administrators change monitoring policies.")
-    if risk_tier not in RegisteredModel.RiskTier.values:
-        raise ValidationError({"risk_tier": f"There is no risk tier “{risk_tier}”."})
     unknown = set(levels) - set(LEVELS)
     if unknown:
         raise ValidationError(f"Unknown levels: {', '.join(sorted(unknown))}.")
@@ -94,22 +115,69 @@ def update(
     warning, alert = levels.get("psi_warning"), levels.get("psi_alert")
     if warning is not None and alert is not None and alert < warning:
         raise ValidationError({"psi_alert": "The alert level is at least the warning level."})
-    scope = MonitoringPolicy.objects.select_for_update().filter(risk_tier=risk_tier)
+    return {name: levels.get(name) for name in LEVELS}
+
+
+def _replace(
+    actor: User, scope: Any, levels: dict[str, float | None], note: str, **fields: Any
+) -> MonitoringPolicy:
+    """Make the next version in ``scope`` (a tier's or a model's policies) current, audited."""
+    scope = scope.select_for_update()
     before = scope.filter(is_current=True).first()
     number = max(scope.values_list("number", flat=True), default=0) + 1
     scope.filter(is_current=True).update(is_current=False)
-    chosen = {name: levels.get(name) for name in LEVELS}
     policy = MonitoringPolicy.objects.create(
-        risk_tier=risk_tier, number=number, levels=chosen, note=note.strip(), created_by=actor
+        number=number, levels=levels, note=note.strip(), created_by=actor, **fields
     )
     audit.record(
         actor,
         AuditAction.MONITORING_POLICY_CHANGED,
         policy,
         before={"number": before.number, "levels": before.levels} if before else None,
-        after={"number": number, "levels": chosen, "note": policy.note},
+        after={"number": number, "levels": levels, "note": policy.note},
     )
     return policy
+
+
+@transaction.atomic
+def update(
+    *, actor: User, risk_tier: str, levels: dict[str, float | None], note: str
+) -> MonitoringPolicy:
+    """Make a new version of a tier's monitoring policy current; administrators only."""
+    chosen = _checked(actor, levels, note)
+    if risk_tier not in RegisteredModel.RiskTier.values:
+        raise ValidationError({"risk_tier": f"There is no risk tier “{risk_tier}”."})
+    scope = MonitoringPolicy.objects.filter(risk_tier=risk_tier, model__isnull=True)
+    return _replace(actor, scope, chosen, note, risk_tier=risk_tier)
+
+
+@transaction.atomic
+def update_for_model(
+    *, actor: User, model: RegisteredModel, levels: dict[str, float | None], note: str
+) -> MonitoringPolicy:
+    """Give a model levels of its own (a new version of its policy); administrators only."""
+    chosen = _checked(actor, levels, note)
+    scope = MonitoringPolicy.objects.filter(model=model)
+    return _replace(actor, scope, chosen, note, risk_tier=model.risk_tier, model=model)
+
+
+@transaction.atomic
+def remove_for_model(*, actor: User, model: RegisteredModel, note: str) -> None:
+    """Judge a model by its tier's policy again; administrators only. Its own versions stay in
+    the history."""
+    _checked(actor, {}, note)
+    own = MonitoringPolicy.objects.select_for_update().filter(model=model, is_current=True).first()
+    if own is None:
+        raise Conflict(f"{model.name} has no policy of its own.")
+    own.is_current = False
+    own.save(update_fields=["is_current"])
+    audit.record(
+        actor,
+        AuditAction.MONITORING_POLICY_CHANGED,
+        own,
+        before={"number": own.number, "levels": own.levels},
+        after={"removed": True, "note": note.strip(), "now": str(applied(model).source)},
+    )
 
 
 def described(values: dict[str, Any]) -> str:

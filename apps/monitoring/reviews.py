@@ -90,6 +90,36 @@ def decide(
     deployment = review.deployment
     if decision == MonitoringReview.Decision.ROLLBACK:
         deployments.rollback(deployment.model_id, deployment.environment.slug, actor=actor)
+    _record(review, actor, decision, reason, look_again_on)
+    if decision == MonitoringReview.Decision.ROLLBACK:
+        # The rolled-back deployment's other open reviews are answered by the same decision.
+        others = MonitoringReview.objects.select_for_update().filter(
+            deployment=deployment, decision=""
+        )
+        for other in others.exclude(pk=review.pk):
+            _record(
+                other,
+                actor,
+                decision,
+                f"Rolled back with the decision on “{review.alert.message}”: {reason}",
+                None,
+            )
+    if decision == MonitoringReview.Decision.NEW_VERSION:
+        model = deployment.model
+        notifications.emit(
+            events.NEW_VERSION_REQUESTED,
+            recipients=User.objects.filter(groups=model.team.group, is_active=True),
+            title=f"A new version of {model.name} is requested",
+            body=f"{actor.username}: {reason}",
+            url=review.get_absolute_url(),
+            payload={"review": review.pk, "model": model.slug},
+        )
+    return review
+
+
+def _record(
+    review: MonitoringReview, actor: User, decision: str, reason: str, look_again_on: date | None
+) -> None:
     review.decision, review.reason, review.look_again_on = decision, reason, look_again_on
     review.decided_by, review.decided_at = actor, timezone.now()
     review.save(update_fields=["decision", "reason", "look_again_on", "decided_by", "decided_at"])
@@ -103,17 +133,6 @@ def decide(
             "look_again_on": look_again_on.isoformat() if look_again_on else None,
         },
     )
-    if decision == MonitoringReview.Decision.NEW_VERSION:
-        model = deployment.model
-        notifications.emit(
-            events.NEW_VERSION_REQUESTED,
-            recipients=User.objects.filter(groups=model.team.group, is_active=True),
-            title=f"A new version of {model.name} is requested",
-            body=f"{actor.username}: {reason}",
-            url=review.get_absolute_url(),
-            payload={"review": review.pk, "model": model.slug},
-        )
-    return review
 
 
 def waiting_for(user: User) -> QuerySet[MonitoringReview]:

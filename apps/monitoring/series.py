@@ -9,10 +9,9 @@ from typing import Any
 from django.utils import timezone
 
 from apps.deployments.models import Deployment
-from apps.monitoring import estimate, performance
+from apps.monitoring import performance
 from apps.monitoring.models import Bucket
-from apps.monitoring.rollup import latency_percentile
-from apps.validation.engine import metrics
+from apps.monitoring.rollup import latency_percentiles
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 WINDOWS["90d"] = timedelta(days=90)
@@ -92,56 +91,58 @@ def series(
 ) -> dict:
     """Per bucket of the window's span, oldest first: its start, requests, rows, latency
     percentiles (upper edges of their histogram bins), the score's PSI and each feature's PSI
-    against the baseline (None for a bucket with fewer than ``MIN_ROWS_PER_POINT`` rows)."""
-    buckets = Bucket.objects.filter(
-        deployment=deployment, span=window.span, start__gte=window.start, start__lt=window.end
-    ).order_by("start")
+    against the baseline (None for a bucket with fewer than ``MIN_ROWS_PER_POINT`` rows).
+    Drift and estimates come from each bucket's ``derived`` figures, not its bins."""
+    buckets = list(
+        Bucket.objects.filter(
+            deployment=deployment, span=window.span, start__gte=window.start, start__lt=window.end
+        )
+        .order_by("start")
+        .defer("feature_counts", "score_counts", "expected")
+    )
     features = [spec["feature"] for spec in baseline["features"]] if baseline else []
-    found: dict[str, Any] = {name: [] for name in METRICS if name != "psi"}
-    found["t"], found["psi"] = [], {name: [] for name in features}
+    found: dict[str, Any] = {
+        "t": [bucket.start.isoformat() for bucket in buckets],
+        "requests": [bucket.requests for bucket in buckets],
+        "rows": [bucket.rows for bucket in buckets],
+        **latency_percentiles([bucket.latency_counts for bucket in buckets], (50, 95, 99)),
+    }
+    found["refused"] = {
+        kind: [sum(bucket.refused.get(s, 0) for s in statuses) for bucket in buckets]
+        for kind, statuses in REFUSALS.items()
+    }
+    enough = [baseline is not None and bucket.rows >= MIN_ROWS_PER_POINT for bucket in buckets]
+    found["score_psi"] = [
+        bucket.derived.get("score_psi") if ok else None
+        for bucket, ok in zip(buckets, enough, strict=True)
+    ]
+    found["psi"] = {
+        name: [
+            bucket.derived.get("psi", {}).get(name) if ok else None
+            for bucket, ok in zip(buckets, enough, strict=True)
+        ]
+        for name in features
+    }
     measured = PERFORMANCE.get(task, ())
     estimated = ("estimated_accuracy", "estimated_roc_auc") if task == "binary" else ()
     found["performance"] = {
         name: [] for name in (*measured, *estimated, "labelled_share", "label_delay_hours")
     }
-    found["refused"] = {kind: [] for kind in REFUSALS}
     for bucket in buckets:
-        found["t"].append(bucket.start.isoformat())
-        found["requests"].append(bucket.requests)
-        found["rows"].append(bucket.rows)
-        for kind, statuses in REFUSALS.items():
-            found["refused"][kind].append(sum(bucket.refused.get(s, 0) for s in statuses))
-        for q in (50, 95, 99):
-            found[f"latency_p{q}"].append(latency_percentile(bucket.latency_counts, q / 100))
-        enough = baseline is not None and bucket.rows >= MIN_ROWS_PER_POINT
-        score = bucket.score_counts if enough else []
-        found["score_psi"].append(
-            metrics.psi_of_counts(baseline["score"]["counts"], score)
-            if baseline and score
-            else None
-        )
         labelled = bucket.performance.get("labelled", 0) if bucket.performance else 0
-        figures = (
-            performance.figures(bucket.performance, task) if labelled >= MIN_ROWS_PER_POINT else {}
-        )
+        figures = performance.figures(bucket.performance, task) if labelled else {}
         for name in measured:
-            found["performance"][name].append(figures.get(name))
-        guessed = estimate.figures(bucket.expected) if bucket.rows >= MIN_ROWS_PER_POINT else {}
+            found["performance"][name].append(
+                figures.get(name) if labelled >= MIN_ROWS_PER_POINT else None
+            )
         for name in estimated:
-            found["performance"][name].append(guessed.get(name))
+            found["performance"][name].append(
+                bucket.derived.get(name) if bucket.rows >= MIN_ROWS_PER_POINT else None
+            )
         found["performance"]["labelled_share"].append(
             labelled / bucket.rows if bucket.rows else None
         )
-        found["performance"]["label_delay_hours"].append(
-            performance.figures(bucket.performance, task).get("label_delay_hours")
-            if labelled
-            else None
-        )
-        for spec in baseline["features"] if baseline else []:
-            counts = bucket.feature_counts.get(spec["feature"]) if enough else None
-            found["psi"][spec["feature"]].append(
-                metrics.psi_of_counts(spec["counts"], counts) if counts else None
-            )
+        found["performance"]["label_delay_hours"].append(figures.get("label_delay_hours"))
     return {
         "span_seconds": window.span,
         "from": window.start.isoformat(),

@@ -15,6 +15,12 @@ urlpatterns = [
     path("alerts/", views.AlertList.as_view(), name="alerts"),
     path("reviews/<int:pk>/decide/", views.DecideReview.as_view(), name="review-decide"),
     path("policies/", views.PolicyList.as_view(), name="policies"),
+    path("policies/models/<slug:slug>/", views.PolicyEdit.as_view(), name="model-policy-edit"),
+    path(
+        "policies/models/<slug:slug>/remove/",
+        views.RemoveModelPolicy.as_view(),
+        name="model-policy-remove",
+    ),
     path("policies/<slug:tier>/", views.PolicyEdit.as_view(), name="policy-edit"),
     path(
         "alerts/<int:pk>/acknowledge/",

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from apps.accounts.models import Team
 from apps.audit import services as audit
@@ -20,7 +21,7 @@ from apps.core.views import ActionView, PortalView
 from apps.deployments.models import Deployment, Environment, PredictionLog
 from apps.monitoring import alerts, charts, estimate, policies, series
 from apps.monitoring import reviews as monitoring_reviews
-from apps.monitoring.forms import PolicyForm, ReviewDecisionForm
+from apps.monitoring.forms import PolicyForm, RemovePolicyForm, ReviewDecisionForm
 from apps.monitoring.models import Alert, Health, MonitoringPolicy, MonitoringReview
 from apps.registry import services as registry
 from apps.registry.models import RegisteredModel
@@ -152,17 +153,30 @@ class DeploymentMonitoring(PortalView):
         except series.WindowError as problem:
             messages.error(request, f"{problem} Showing the last 24 hours.")
             window = series.window_from({})
-        baseline = evidence.baseline_of(deployment.version_id)
-        signature = evidence.signature_of(deployment.version) or {}
+        vouched = evidence.of(deployment.version_id)
+        baseline, signature = vouched.baseline, vouched.signature or {}
         found = series.series(deployment, window, baseline, signature.get("task", ""))
-        validated = evidence.validated_metrics(deployment.version_id)
-        calibration_error = estimate.calibration_error(
-            evidence.calibration_of(deployment.version_id)
-        )
+        validated = vouched.metrics
+        calibration_error = estimate.calibration_error(vouched.calibration)
         if request.GET.get("format") == "csv":
             return _csv(deployment, found)
         query = request.GET.copy()
         query.pop("format", None)
+        listed_reviews = list(
+            MonitoringReview.objects.filter(deployment=deployment).select_related(
+                "alert", "decided_by", "deployment__model", "deployment__version"
+            )[:10]
+        )
+        listed_alerts = list(
+            Alert.objects.filter(deployment=deployment).select_related(
+                "acknowledged_by", "resolved_by", "deployment__model"
+            )[:20]
+        )
+        # Who may decide and handle depends on the deployment alone: asked once, not per row.
+        may_decide = bool(listed_reviews) and can(
+            self.person, monitoring_reviews.DECIDE, listed_reviews[0]
+        )
+        may_handle = bool(listed_alerts) and can(self.person, alerts.HANDLE, listed_alerts[0])
         return render(
             request,
             "monitoring/deployment.html",
@@ -177,18 +191,19 @@ class DeploymentMonitoring(PortalView):
                 "min_rows": series.MIN_ROWS_PER_POINT,
                 "figures": charts.figures(found, _markers(deployment, window), validated),
                 "health": Health.objects.filter(deployment=deployment).first(),
+                "judged_by": policies.applied(deployment.model).source,
                 "reviews": [
-                    (review, can(self.person, monitoring_reviews.DECIDE, review))
-                    for review in MonitoringReview.objects.filter(
-                        deployment=deployment
-                    ).select_related("alert", "decided_by")[:10]
+                    (
+                        review,
+                        may_decide and review.is_open,
+                        # Ids of its own: several reviews can wait on one page.
+                        ReviewDecisionForm(auto_id=f"review-{review.pk}-%s"),
+                    )
+                    for review in listed_reviews
                 ],
-                "decision_form": ReviewDecisionForm(),
                 "alerts": [
-                    (alert, alerts.handled_by(self.person, alert))
-                    for alert in Alert.objects.filter(deployment=deployment).select_related(
-                        "acknowledged_by", "resolved_by"
-                    )[:20]
+                    (alert, may_handle and alert.state != Alert.State.RESOLVED)
+                    for alert in listed_alerts
                 ],
                 "query": query.urlencode(),
                 "may_export": can(self.person, registry.ADMINISTER),
@@ -322,11 +337,17 @@ class ExportLogs(PortalView):
 
 
 class PolicyList(PortalView):
-    """The monitoring policy of each risk tier, current and past: a bank-wide rule all read."""
+    """The monitoring policy of each risk tier and the models with one of their own, current and
+    past: a bank-wide rule all read."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        history = MonitoringPolicy.objects.select_related("created_by").order_by("-created_at")
+        if request.GET.get("model"):  # "Give a model its own policy" picks one here
+            return redirect("monitoring:model-policy-edit", slug=request.GET["model"])
+        history = MonitoringPolicy.objects.select_related("created_by", "model").order_by(
+            "-created_at"
+        )
         tiers = policies.current_by_tier()
+        is_admin = can(self.person, policies.CHANGE_POLICY)
         return render(
             request,
             "monitoring/policy_list.html",
@@ -335,42 +356,79 @@ class PolicyList(PortalView):
                     (value, label, tiers.get(value), policies.applied_levels(tiers.get(value)))
                     for value, label in RegisteredModel.RiskTier.choices
                 ],
+                "own": [
+                    (policy, policies.applied_levels(policy))
+                    for policy in sorted(
+                        policies.current_by_model().values(), key=lambda p: str(p)
+                    )
+                ],
                 "levels": policies.LEVELS,
                 "history": history[:30],
-                "is_admin": can(self.person, policies.CHANGE_POLICY),
+                "is_admin": is_admin,
+                "models": RegisteredModel.objects.order_by("name").only("slug", "name")
+                if is_admin
+                else [],
             },
         )
 
 
 class PolicyEdit(PortalView):
-    """Edit a risk tier's monitoring policy: saving makes the next version current."""
+    """Edit a risk tier's monitoring policy, or a model's own (``slug`` in the URL): saving
+    makes the next version current."""
 
+    queryset = RegisteredModel.objects.all()
     permission_required = policies.CHANGE_POLICY
     permission_message = "Only administrators change monitoring policies."
 
-    def _tier(self, tier: str) -> str:
+    def _subject(self) -> tuple[str, RegisteredModel | None, MonitoringPolicy | None]:
+        """The tier (or the model) the policy is for, and its current version."""
+        if "slug" in self.kwargs:
+            model: RegisteredModel = self.get_object(slug=self.kwargs["slug"])
+            return model.risk_tier, model, policies.current_of_model(model)
+        tier = self.kwargs["tier"]
         if tier not in RegisteredModel.RiskTier.values:
             raise Http404(f"There is no risk tier “{tier}”.")
-        return tier
+        return tier, None, policies.current(tier)
 
-    def get(self, request: HttpRequest, tier: str) -> HttpResponse:
-        current = policies.current(self._tier(tier))
-        form = PolicyForm(initial={**policies.applied_levels(current), "note": ""})
+    def _page(self, form: PolicyForm) -> HttpResponse:
+        tier, model, current = self._subject()
         return render(
-            request, "monitoring/policy_form.html", {"form": form, "tier": tier, "current": current}
+            self.request,
+            "monitoring/policy_form.html",
+            {
+                "form": form,
+                "tier": tier,
+                "model": model,
+                "current": current,
+                "tier_policy": policies.current(tier) if model else None,
+            },
         )
 
-    def post(self, request: HttpRequest, tier: str) -> HttpResponse:
-        current = policies.current(self._tier(tier))
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        tier, model, current = self._subject()
+        # A model's first policy starts from the levels it is judged by now.
+        starting = current or (policies.current(tier) if model else None)
+        return self._page(PolicyForm(initial={**policies.applied_levels(starting), "note": ""}))
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        tier, model, _ = self._subject()
         form = PolicyForm(request.POST)
         if form.is_valid():
             try:
-                policies.update(
-                    actor=self.person,
-                    risk_tier=tier,
-                    levels=form.levels(),
-                    note=form.cleaned_data["note"],
-                )
+                if model is None:
+                    policies.update(
+                        actor=self.person,
+                        risk_tier=tier,
+                        levels=form.levels(),
+                        note=form.cleaned_data["note"],
+                    )
+                else:
+                    policies.update_for_model(
+                        actor=self.person,
+                        model=model,
+                        levels=form.levels(),
+                        note=form.cleaned_data["note"],
+                    )
             except ValidationError as problem:
                 for field, errors in problem.message_dict.items():
                     for error in errors:
@@ -380,9 +438,27 @@ class PolicyEdit(PortalView):
                     request, "Policy saved as a new version; the next evaluation uses it."
                 )
                 return redirect("monitoring:policies")
-        return render(
-            request, "monitoring/policy_form.html", {"form": form, "tier": tier, "current": current}
-        )
+        return self._page(form)
+
+
+class RemoveModelPolicy(ActionView):
+    """Judge a model by its tier's policy again (administrators; the service checks)."""
+
+    queryset = RegisteredModel.objects.all()
+    form_class = RemovePolicyForm
+    invalid_message = "Say why the model goes back to its tier's policy."
+
+    def target(self) -> RegisteredModel:
+        found: RegisteredModel = self.get_object(slug=self.kwargs["slug"])
+        return found
+
+    def next_url(self, model: RegisteredModel) -> str:
+        return str(reverse("monitoring:policies"))
+
+    def perform(self, model: RegisteredModel, form: forms.Form | None) -> str:
+        assert form is not None
+        policies.remove_for_model(actor=self.person, model=model, note=form.cleaned_data["note"])
+        return f"{model.name} is judged by its tier's policy again."
 
 
 class DecideReview(ActionView):

@@ -136,3 +136,34 @@ def test_refused_requests_are_counted_by_kind_without_their_bodies(client, api, 
     assert sum(values["refused:malformed"]) == 2 and sum(values["refused:server_error"]) == 1
     client.force_login(people.alice)
     assert "85.7 %" in client.get("/monitoring/").content.decode()
+
+
+def test_the_page_asks_the_same_number_of_queries_with_one_alert_or_many(client, people, live):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.monitoring.models import Alert, MonitoringReview
+
+    def raise_alerts(count: int) -> None:
+        for i in range(count):
+            alert = Alert.objects.create(
+                deployment=live.deployment,
+                check_name=f"drift:f{Alert.objects.count()}",
+                level="alert",
+                message=f"Drift {i}",
+                levels="default levels",
+            )
+            MonitoringReview.objects.create(deployment=live.deployment, alert=alert)
+
+    client.force_login(people.ivan)
+    url = f"/monitoring/deployments/{live.deployment.pk}/"
+    counts = []
+    for more in (1, 6):
+        raise_alerts(more)
+        client.get(url)
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(url)
+        assert page.status_code == 200
+        counts.append(len(captured))
+    assert counts[0] == counts[1], counts
+    assert page.content.decode().count("Record the decision") == 7

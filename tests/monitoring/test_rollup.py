@@ -139,6 +139,19 @@ def test_latency_bins_and_percentiles():
     assert rollup.latency_percentile(slow, 0.5) == rollup.LATENCY_EDGES_MS[-1]
 
 
+def test_percentiles_of_many_histograms_at_once_equal_each_ones():
+    rng = np.random.default_rng(3)
+    size = len(rollup.LATENCY_EDGES_MS) + 1
+    histograms = [rng.integers(0, 5, size).tolist() for _ in range(50)]
+    histograms += [[0] * size, [], [0] * (size - 1) + [7]]  # empty, never counted, all slow
+    found = rollup.latency_percentiles(histograms, (50, 95, 99))
+    for q in (50, 95, 99):
+        assert found[f"latency_p{q}"] == [
+            rollup.latency_percentile(h, q / 100) if h else None for h in histograms
+        ]
+    assert rollup.latency_percentiles([], (50,)) == {"latency_p50": []}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_overlapping_runs_count_every_prediction_once(live):
     from concurrent.futures import ThreadPoolExecutor
@@ -162,3 +175,46 @@ def test_overlapping_runs_count_every_prediction_once(live):
     assert sum(folded) == 120
     for span in rollup.SPANS:
         assert sum(b.requests for b in Bucket.objects.filter(span=span)) == 120
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_rollup_leaves_every_prediction_counted_once(live, worker):
+    """kill -9 of a real worker while it folds: what it had committed stays, what it was
+    folding rolls back with its transaction, and the next run folds the rest once."""
+    from apps.deployments.models import PredictionLog
+    from apps.monitoring import tasks
+    from tests.support.worker import wait_for
+
+    total = 60_000
+    rng = np.random.default_rng(9)
+    incomes = rng.normal(50, 10, total).round(2)
+    PredictionLog.objects.bulk_create(
+        (
+            PredictionLog(
+                deployment=live.deployment,
+                request_id=f"k{i}",
+                received_at=NOON + timedelta(seconds=i),
+                latency_ms=5.0,
+                rows=1,
+                inputs={"income": [float(incomes[i])], "segment": ["a"]},
+                outputs={"predictions": [0], "probabilities": [[0.7, 0.3]]},
+            )
+            for i in range(total)
+        ),
+        batch_size=5_000,
+    )
+    top = PredictionLog.objects.order_by("-id").values_list("id", flat=True).first()
+    tasks.fold_predictions.delay()
+
+    def cursor() -> int:
+        found = RollupCursor.objects.filter(source=rollup.SOURCE).first()
+        return found.watermark if found else 0
+
+    wait_for(lambda: cursor() > 0, timeout=60, message=f"a first batch\n{worker.output()}")
+    worker.kill()
+    assert cursor() < top, "the run ended before the kill: nothing was interrupted"
+    assert sum(b.requests for b in Bucket.objects.filter(span=3600)) == cursor() - (top - total)
+
+    rollup.fold_all(budget_seconds=600)
+    for span in rollup.SPANS:
+        assert sum(b.requests for b in Bucket.objects.filter(span=span)) == total

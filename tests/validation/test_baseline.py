@@ -118,3 +118,16 @@ def test_without_a_reference_the_holdout_is_the_baseline_and_a_regressor_scores_
     assert built["baseline"]["score"] == metrics.numeric_baseline(
         model.predict(holdout[["income"]])
     )
+
+
+def test_psi_of_many_live_counts_at_once_equals_each_ones() -> None:
+    rng = np.random.default_rng(4)
+    spec = metrics.numeric_baseline(rng.normal(size=1_000))
+    size = metrics.bin_count(spec)
+    live = [metrics.bin_counts(spec, rng.normal(0.2 * i, 1, 50 + i)) for i in range(30)]
+    live += [None, [0] * size, rng.integers(0, 3, size).tolist()]
+    assert metrics.psi_of_each(spec["counts"], live) == pytest.approx(
+        [metrics.psi_of_counts(spec["counts"], c) if c else None for c in live], abs=1e-12
+    )
+    with pytest.raises(ValueError, match="same bins"):
+        metrics.psi_of_each(spec["counts"], [[1, 2]])
