@@ -342,6 +342,10 @@ def portal_env(var_dir: Path, password: str) -> dict[str, str]:
         if k not in _PORTAL_ENV_BLOCKLIST and not k.startswith("PORTAL_")
     }
     env["PORTAL_VAR_DIR"] = str(var_dir)
+    # An empty PostgreSQL database for the portal instead of the embedded SQLite, to measure
+    # what production runs on (e.g. BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/bench).
+    if os.environ.get("BENCH_DATABASE_URL"):
+        env["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
     env["PORTAL_DEMO_PASSWORD"] = password
     env["TMPDIR"] = str(scratch_tmp(var_dir))
     return env
@@ -384,13 +388,14 @@ def serve_portal(
     workers: int = 2,
     threads: int = 4,
     name: str = "portal gunicorn",
+    extra_env: dict[str, str] | None = None,
 ) -> Portal:
     """gunicorn as in the Procfile on a data folder ``start_portal`` already set up.
 
     Calling it again on the same folder gives a second server on the same database (another
-    worker count, say) without repeating the set-up.
+    worker count, or a setting in ``extra_env``) without repeating the set-up.
     """
-    env = portal_env(var_dir, password)
+    env = {**portal_env(var_dir, password), **(extra_env or {})}
     port = free_port()
     log_path = var_dir / f"gunicorn-{port}.log"
     # The Procfile's command (what `make run` serves), bound to a free local port.

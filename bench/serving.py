@@ -33,8 +33,11 @@ What it does, in one run:
    threads); optionally the same portal with ``--workers 1 --threads 4``, for a like-for-like
    process count with MLflow (same data folder, so the same deployment and key); ``mlflow
    models serve --env-manager local --workers 1`` (its multi-worker mode stalls on reused
-   connections); and the HTTP floor: gunicorn with the Procfile's flags serving a 10-line WSGI
-   app that reads the body and returns a short JSON.
+   connections); the HTTP floor: gunicorn with the Procfile's flags serving a 10-line WSGI
+   app that reads the body and returns a short JSON; and the portal again with prediction
+   logging and error counting off (``PORTAL_PREDICTION_LOGGING=false``), timed against the
+   portal under the same concurrent load in alternating windows: what logging costs (goal: at
+   most 5 %).
 4. Timed, with one client for every server (``requests``, keep-alive ``Session``, bodies
    encoded once beforehand; latency from sending to having read the whole body):
    - one row per request, sequential, servers interleaved request by request (order reversed
@@ -56,6 +59,9 @@ What it does, in one run:
    library): where the portal's time goes.
 6. The prediction logs: the rows of ``deployments_predictionlog`` in the portal's SQLite
    database against the predictions the portal answered with 200.
+
+With ``BENCH_DATABASE_URL`` (an empty PostgreSQL database) the portal, its worker and its
+servers use PostgreSQL instead of the embedded SQLite, as production does.
 
 Goals: the portal (2 workers x 4 threads) at least 3x faster than MLflow on single-row p50, and
 at least 5x MLflow's requests per second at 8 concurrent clients. Both are printed with their
@@ -150,6 +156,10 @@ THROUGHPUT_GOAL = 5.0  # portal req/s / MLflow req/s at 8 clients
 
 PORTAL = "portal"
 PORTAL_ONE = "portal-1w"
+PORTAL_NOLOG = "portal-nolog"
+# Prediction logging and error counting may cost at most 5 % of throughput (monitoring issue).
+LOGGING_COST_GOAL = 0.95
+LOGGING_ROUNDS = 5
 MLFLOW = "mlflow"
 FLOOR = "http-floor"
 
@@ -824,14 +834,20 @@ def floor_server(processes: Processes, folder: Path) -> Server:
 def prediction_logs(var_dir: Path, expected: int, wait: float = 15.0) -> dict[str, Any]:
     """Rows in deployments_predictionlog, waiting for the background flushes to catch up."""
     database = var_dir / "portal.sqlite3"
+    query = "SELECT COUNT(*), COALESCE(SUM(rows), 0) FROM deployments_predictionlog"
     deadline = time.monotonic() + wait
     while True:
-        with contextlib.closing(
-            sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
-        ) as connection:
-            count, rows = connection.execute(
-                "SELECT COUNT(*), COALESCE(SUM(rows), 0) FROM deployments_predictionlog"
-            ).fetchone()
+        if os.environ.get("BENCH_DATABASE_URL"):
+            import psycopg
+
+            with psycopg.connect(os.environ["BENCH_DATABASE_URL"]) as connection:
+                found = connection.execute(query).fetchone()
+                count, rows = found if found is not None else (0, 0)
+        else:
+            with contextlib.closing(
+                sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+            ) as connection:
+                count, rows = connection.execute(query).fetchone()
         if count >= expected or time.monotonic() > deadline:
             return {"records": int(count), "rows": int(rows), "expected_records": expected}
         time.sleep(0.5)
@@ -920,6 +936,11 @@ def run_servers(
         results["concurrent"][server.name] = concurrent(server, single[server.name], workload)
         server.results["memory_after_load"] = tree_memory(server.pid)
         time.sleep(1.0)  # let the portal's log thread write before the next server's window
+    names = {s.name: s for s in servers}
+    if PORTAL in names and PORTAL_NOLOG in names:
+        results["logging_cost"] = logging_cost(
+            names[PORTAL], names[PORTAL_NOLOG], single[PORTAL], workload
+        )
     results["memory"] = {
         s.name: {
             "after_warmup": s.results["memory_after_warmup"],
@@ -929,6 +950,24 @@ def run_servers(
     }
     results["ok_answers"] = {s.name: s.ok_answers for s in servers}
     return results
+
+
+def logging_cost(
+    logging: Server, silent: Server, bodies: list[bytes], workload: Workload
+) -> dict[str, Any]:
+    """The same portal with prediction logging and error counting on and off, under the same
+    concurrent load in alternating windows (the order swapped every round, so that drift of
+    the machine reaches both alike): the median requests per second of each, and their ratio."""
+    on: list[float] = []
+    off: list[float] = []
+    for round_ in range(LOGGING_ROUNDS):
+        order = [(logging, on), (silent, off)]
+        for server, into in order if round_ % 2 == 0 else order[::-1]:
+            log(f"timing: logging cost, round {round_ + 1}, {server.name}")
+            into.append(concurrent(server, bodies, workload)["requests_per_second"])
+            time.sleep(1.0)
+    ratio_ = statistics.median(on) / statistics.median(off)
+    return {"logging_on_rps": on, "logging_off_rps": off, "on_over_off": round(ratio_, 3)}
 
 
 def run_inprocess(portal: Portal, slug: str, key: str, data: Data, repeat: int) -> dict[str, Any]:
@@ -1009,6 +1048,23 @@ def bench(args: argparse.Namespace, workload: Workload, results: dict[str, Any])
                 key,
                 PORTAL,
                 "portal: gunicorn mlops_portal.wsgi, 2 workers x 4 threads",
+            )
+        )
+        silent = serve_portal(
+            processes,
+            portal.var_dir,
+            password=password,
+            name="portal gunicorn (logging off)",
+            extra_env={"PORTAL_PREDICTION_LOGGING": "false"},
+        )
+        servers.append(
+            portal_server(
+                silent,
+                slug,
+                key,
+                PORTAL_NOLOG,
+                "portal: gunicorn mlops_portal.wsgi, 2 workers x 4 threads, prediction "
+                "logging off (PORTAL_PREDICTION_LOGGING=false), for the cost of logging",
             )
         )
         if workload.portal_one_worker:
@@ -1357,6 +1413,16 @@ def render(results: dict[str, Any]) -> str:
             THROUGHPUT_GOAL,
         )
     )
+    if "logging_cost" in runs:
+        cost = runs["logging_cost"]
+        out.append(
+            goal_line(
+                f"portal req/s with logging / without, {work['clients']} clients (median of "
+                f"{LOGGING_ROUNDS} alternating windows)",
+                cost["on_over_off"],
+                LOGGING_COST_GOAL,
+            )
+        )
     if PORTAL_ONE in runs["single_row"]:
         one_goals = goals(runs, PORTAL_ONE)
         out.append(

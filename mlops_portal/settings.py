@@ -337,6 +337,9 @@ PORTAL_SERVING_MAX_BODY_BYTES = env_int("PORTAL_SERVING_MAX_BODY_MB", 20, minimu
 PORTAL_PREDICTION_LOG_FLUSH_SECONDS = (
     env_int("PORTAL_PREDICTION_LOG_FLUSH_MS", 1000, minimum=50) / 1000
 )
+# Off only to measure what logging costs (bench/serving.py): nothing is logged or counted, so
+# monitoring sees no traffic. Every serving process says so in its log at start.
+PORTAL_PREDICTION_LOGGING = env_bool("PORTAL_PREDICTION_LOGGING", True)
 # Records a serving process holds while the database cannot take them; past this the oldest are
 # dropped, and counted as lost on the deployment's page.
 PORTAL_PREDICTION_LOG_BUFFER = env_int("PORTAL_PREDICTION_LOG_BUFFER", 100_000, minimum=100)

@@ -33,6 +33,7 @@ from django.db import (
     InterfaceError,
     OperationalError,
     close_old_connections,
+    connection,
     transaction,
 )
 
@@ -254,6 +255,8 @@ class PredictionLog:
         self.in_background = True
 
     def add(self, record: dict[str, Any]) -> None:
+        if not settings.PORTAL_PREDICTION_LOGGING:
+            return
         with self._lock:
             self._buffer.append(record)
             self._bound()
@@ -273,6 +276,8 @@ class PredictionLog:
 
     def refused(self, deployment_id: int, status: int) -> None:
         """Count a request to a live deployment answered with ``status`` (4xx or 5xx)."""
+        if not settings.PORTAL_PREDICTION_LOGGING:
+            return
         now = int(time.time())
         with self._lock:
             self._refused[(deployment_id, now - now % 300, status)] += 1
@@ -313,7 +318,7 @@ class PredictionLog:
             if batch:
                 try:
                     with transaction.atomic():
-                        Row.objects.bulk_create([Row(**r) for r in batch], batch_size=500)
+                        _insert_logs(batch)
                     written = len(batch)
                 except (OperationalError, InterfaceError):
                     raise
@@ -385,6 +390,50 @@ class PredictionLog:
             with self._lock:
                 self._refused.update(refused)
             raise
+
+
+_LOG_FIELDS = (
+    "deployment_id",
+    "request_id",
+    "received_at",
+    "latency_ms",
+    "rows",
+    "inputs",
+    "outputs",
+)
+
+
+def _insert_logs(batch: list[dict[str, Any]]) -> None:
+    """INSERT the records 500 at a time with ``executemany``, values adapted as the ORM adapts
+    them but without building a model instance per record: the flush runs in the serving
+    process, and this is a third of ``bulk_create``'s CPU per record (decisions §33)."""
+    from apps.deployments.models import PredictionLog as Row
+
+    ops = connection.ops
+    table = ops.quote_name(Row._meta.db_table)
+    fields = {f.attname: f.column for f in Row._meta.concrete_fields}
+    columns = ", ".join(ops.quote_name(fields[name]) for name in _LOG_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_LOG_FIELDS))
+    # Names from the model and quoted, values as parameters: nothing from a request.
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    encoder = Row._meta.get_field("inputs").encoder
+    with connection.cursor() as cursor:
+        for start in range(0, len(batch), 500):
+            cursor.executemany(
+                sql,
+                [
+                    (
+                        r["deployment_id"],
+                        r["request_id"],
+                        ops.adapt_datetimefield_value(r["received_at"]),
+                        r["latency_ms"],
+                        r["rows"],
+                        ops.adapt_json_value(r["inputs"], encoder),
+                        ops.adapt_json_value(r["outputs"], encoder),
+                    )
+                    for r in batch[start : start + 500]
+                ],
+            )
 
 
 _BUFFER_FULL = "The database could not be reached and the serving process's buffer was full."
@@ -630,6 +679,10 @@ class ServingApp:
 
     def __init__(self, portal: Callable[..., Iterable[bytes]]) -> None:
         self.portal = portal
+        if not settings.PORTAL_PREDICTION_LOGGING:
+            logger.warning(
+                "PORTAL_PREDICTION_LOGGING is off: predictions are neither logged nor monitored"
+            )
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
