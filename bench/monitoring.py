@@ -24,6 +24,13 @@ time order as serving writes them.
    the deployment page, with 1,000 predictions behind the page (a second deployment, counted
    before the big one is written) and with ``--rows`` (goal: the same: they read buckets).
 
+3. Drift of a 100,000-row window against Evidently's data drift report
+   (``bench/evidently_drift.py``, which runs Evidently in its own virtualenv; skip it with
+   ``--skip-evidently``): time ratio and the PSI per feature side by side.
+
+What serving's prediction logging costs (the same portal with logging on and off under 8
+clients) is measured by ``bench/serving.py``, which runs the whole serving stack.
+
 Prints a report; writes every figure to ``bench/results/monitoring-<UTC timestamp>.json``.
 """
 
@@ -218,6 +225,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--skip-evidently", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-monitoring-") as var:
         _setup(Path(var))
@@ -281,6 +289,10 @@ def main() -> None:
         "queries": queries_full,
         "at": datetime.now(UTC).isoformat(),
     }
+    if not args.skip_evidently:
+        import evidently_drift  # bench/ is first on sys.path when run as a script
+
+        result["evidently"] = evidently_drift.compare()
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     path = out / f"monitoring-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
@@ -299,6 +311,8 @@ def main() -> None:
         print(f"  {name} / inventory  {result[key]:.2f}x (goal: at most 2)")
     print(f"SQL queries with 1,000 predictions behind the page: {queries_small}")
     print(f"SQL queries with {args.rows:,} predictions behind the page: {queries_full}")
+    if "evidently" in result:
+        print("\n".join(evidently_drift.render(result["evidently"])))
     print(f"Figures: {path.relative_to(REPO)}")
 
 
