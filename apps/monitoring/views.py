@@ -358,9 +358,7 @@ class PolicyList(PortalView):
                 ],
                 "own": [
                     (policy, policies.applied_levels(policy))
-                    for policy in sorted(
-                        policies.current_by_model().values(), key=lambda p: str(p)
-                    )
+                    for policy in sorted(policies.current_by_model().values(), key=lambda p: str(p))
                 ],
                 "levels": policies.LEVELS,
                 "history": history[:30],
