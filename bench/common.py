@@ -180,6 +180,53 @@ def run_checked(
         raise RuntimeError(f"{' '.join(cmd)} exited with {result.returncode}:\n{tail(log_path)}")
 
 
+def installed_version(python: Path, package: str) -> str | None:
+    """The version of ``package`` in the virtualenv of ``python``, or None."""
+    if not python.exists():
+        return None
+    result = subprocess.run(
+        [str(python), "-c", f"import importlib.metadata as m; print(m.version({package!r}))"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def ensure_tool_venv(venv: Path, package: str, version: str, also: Sequence[str] = ()) -> Path:
+    """A tool's own virtualenv (never the portal's: its pins clash with ours), created once and
+    reused while ``package==version`` holds; ``also`` are extra requirements for the install.
+    Returns its python."""
+    python = venv / "bin" / "python"
+    installed = installed_version(python, package)
+    if installed == version:
+        log(f"{package} {version}: reusing {venv}")
+        return python
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    install_log = venv.parent / f"{package}-install.log"
+    if not python.exists():
+        base = shutil.which("python3.11") or sys.executable
+        log(f"{package} {version}: creating {venv}")
+        run_checked(
+            [base, "-m", "venv", str(venv)],
+            cwd=venv.parent,
+            env=os.environ,
+            log_path=install_log,
+            timeout=300,
+        )
+    log(f"{package} {version}: installing into {venv} (was {installed or 'absent'}); a few minutes")
+    run_checked(
+        [str(python), "-m", "pip", "install", "--quiet", f"{package}=={version}", *also],
+        cwd=venv.parent,
+        env=os.environ,
+        log_path=install_log,
+        timeout=1800,
+    )
+    if installed_version(python, package) != version:
+        raise RuntimeError(f"{package} {version} did not install into {venv}; see {install_log}")
+    return python
+
+
 def wait_for_http(
     url: str, *, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 90.0
 ) -> None:

@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,7 +67,7 @@ import scipy
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from common import log, run_checked  # noqa: E402  (bench/ is first on sys.path)
+from common import ensure_tool_venv, log  # noqa: E402  (bench/ is first on sys.path)
 
 from apps.validation.engine import metrics  # noqa: E402  (numpy, scipy, pandas only: no Django)
 
@@ -84,51 +83,12 @@ REPEAT = 3
 # --- Evidently's virtualenv -------------------------------------------------------------------
 
 
-def evidently_installed_version(python: Path) -> str | None:
-    if not python.exists():
-        return None
-    result = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m; print(m.version('evidently'))"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
 def ensure_evidently_venv(venv: Path = EVIDENTLY_VENV, version: str = EVIDENTLY_VERSION) -> Path:
-    """Evidently's own virtualenv (never the portal's): created once, reused while the pin
-    holds. Returns its python."""
-    python = venv / "bin" / "python"
-    installed = evidently_installed_version(python)
-    if installed == version:
-        log(f"evidently {version}: reusing {venv}")
-        return python
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    install_log = venv.parent / "evidently-install.log"
-    if not python.exists():
-        base = shutil.which("python3.11") or sys.executable
-        log(f"evidently {version}: creating {venv}")
-        run_checked(
-            [base, "-m", "venv", str(venv)],
-            cwd=venv.parent,
-            env=os.environ,
-            log_path=install_log,
-            timeout=300,
-        )
-    log(f"evidently {version}: installing into {venv} (was {installed or 'absent'}); a few minutes")
+    """Evidently's own virtualenv: created once, reused while the pin holds. Returns its
+    python."""
     # Evidently 0.7 asks for pandas >= 1.3.5 with no upper bound, but its legacy tests module
     # (imported by ``import evidently``) imports ``infer_dtype_from_object``, gone in pandas 3.
-    run_checked(
-        [str(python), "-m", "pip", "install", "--quiet", f"evidently=={version}", "pandas<3"],
-        cwd=venv.parent,
-        env=os.environ,
-        log_path=install_log,
-        timeout=1800,
-    )
-    if evidently_installed_version(python) != version:
-        raise RuntimeError(f"evidently {version} did not install into {venv}; see {install_log}")
-    return python
+    return ensure_tool_venv(venv, "evidently", version, also=["pandas<3"])
 
 
 # --- Data and binning -------------------------------------------------------------------------

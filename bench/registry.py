@@ -50,7 +50,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -76,6 +75,7 @@ from common import (
     Stats,
     connection_use,
     descendants,
+    ensure_tool_venv,
     exit_on_sigterm,
     expect,
     format_table,
@@ -87,7 +87,6 @@ from common import (
     new_session,
     portal_login,
     portal_token,
-    run_checked,
     scratch_dir,
     scratch_tmp,
     start_portal,
@@ -383,48 +382,9 @@ def bench_portal(
 # --- MLflow -------------------------------------------------------------------------------------
 
 
-def mlflow_installed_version(python: Path) -> str | None:
-    if not python.exists():
-        return None
-    result = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m; print(m.version('mlflow'))"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
 def ensure_mlflow_venv(venv: Path = MLFLOW_VENV, version: str = MLFLOW_VERSION) -> Path:
-    """MLflow's own virtualenv (never the portal's): created once, reused while the pin holds."""
-    python = venv / "bin" / "python"
-    installed = mlflow_installed_version(python)
-    if installed == version:
-        log(f"mlflow {version}: reusing {venv}")
-        return venv / "bin" / "mlflow"
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    install_log = venv.parent / "mlflow-install.log"
-    if not python.exists():
-        base = shutil.which("python3.11") or sys.executable
-        log(f"mlflow {version}: creating {venv}")
-        run_checked(
-            [base, "-m", "venv", str(venv)],
-            cwd=venv.parent,
-            env=os.environ,
-            log_path=install_log,
-            timeout=300,
-        )
-    log(f"mlflow {version}: installing into {venv} (was {installed or 'absent'}); a few minutes")
-    run_checked(
-        [str(python), "-m", "pip", "install", "--quiet", f"mlflow=={version}"],
-        cwd=venv.parent,
-        env=os.environ,
-        log_path=install_log,
-        timeout=1800,
-    )
-    if mlflow_installed_version(python) != version:
-        raise RuntimeError(f"mlflow {version} did not install into {venv}; see {install_log}")
-    return venv / "bin" / "mlflow"
+    """MLflow's own virtualenv: created once, reused while the pin holds. Returns its mlflow."""
+    return ensure_tool_venv(venv, "mlflow", version).parent / "mlflow"
 
 
 def mlflow_env(folder: Path) -> dict[str, str]:

@@ -30,7 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from apps.deployments.models import Deployment, PredictionLog
-from apps.monitoring import estimate
+from apps.monitoring import derived, estimate
 from apps.monitoring.models import Bucket, RollupCursor
 from apps.validation import evidence
 from apps.validation.engine import metrics
@@ -336,23 +336,10 @@ def derive(buckets: list[Bucket], baseline_of: Callable[[int], dict[str, Any] | 
     for bucket in buckets:
         by_deployment[bucket.deployment_id].append(bucket)
     for deployment_id, group in by_deployment.items():
-        baseline = baseline_of(deployment_id)
-        drift: dict[str, list[float | None]] = {}
-        score: list[float | None] = [None] * len(group)
-        if baseline is not None:
-            for spec in baseline["features"]:
-                drift[spec["feature"]] = metrics.psi_of_each(
-                    spec["counts"], [b.feature_counts.get(spec["feature"]) for b in group]
-                )
-            score = metrics.psi_of_each(
-                baseline["score"]["counts"], [b.score_counts or None for b in group]
-            )
-        for i, bucket in enumerate(group):
-            bucket.derived = {
-                "psi": {name: values[i] for name, values in drift.items()},
-                "score_psi": score[i],
-                **(estimate.figures(bucket.expected) if bucket.expected else {}),
-            }
+        for bucket, found in zip(
+            group, derived.figures(baseline_of(deployment_id), group), strict=True
+        ):
+            bucket.derived = found
 
 
 _SUMMED = [

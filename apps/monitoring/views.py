@@ -226,11 +226,6 @@ class AlertAction(ActionView):
     queryset = Alert.objects.select_related("deployment__model")
     form_class = ReasonForm
     invalid_message = "Say why, in a few words."
-    anchor = ""
-
-    def target(self) -> Alert:
-        found: Alert = self.get_object(pk=self.kwargs["pk"])
-        return found
 
     def next_url(self, alert: Alert) -> str:
         return alert.get_absolute_url()
@@ -446,10 +441,6 @@ class RemoveModelPolicy(ActionView):
     form_class = RemovePolicyForm
     invalid_message = "Say why the model goes back to its tier's policy."
 
-    def target(self) -> RegisteredModel:
-        found: RegisteredModel = self.get_object(slug=self.kwargs["slug"])
-        return found
-
     def next_url(self, model: RegisteredModel) -> str:
         return str(reverse("monitoring:policies"))
 
@@ -465,10 +456,6 @@ class DecideReview(ActionView):
     queryset = MonitoringReview.objects.select_related("deployment")
     form_class = ReviewDecisionForm
     invalid_message = "Choose a decision and give a reason."
-
-    def target(self) -> MonitoringReview:
-        found: MonitoringReview = self.get_object(pk=self.kwargs["pk"])
-        return found
 
     def next_url(self, review: MonitoringReview) -> str:
         return review.get_absolute_url()

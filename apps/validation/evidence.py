@@ -24,22 +24,6 @@ def _latest_passing(version_id: int) -> ValidationReport | None:
     )
 
 
-def baselines_of(version_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """``baseline_of`` for many versions in one query: version id → baseline, for those that
-    have one."""
-    found: dict[int, dict[str, Any]] = {}
-    reports = ValidationReport.objects.filter(
-        version_id__in=version_ids, outcome=ValidationReport.Outcome.PASSED
-    ).order_by("version_id", "created_at")
-    for version_id, data in reports.values_list("version_id", "data"):
-        fixed = data.get("baseline") if isinstance(data, dict) else None
-        if isinstance(fixed, dict):
-            found[version_id] = fixed  # the latest passing report's, as ordered
-        else:
-            found.pop(version_id, None)
-    return found
-
-
 @dataclass(frozen=True)
 class Evidence:
     """One version's latest passing validation, read once for a page that needs several of its
@@ -87,6 +71,22 @@ def of(version: ModelVersion | int) -> Evidence:
     report = _latest_passing(version if isinstance(version, int) else version.pk)
     data = report.data if report is not None and isinstance(report.data, dict) else {}
     return Evidence(data)
+
+
+def baselines_of(version_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """``baseline_of`` for many versions in one query: version id → baseline, for those that
+    have one."""
+    found: dict[int, dict[str, Any]] = {}
+    reports = ValidationReport.objects.filter(
+        version_id__in=version_ids, outcome=ValidationReport.Outcome.PASSED
+    ).order_by("version_id", "created_at")
+    for version_id, data in reports.values_list("version_id", "data"):
+        fixed = Evidence(data if isinstance(data, dict) else {}).baseline
+        if fixed is not None:
+            found[version_id] = fixed  # the latest passing report's, as ordered
+        else:
+            found.pop(version_id, None)
+    return found
 
 
 def baseline_of(version: ModelVersion | int) -> dict[str, Any] | None:

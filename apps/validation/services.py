@@ -430,6 +430,11 @@ def rerun_validation(version_id: int, *, actor: User) -> Job:
             f"Version {version.number} is {version.get_status_display().lower()}; validation can "
             "only be re-run before review."
         )
+    return _queue_rerun(version, actor)
+
+
+def _queue_rerun(version: ModelVersion, actor: User | None, **why: str) -> Job:
+    """Queue the version's validation again, audited (the caller holds its row lock)."""
     if active_job(version) is not None:
         raise ValidationError("A validation of this version is already queued or running.")
     before = version.status
@@ -439,7 +444,7 @@ def rerun_validation(version_id: int, *, actor: User) -> Job:
         AuditAction.VALIDATION_RERUN_REQUESTED,
         version,
         before={"status": before},
-        after={"status": version.status, "job": str(job.uuid)},
+        after={"status": version.status, "job": str(job.uuid), **why},
     )
     return job
 
@@ -462,26 +467,13 @@ def lacking_baseline() -> list[int]:
 
 
 @transaction.atomic
-def fix_baseline(version_id: int, *, actor: User | None) -> Job:
+def fix_baseline(version_id: int) -> Job:
     """Re-run a version's validation so that its report fixes the baseline monitoring compares
     live traffic with. Allowed at any status: a version past review keeps its status and its
     approved canonical copy; the new report is added to its evidence, audited like any re-run.
-    Run by an operator (``manage.py fix_baselines``), so ``actor`` may be None."""
+    An operator's action (``manage.py fix_baselines``), so no person is named."""
     version = ModelVersion.objects.select_for_update().get(pk=version_id)
-    if actor is not None:
-        check_can_rerun(actor, version)
-    if active_job(version) is not None:
-        raise ValidationError("A validation of this version is already queued or running.")
-    before = version.status
-    job = start_validation(version, actor=actor)
-    audit.record(
-        actor,
-        AuditAction.VALIDATION_RERUN_REQUESTED,
-        version,
-        before={"status": before},
-        after={"status": version.status, "job": str(job.uuid), "why": "monitoring baseline"},
-    )
-    return job
+    return _queue_rerun(version, None, why="monitoring baseline")
 
 
 @transaction.atomic

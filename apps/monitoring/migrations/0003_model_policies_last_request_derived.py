@@ -8,9 +8,9 @@ from django.db import migrations, models
 
 
 def derive_existing(apps, schema_editor):
-    """Fill ``derived`` for the buckets folded before it existed (pure functions only)."""
-    from apps.monitoring import estimate
-    from apps.validation.engine import metrics
+    """Fill ``derived`` for the buckets folded before it existed (a pure function, the
+    rollup's own)."""
+    from apps.monitoring import derived
 
     Bucket = apps.get_model("monitoring", "Bucket")
     Deployment = apps.get_model("deployments", "Deployment")
@@ -26,21 +26,9 @@ def derive_existing(apps, schema_editor):
         groups[(bucket.deployment_id, bucket.span)].append(bucket)
     for (deployment_id, _span), buckets in groups.items():
         baseline = baselines.get(version_of.get(deployment_id))
-        drift, score = {}, [None] * len(buckets)
-        if isinstance(baseline, dict):
-            for spec in baseline["features"]:
-                drift[spec["feature"]] = metrics.psi_of_each(
-                    spec["counts"], [b.feature_counts.get(spec["feature"]) for b in buckets]
-                )
-            score = metrics.psi_of_each(
-                baseline["score"]["counts"], [b.score_counts or None for b in buckets]
-            )
-        for i, bucket in enumerate(buckets):
-            bucket.derived = {
-                "psi": {name: values[i] for name, values in drift.items()},
-                "score_psi": score[i],
-                **(estimate.figures(bucket.expected) if bucket.expected else {}),
-            }
+        found = derived.figures(baseline if isinstance(baseline, dict) else None, buckets)
+        for bucket, figures in zip(buckets, found, strict=True):
+            bucket.derived = figures
         Bucket.objects.bulk_update(buckets, ["derived"], batch_size=500)
 
 

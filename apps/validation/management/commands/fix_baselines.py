@@ -27,7 +27,7 @@ class Command(BaseCommand):
         versions = ModelVersion.objects.select_related("model").in_bulk(waiting)
         for pk in waiting:
             if not dry_run:
-                services.fix_baseline(pk, actor=None)
+                services.fix_baseline(pk)
             self.stdout.write(f"{'would queue' if dry_run else 'queued'}: {versions[pk]}")
         verb = "would be re-validated" if dry_run else "queued for re-validation"
         self.stdout.write(
