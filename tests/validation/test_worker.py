@@ -287,10 +287,11 @@ def test_a_killed_pool_process_leaves_no_scratch_folder_and_its_validation_is_re
             timeout=180,
             message=f"the next attempt to validate\n{worker.output()}",
         )
+        # The successful attempt's folder goes once its commit is done, a moment after the
+        # status: in the worker, so the worker must still be running to remove it.
+        wait_for(lambda: not sandbox.owned_scratch(), timeout=15, message="no scratch folder left")
     finally:
         worker.stop()
     job.refresh_from_db()
     assert job.attempts == 2 and job.status == Job.Status.SUCCEEDED
     assert ValidationReport.objects.filter(version=version).count() == 1
-    # The successful attempt's folder goes once its commit is done, a moment after the status.
-    wait_for(lambda: not sandbox.owned_scratch(), timeout=15, message="no scratch folder left")
