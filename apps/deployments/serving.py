@@ -404,20 +404,39 @@ _LOG_FIELDS = (
 
 
 def _insert_logs(batch: list[dict[str, Any]]) -> None:
-    """INSERT the records 500 at a time with ``executemany``, values adapted as the ORM adapts
-    them but without building a model instance per record: the flush runs in the serving
-    process, and this is a third of ``bulk_create``'s CPU per record (decisions §33)."""
+    """Write the records without building a model instance per record: the flush runs in the
+    serving process, so its CPU is taken from the requests (decisions §33). PostgreSQL gets
+    them by ``COPY``, half the CPU of ``INSERT`` on both sides; other databases by one INSERT
+    sent with ``executemany``, values adapted as the ORM adapts them."""
     from apps.deployments.models import PredictionLog as Row
 
     ops = connection.ops
     table = ops.quote_name(Row._meta.db_table)
     fields = {f.attname: f.column for f in Row._meta.concrete_fields}
     columns = ", ".join(ops.quote_name(fields[name]) for name in _LOG_FIELDS)
-    placeholders = ", ".join(["%s"] * len(_LOG_FIELDS))
-    # Names from the model and quoted, values as parameters: nothing from a request.
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
     encoder = Row._meta.get_field("inputs").encoder
+    # Names from the model and quoted, values as parameters or COPY data: nothing from a request
+    # becomes SQL.
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # psycopg's own cursor, its errors turned into Django's as the ORM's are.
+            copying = cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN")
+            with connection.wrap_database_errors, copying as copy:
+                for r in batch:
+                    copy.write_row(
+                        (
+                            r["deployment_id"],
+                            r["request_id"],
+                            r["received_at"],
+                            r["latency_ms"],
+                            r["rows"],
+                            json.dumps(r["inputs"], cls=encoder),
+                            json.dumps(r["outputs"], cls=encoder),
+                        )
+                    )
+            return
+        placeholders = ", ".join(["%s"] * len(_LOG_FIELDS))
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
         for start in range(0, len(batch), 500):
             cursor.executemany(
                 sql,
