@@ -115,6 +115,7 @@ def _prediction_logs_flushed_by_tests() -> None:
     from apps.deployments import serving
 
     serving.LOG.in_background = False
+    serving.SHADOW.in_background = False
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,17 @@ from django import forms
 
 class DeployForm(forms.Form):
     environment = forms.SlugField(max_length=50)
+    # Checked by the service, in the same words as for the API.
+    mode = forms.CharField(max_length=10, required=False)
+    traffic = forms.IntegerField(required=False)
+
+
+class ChallengerForm(forms.Form):
+    reason = forms.CharField(max_length=500, strip=True)
+
+
+class TrafficForm(ChallengerForm):
+    traffic = forms.IntegerField()
 
 
 class ServingKeyForm(forms.Form):

@@ -55,10 +55,22 @@ class Deployment(models.Model):
         SUPERSEDED = "superseded", "Superseded"
         ROLLED_BACK = "rolled_back", "Rolled back"
         UNDEPLOYED = "undeployed", "Undeployed"
+        STOPPED = "stopped", "Stopped"  # a challenger, ended without taking over
+        PROMOTED = "promoted", "Promoted"  # a challenger that became the live version
 
     class Kind(models.TextChoices):
         DEPLOY = "deploy", "Deploy"
         ROLLBACK = "rollback", "Rollback"
+        PROMOTION = "promotion", "Promotion"
+
+    class Mode(models.TextChoices):
+        """How the deployment serves: the live version answers every request it is given; a
+        challenger runs beside it, in shadow (scores the same rows, never answers) or as a
+        canary (answers a share of the requests)."""
+
+        CHAMPION = "champion", "Live version"
+        SHADOW = "shadow", "Shadow challenger"
+        CANARY = "canary", "Canary challenger"
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="deployments")
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
@@ -66,6 +78,10 @@ class Deployment(models.Model):
         Environment, on_delete=models.PROTECT, related_name="deployments"
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DEPLOY)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.CHAMPION)
+    traffic = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="A canary's share of the requests, in percent."
+    )
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
@@ -99,9 +115,26 @@ class Deployment(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["environment", "model", "live_from"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(mode="canary", traffic__gte=1, traffic__lte=50)
+                | (~models.Q(mode="canary") & models.Q(traffic__isnull=True)),
+                name="canary_share_1_to_50",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.version} to {self.environment}"
+
+    @property
+    def is_challenger(self) -> bool:
+        return self.mode != self.Mode.CHAMPION
+
+    def mode_label(self) -> str:
+        """The mode in words, with a canary's share: "canary challenger, 10 % of requests"."""
+        if self.mode == self.Mode.CANARY:
+            return f"canary challenger, {self.traffic} % of requests"
+        return str(self.get_mode_display()).lower()
 
 
 class Placement(models.Model):
@@ -115,6 +148,10 @@ class Placement(models.Model):
         Environment, on_delete=models.PROTECT, related_name="placements"
     )
     deployment = models.OneToOneField(Deployment, on_delete=models.PROTECT, related_name="+")
+    # At most one challenger beside the live version: the rule is this one column.
+    challenger = models.OneToOneField(
+        Deployment, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     switched_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

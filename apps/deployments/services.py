@@ -94,17 +94,9 @@ def live_deployment(model: RegisteredModel, environment: Environment) -> Deploym
 # --- Deploying --------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def request_deployment(version_id: int, environment: str, *, actor: User) -> Deployment:
-    """Queue the deployment of an approved version; the job switches it live if it loads."""
-    version = ModelVersion.objects.select_related("model").get(pk=version_id)
-    # One deployment decision per model at a time: the checks below hold until commit.
-    model = RegisteredModel.objects.select_for_update().get(pk=version.model_id)
-    version.refresh_from_db()
-    check_can_deploy(actor, model)
-    require(actor, registry.VIEW_VERSION, version)
-    check_independent_of(actor, version)
-    target = environment_named(environment)
+def _check_deployable(version: ModelVersion, target: Environment) -> None:
+    """What any version must meet to serve in ``target``, as the live version or as a
+    challenger: approved, the environment's promotion rule, a validated copy to load."""
     if version.status != ModelVersion.Status.APPROVED:
         raise ValidationError(
             f"Only approved versions deploy; version {version.number} is "
@@ -114,7 +106,10 @@ def request_deployment(version_id: int, environment: str, *, actor: User) -> Dep
     if (
         prerequisite is not None
         and not Deployment.objects.filter(
-            version=version, environment=prerequisite, live_from__isnull=False
+            version=version,
+            environment=prerequisite,
+            mode=Deployment.Mode.CHAMPION,
+            live_from__isnull=False,
         ).exists()
     ):
         raise ValidationError(
@@ -125,6 +120,66 @@ def request_deployment(version_id: int, environment: str, *, actor: User) -> Dep
         raise ValidationError(
             "The version has no validated .skops copy to deploy; re-run its validation."
         )
+
+
+CANARY_SHARES = range(1, 51)
+
+
+def _canary_share(traffic: Any) -> int:
+    if isinstance(traffic, bool) or not isinstance(traffic, int) or traffic not in CANARY_SHARES:
+        raise ValidationError(
+            {"traffic": f"A canary answers 1 to 50 percent of the requests, not {traffic}."}
+        )
+    return traffic
+
+
+def _challenger_mode(
+    mode: str, traffic: int | None, model: RegisteredModel, target: Environment
+) -> int | None:
+    """Check a challenger may start here; return its share of the requests (canary) or None."""
+    if mode not in Deployment.Mode.values:
+        raise ValidationError({"mode": f"“{mode}” is not a mode; use champion, shadow or canary."})
+    if mode != Deployment.Mode.CANARY and traffic is not None:
+        raise ValidationError({"traffic": "Only a canary has a share of the requests."})
+    share = _canary_share(traffic) if mode == Deployment.Mode.CANARY else None
+    if mode == Deployment.Mode.CHAMPION:
+        return None
+    placement = Placement.objects.filter(model=model, environment=target).first()
+    if placement is None:
+        raise ValidationError(
+            f"Nothing of {model} is live in {target}, so there is nothing to challenge; "
+            "deploy the version as the live version instead."
+        )
+    if placement.challenger_id is not None:
+        raise ValidationError(
+            f"{target} already has a challenger of {model}; stop or promote it first "
+            "(one challenger per environment)."
+        )
+    return share
+
+
+@transaction.atomic
+def request_deployment(
+    version_id: int,
+    environment: str,
+    *,
+    actor: User,
+    mode: str = Deployment.Mode.CHAMPION,
+    traffic: int | None = None,
+) -> Deployment:
+    """Queue the deployment of an approved version, as the live version or as a challenger
+    beside it (``mode`` shadow or canary, ``traffic`` a canary's percent); the job switches it
+    live if it loads."""
+    version = ModelVersion.objects.select_related("model").get(pk=version_id)
+    # One deployment decision per model at a time: the checks below hold until commit.
+    model = RegisteredModel.objects.select_for_update().get(pk=version.model_id)
+    version.refresh_from_db()
+    check_can_deploy(actor, model)
+    require(actor, registry.VIEW_VERSION, version)
+    check_independent_of(actor, version)
+    target = environment_named(environment)
+    traffic = _challenger_mode(mode, traffic, model, target)
+    _check_deployable(version, target)
     if Deployment.objects.filter(
         model=model,
         environment=target,
@@ -138,6 +193,8 @@ def request_deployment(version_id: int, environment: str, *, actor: User) -> Dep
         model=model,
         version=version,
         environment=target,
+        mode=mode,
+        traffic=traffic,
         requested_by=actor,
         approvals=approvals_of(version),
     )
@@ -152,6 +209,8 @@ def request_deployment(version_id: int, environment: str, *, actor: User) -> Dep
             "version": version.number,
             "environment": target.slug,
             "live_now": current.version.number if current else None,
+            "mode": mode,
+            "traffic": traffic,
         },
     )
     return deployment
@@ -242,6 +301,17 @@ def commit_deployment(job: Job, checked: Checked) -> dict[str, Any]:
         _fail(deployment, problem)
         job.message = deployment.message[:500]
         return {"deployment": deployment.pk, "status": deployment.status}
+    if deployment.is_challenger:
+        problem = _start_challenger(deployment)
+        if problem is not None:
+            _fail(deployment, problem)
+            job.message = deployment.message[:500]
+        else:
+            job.message = (
+                f"Version {deployment.version.number} runs beside the live version in "
+                f"{deployment.environment} as a {deployment.mode_label()}"
+            )
+        return {"deployment": deployment.pk, "status": deployment.status}
     _switch(deployment, actor=deployment.requested_by, action=AuditAction.DEPLOYMENT_LIVE)
     job.message = f"Version {deployment.version.number} is live in {deployment.environment}"
     return {"deployment": deployment.pk, "status": deployment.status}
@@ -253,6 +323,7 @@ def _switch(
     actor: User,
     action: AuditAction,
     outgoing_status: str = Deployment.Status.SUPERSEDED,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Make ``incoming`` the live deployment of its model and environment (caller's transaction)."""
     now = timezone.now()
@@ -263,6 +334,13 @@ def _switch(
     )
     outgoing = placement.deployment if placement else None
     if placement is not None and outgoing is not None:
+        if placement.challenger is not None:
+            _end_challenger(
+                placement,
+                actor,
+                f"The live version it challenged was replaced by version "
+                f"{incoming.version.number}.",
+            )
         outgoing.status, outgoing.live_until, outgoing.ended_by = outgoing_status, now, actor
         outgoing.save(update_fields=["status", "live_until", "ended_by"])
         placement.deployment, placement.switched_at = incoming, now
@@ -275,7 +353,7 @@ def _switch(
             switched_at=now,
         )
     incoming.status, incoming.live_from = Deployment.Status.LIVE, now
-    if incoming.kind == Deployment.Kind.DEPLOY:
+    if incoming.kind != Deployment.Kind.ROLLBACK:
         incoming.replaced = outgoing
     incoming.save(update_fields=["status", "live_from", "replaced"])
     if incoming.environment.is_production:
@@ -289,6 +367,7 @@ def _switch(
             "live": incoming.version.number,
             "environment": incoming.environment.slug,
             "model": incoming.model.slug,
+            **(extra or {}),
         },
     )
 
@@ -345,6 +424,8 @@ def undeploy(model_id: int, environment: str, *, actor: User) -> Deployment:
     """Stop serving the model in the environment."""
     model, target, placement = _locked_placement(model_id, environment, actor)
     current = placement.deployment
+    if placement.challenger is not None:
+        _end_challenger(placement, actor, "The live version it challenged was undeployed.")
     placement.delete()
     current.status, current.live_until, current.ended_by = (
         Deployment.Status.UNDEPLOYED,
@@ -364,6 +445,174 @@ def undeploy(model_id: int, environment: str, *, actor: User) -> Deployment:
     return current
 
 
+# --- Challengers ------------------------------------------------------------------------------
+
+
+def _start_challenger(deployment: Deployment) -> str | None:
+    """Put a loaded challenger beside the live version (the job's transaction), or say why
+    it cannot run: what it was to challenge changed while it loaded."""
+    placement = (
+        Placement.objects.select_for_update()
+        .filter(model=deployment.model, environment=deployment.environment)
+        .select_related("deployment__version")
+        .first()
+    )
+    if placement is None:
+        return "Nothing is live there any more, so there is nothing to challenge."
+    if placement.challenger_id is not None:
+        return "Another challenger started there first (one challenger per environment)."
+    if placement.deployment.version_id == deployment.version_id:
+        return f"Version {deployment.version.number} became the live version meanwhile."
+    now = timezone.now()
+    deployment.status, deployment.live_from = Deployment.Status.LIVE, now
+    deployment.save(update_fields=["status", "live_from"])
+    placement.challenger = deployment
+    placement.save(update_fields=["challenger"])
+    audit.record(
+        deployment.requested_by,
+        AuditAction.CHALLENGER_STARTED,
+        deployment,
+        after={
+            **_challenger_facts(deployment),
+            "champion": placement.deployment.version.number,
+        },
+    )
+    return None
+
+
+def _challenger_facts(challenger: Deployment) -> dict[str, Any]:
+    return {
+        "model": challenger.model.slug,
+        "environment": challenger.environment.slug,
+        "version": challenger.version.number,
+        "mode": challenger.mode,
+        "traffic": challenger.traffic,
+    }
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why: the reason is kept in the audit trail."})
+    return reason[:500]
+
+
+def _locked_challenger(
+    model_id: int, environment: str, actor: User
+) -> tuple[Placement, Deployment]:
+    model, target, placement = _locked_placement(model_id, environment, actor)
+    challenger = placement.challenger
+    if challenger is None:
+        raise ValidationError(f"No challenger of {model} runs in {target}.")
+    return placement, challenger
+
+
+@transaction.atomic
+def set_traffic(
+    model_id: int, environment: str, traffic: int, *, actor: User, reason: str
+) -> Deployment:
+    """Change a canary's share of the requests; serving follows within a second."""
+    _, challenger = _locked_challenger(model_id, environment, actor)
+    reason = _reason(reason)
+    if challenger.mode != Deployment.Mode.CANARY:
+        raise ValidationError(
+            "A shadow challenger answers no requests; stop it and start a canary instead."
+        )
+    traffic = _canary_share(traffic)
+    before = challenger.traffic
+    if traffic == before:
+        raise ValidationError(f"The canary answers {traffic} % of the requests already.")
+    challenger.traffic = traffic
+    challenger.save(update_fields=["traffic"])
+    audit.record(
+        actor,
+        AuditAction.CHALLENGER_TRAFFIC_CHANGED,
+        challenger,
+        before={"traffic": before},
+        after={**_challenger_facts(challenger), "reason": reason},
+    )
+    return challenger
+
+
+def _end_challenger(
+    placement: Placement,
+    actor: User | None,
+    reason: str,
+    status: str = Deployment.Status.STOPPED,
+) -> Deployment:
+    """Take the challenger off the placement (caller's transaction, placement locked)."""
+    challenger = placement.challenger
+    assert challenger is not None
+    challenger.status, challenger.live_until, challenger.ended_by = (
+        status,
+        timezone.now(),
+        actor,
+    )
+    challenger.message = reason[:500]
+    challenger.save(update_fields=["status", "live_until", "ended_by", "message"])
+    placement.challenger = None
+    placement.save(update_fields=["challenger"])
+    if status == Deployment.Status.STOPPED:
+        audit.record(
+            actor,
+            AuditAction.CHALLENGER_STOPPED,
+            challenger,
+            after={**_challenger_facts(challenger), "reason": reason},
+        )
+    return challenger
+
+
+@transaction.atomic
+def stop_challenger(model_id: int, environment: str, *, actor: User, reason: str) -> Deployment:
+    """Stop the challenger; the live version answers everything within a second."""
+    placement, _ = _locked_challenger(model_id, environment, actor)
+    return _end_challenger(placement, actor, _reason(reason))
+
+
+def stop_breaching_challenger(deployment_id: int, alert: Any) -> Deployment | None:
+    """The guard rail: a challenger with an alert-level breach is stopped by the system, the
+    alert its reason (the monitoring job's transaction). None if it is not a running
+    challenger."""
+    placement = (
+        Placement.objects.select_for_update()
+        .filter(challenger_id=deployment_id)
+        .select_related("challenger__model", "challenger__environment", "challenger__version")
+        .first()
+    )
+    if placement is None:
+        return None
+    return _end_challenger(placement, None, f"Stopped by monitoring: {alert.message}")
+
+
+@transaction.atomic
+def promote_challenger(model_id: int, environment: str, *, actor: User, reason: str) -> Deployment:
+    """Make the challenger the live version, under the rules of any deployment (approved, the
+    environment's promotion rule, segregation of duties): recorded as a promotion."""
+    placement, challenger = _locked_challenger(model_id, environment, actor)
+    reason = _reason(reason)
+    version = ModelVersion.objects.select_related("model").get(pk=challenger.version_id)
+    require(actor, registry.VIEW_VERSION, version)
+    check_independent_of(actor, version)
+    _check_deployable(version, challenger.environment)
+    _end_challenger(placement, actor, reason, status=Deployment.Status.PROMOTED)
+    promoted = Deployment.objects.create(
+        model=challenger.model,
+        version=version,
+        environment=challenger.environment,
+        kind=Deployment.Kind.PROMOTION,
+        requested_by=actor,
+        approvals=approvals_of(version),
+        message=reason,
+    )
+    _switch(
+        promoted,
+        actor=actor,
+        action=AuditAction.CHALLENGER_PROMOTED,
+        extra={"reason": reason, "was": challenger.mode_label()},
+    )
+    return promoted
+
+
 @transaction.atomic
 def retire(version_id: int, *, actor: User) -> ModelVersion:
     """A version live nowhere is retired: it can no longer be deployed."""
@@ -374,6 +623,8 @@ def retire(version_id: int, *, actor: User) -> ModelVersion:
     require(actor, registry.VIEW_VERSION, version)
     if Placement.objects.filter(deployment__version=version).exists():
         raise ValidationError(f"Version {version.number} is still live; undeploy it first.")
+    if Placement.objects.filter(challenger__version=version).exists():
+        raise ValidationError(f"Version {version.number} runs as a challenger; stop it first.")
     if Deployment.objects.filter(
         version=version, status__in=[Deployment.Status.QUEUED, Deployment.Status.RUNNING]
     ).exists():

@@ -13,16 +13,19 @@ predicts, and appends to an in-memory log that a background thread writes in bat
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import logging
 import math
+import queue
+import random
 import re
 import threading
 import time
 import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,9 +123,24 @@ class Scorer:
             return False
 
 
+@dataclass(frozen=True)
+class Challenger:
+    """A version running beside the live one (``mode`` shadow or canary; ``traffic`` a canary's
+    percent of the requests)."""
+
+    deployment_id: int
+    version: int
+    mode: str
+    traffic: int
+    score: Scorer
+    # Its own signature when it differs from the live version's (its rows are checked and
+    # ordered by it then); None when they are the same and the live version's columns serve.
+    signature: dict[str, Any] | None = None
+
+
 @dataclass
 class Live:
-    """A live model as one serving process holds it."""
+    """A live model as one serving process holds it, with its challenger if one runs."""
 
     deployment_id: int
     model: str
@@ -131,6 +149,19 @@ class Live:
     score: Scorer
     signature: dict[str, Any]
     key_hashes: frozenset[str]
+    challenger: Challenger | None = None
+
+
+def routes_to_challenger(model: str, routing_key: str | None, traffic: int) -> bool:
+    """Whether a canary answers this request. With a routing key (a customer id, say) the
+    answer is the same for that key in every serving process and at every call, and a key in
+    the canary at 10 % stays in it at 20 %: the key's hash, salted with the model so that one
+    customer is not in every model's canary, falls below the share or not. Without one, a coin
+    is tossed."""
+    if routing_key:
+        digest = hashlib.blake2b(f"{model}\0{routing_key}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") % 10_000 < traffic * 100
+    return random.random() * 100 < traffic  # noqa: S311 - a traffic split, not a secret
 
 
 class Response(Exception):
@@ -153,6 +184,7 @@ class Models:
         self._live: dict[tuple[str, str], Live] = {}
         self._checked: dict[tuple[str, str], float] = {}
         self._misses: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._unloadable: set[int] = set()
         self._lock = threading.Lock()
 
     def _fresh(self, key: tuple[str, str], now: float) -> bool:
@@ -198,14 +230,13 @@ class Models:
             self._checked.clear()
             self._misses.clear()
 
-    @staticmethod
-    def _refresh(model: str, environment: str, held: Live | None) -> Live | None:
+    def _refresh(self, model: str, environment: str, held: Live | None) -> Live | None:
         from apps.deployments.models import Placement, ServingKey
         from apps.validation.evidence import load_canonical, signature_of
 
         placement = (
             Placement.objects.filter(model__slug=model, environment__slug=environment)
-            .select_related("deployment__version")
+            .select_related("deployment__version", "challenger__version")
             .first()
         )
         if placement is None:
@@ -220,6 +251,9 @@ class Models:
         )
         if held is not None and held.deployment_id == deployment.pk:
             held.key_hashes = keys
+            held.challenger = self._challenger(
+                placement.challenger, held.challenger, held.signature
+            )
             return held
         version = deployment.version
         logger.info("serving %s v%s in %s", model, version.number, environment)
@@ -232,6 +266,40 @@ class Models:
             Scorer(load_canonical(version), signature),
             signature,
             keys,
+            self._challenger(placement.challenger, None, signature),
+        )
+
+    def _challenger(
+        self, running: Any, kept: Challenger | None, live_signature: dict[str, Any]
+    ) -> Challenger | None:
+        """The placement's challenger as this process runs it: the model loaded once, its
+        share read at every refresh. One that cannot be loaded here (the deployment job loaded
+        and smoke-tested it, so this is rare) is left out, logged, and the live version answers
+        alone."""
+        from apps.validation.evidence import load_canonical, signature_of
+
+        if running is None:
+            return None
+        if kept is not None and kept.deployment_id == running.pk:
+            return replace(kept, traffic=running.traffic or 0)
+        if running.pk in self._unloadable:
+            return None
+        try:
+            signature = signature_of(running.version) or {}
+            scorer = Scorer(load_canonical(running.version), signature)
+        except Exception:
+            logger.exception("challenger deployment %s could not be loaded", running.pk)
+            self._unloadable.add(running.pk)
+            return None
+        logger.info("challenger v%s runs as %s", running.version.number, running.mode)
+        same = live_signature.get("features") == signature.get("features")
+        return Challenger(
+            running.pk,
+            running.version.number,
+            running.mode,
+            running.traffic or 0,
+            scorer,
+            None if same else signature,
         )
 
 
@@ -282,13 +350,20 @@ class PredictionLog:
         with self._lock:
             self._refused[(deployment_id, now - now % 300, status)] += 1
 
-    def holds(self, deployment_ids: Collection[int], request_id: str) -> int | None:
-        """The rows of a buffered prediction of these deployments, or None."""
+    def lost(self, deployment_id: int, reason: str) -> None:
+        """Count a record that could not even be made (a shadow's scoring fell behind)."""
         with self._lock:
-            for record in reversed(self._buffer):
-                if record["request_id"] == request_id and record["deployment_id"] in deployment_ids:
-                    return int(record["rows"])
-        return None
+            self._lost[(deployment_id, reason)] += 1
+
+    def holds(self, deployment_ids: Collection[int], request_id: str) -> dict[int, int]:
+        """The rows of each buffered prediction of these deployments with this id (a live
+        version and its shadow answer the same request), by deployment."""
+        with self._lock:
+            return {
+                record["deployment_id"]: int(record["rows"])
+                for record in self._buffer
+                if record["request_id"] == request_id and record["deployment_id"] in deployment_ids
+            }
 
     def _run(self) -> None:
         while True:
@@ -481,35 +556,158 @@ def _authorised(live: Live | None, key: str, model: str, environment: str) -> Li
     return live
 
 
-def predict(live: Live, body: bytes, request_id: str) -> dict[str, Any]:
+def predict(
+    live: Live, body: bytes, request_id: str, routing_key: str | None = None
+) -> dict[str, Any]:
+    """Answer with the live version, or with its canary for the canary's share of requests;
+    a shadow scores the same rows after the answer, on its own thread."""
     started = time.perf_counter()
-    columns = inputs.checked_columns(
-        inputs.parse_body(body), live.signature, settings.PORTAL_SERVING_MAX_ROWS
-    )
+    payload = inputs.parse_body(body)
+    columns = inputs.checked_columns(payload, live.signature, settings.PORTAL_SERVING_MAX_ROWS)
+    challenger = live.challenger
+    if (
+        challenger is not None
+        and challenger.mode == "canary"
+        and routes_to_challenger(live.model, routing_key, challenger.traffic)
+    ):
+        answered = challenger_answer(challenger, payload, columns)
+        if answered is not None:  # else the live version answers: a canary's failure is its own
+            canary_columns, scored = answered
+            LOG.add(_record(challenger.deployment_id, request_id, started, canary_columns, scored))
+            return _answer(live, challenger.version, request_id, scored)
     try:
         scored = live.score(columns)
     except Exception as exc:
         # Values the signature allows but the model cannot use (an unseen category, say).
         raise inputs.InputError(422, f"The model could not score these rows: {exc}") from None
     _check_finite(scored)
-    LOG.add(
-        {
-            "deployment_id": live.deployment_id,
-            "request_id": request_id,
-            "received_at": datetime.now(UTC),
-            "latency_ms": (time.perf_counter() - started) * 1000,
-            "rows": len(next(iter(columns.values()))),
-            "inputs": columns,  # the checked JSON values themselves: nothing to convert
-            "outputs": {k: scored[k] for k in ("predictions", "probabilities") if k in scored},
-        }
-    )
+    LOG.add(_record(live.deployment_id, request_id, started, columns, scored))
+    if challenger is not None and challenger.mode == "shadow":
+        SHADOW.submit(challenger, payload, columns, request_id)
+    return _answer(live, live.version, request_id, scored)
+
+
+def _answer(live: Live, version: int, request_id: str, scored: dict[str, Any]) -> dict[str, Any]:
     return {
         "model": live.model,
         "environment": live.environment,
-        "version": live.version,
+        "version": version,  # who answered: the live version or its canary
         "request_id": request_id,
         **scored,
     }
+
+
+def _record(
+    deployment_id: int,
+    request_id: str,
+    started: float,
+    columns: dict[str, list[Any]],
+    scored: dict[str, Any],
+    received_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "deployment_id": deployment_id,
+        "request_id": request_id,
+        "received_at": received_at or datetime.now(UTC),
+        "latency_ms": (time.perf_counter() - started) * 1000,
+        "rows": len(next(iter(columns.values()))),
+        "inputs": columns,  # the checked JSON values themselves: nothing to convert
+        "outputs": {k: scored[k] for k in ("predictions", "probabilities") if k in scored},
+    }
+
+
+def challenger_answer(
+    challenger: Challenger, payload: Any, columns: dict[str, list[Any]]
+) -> tuple[dict[str, list[Any]], dict[str, Any]] | None:
+    """The challenger's answer for rows the live version's signature accepted: (its columns,
+    its answer), or None when it cannot answer them, counted as one of its server errors for
+    the comparison. Its own signature orders (and checks) the columns it is given."""
+    try:
+        if challenger.signature is not None:
+            columns = inputs.checked_columns(
+                payload, challenger.signature, settings.PORTAL_SERVING_MAX_ROWS
+            )
+        scored = challenger.score(columns)
+        _check_finite(scored)
+    except Exception as exc:
+        logger.warning(
+            "challenger deployment %s could not answer: %s", challenger.deployment_id, exc
+        )
+        LOG.refused(challenger.deployment_id, 500)
+        return None
+    return columns, scored
+
+
+class ShadowScoring:
+    """Shadows score the rows their live version answered, on one thread per serving process,
+    after the answer has gone: a slow or failing shadow never delays or changes an answer.
+    The queue is bounded; what a shadow cannot keep up with is counted as lost for it, never
+    silently skipped."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=SHADOW_QUEUE)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        # Tests that run the handler in their own process score at once (see PredictionLog).
+        self.in_background = True
+
+    def submit(
+        self, challenger: Challenger, payload: Any, columns: dict[str, list[Any]], request_id: str
+    ) -> None:
+        work = (challenger, payload, columns, request_id, datetime.now(UTC))
+        if not self.in_background:
+            self._score(*work)
+            return
+        try:
+            self._queue.put_nowait(work)
+        except queue.Full:
+            LOG.lost(challenger.deployment_id, _SHADOW_BEHIND)
+            return
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name="shadow-scoring", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            work = self._queue.get()
+            try:
+                self._score(*work)
+            except Exception:
+                logger.exception("shadow scoring failed")
+
+    @staticmethod
+    def _score(
+        challenger: Challenger,
+        payload: Any,
+        columns: dict[str, list[Any]],
+        request_id: str,
+        received_at: datetime,
+    ) -> None:
+        started = time.perf_counter()
+        answered = challenger_answer(challenger, payload, columns)
+        if answered is not None:
+            shadow_columns, scored = answered
+            LOG.add(
+                _record(
+                    challenger.deployment_id,
+                    request_id,
+                    started,
+                    shadow_columns,
+                    scored,
+                    received_at,
+                )
+            )
+
+
+SHADOW_QUEUE = 1_000
+_SHADOW_BEHIND = (
+    "The shadow challenger could not keep up with the requests; it did not score these."
+)
+SHADOW = ShadowScoring()
 
 
 def _check_finite(scored: dict[str, Any]) -> None:
@@ -564,7 +762,8 @@ def feedback(live: Live, body: bytes) -> dict[str, Any]:
     for row, outcome in enumerate(outcomes):
         if problem := _outcome_problem(outcome):
             raise inputs.InputError(422, f"The outcome of row {row} {problem}.")
-    deployment_id, rows = _prediction(live, request_id)
+    answered = _predictions(live, request_id)
+    rows = next(iter(answered.values()))
     if len(outcomes) != rows:
         raise inputs.InputError(
             422,
@@ -572,38 +771,40 @@ def feedback(live: Live, body: bytes) -> dict[str, Any]:
             f"per row (null where it is not known yet), not {len(outcomes)}.",
         )
     with transaction.atomic():
-        if Feedback.objects.filter(deployment_id=deployment_id, request_id=request_id).exists():
+        if Feedback.objects.filter(deployment_id__in=answered, request_id=request_id).exists():
             raise inputs.InputError(
                 409, f"Feedback for prediction {request_id} was recorded already."
             )
-        Feedback.objects.create(
-            deployment_id=deployment_id, request_id=request_id, outcomes=outcomes
+        # A live version and its shadow answered the same request: the outcome is each one's.
+        Feedback.objects.bulk_create(
+            Feedback(deployment_id=deployment_id, request_id=request_id, outcomes=outcomes)
+            for deployment_id in answered
         )
     return {"recorded": len(outcomes), "request_id": request_id}
 
 
-def _prediction(live: Live, request_id: str) -> tuple[int, int]:
-    """(deployment, rows) of a prediction this model served in this environment: still in
-    this process's buffer, or logged. A 404 for any other id."""
+def _predictions(live: Live, request_id: str) -> dict[int, int]:
+    """The rows of a prediction this model served in this environment, by deployment that
+    answered it (a live version and its shadow both did): still in this process's buffer, or
+    logged. A 404 for any other id."""
     from apps.deployments.models import PredictionLog as Row
 
-    rows = LOG.holds({live.deployment_id}, request_id)
-    if rows is not None:
-        return live.deployment_id, rows
-    logged = (
+    serving_now = {live.deployment_id}
+    if live.challenger is not None:
+        serving_now.add(live.challenger.deployment_id)
+    logged = dict(
         Row.objects.filter(
             request_id=request_id,
             deployment__model__slug=live.model,
             deployment__environment__slug=live.environment,
-        )
-        .values_list("deployment_id", "rows")
-        .first()
+        ).values_list("deployment_id", "rows")
     )
-    if logged is None:
+    found = {**logged, **LOG.holds(serving_now, request_id)}
+    if not found:
         raise inputs.InputError(
             404, f"No prediction {request_id} of {live.model} in {live.environment} is known here."
         )
-    return logged
+    return found
 
 
 def _too_large(limit: int) -> Response:
@@ -644,7 +845,7 @@ def handle(
         if len(body) > limit:
             raise _too_large(limit)
         if matched["action"] == "predict":
-            return 200, predict(live, body, request_id)
+            return 200, predict(live, body, request_id, headers("HTTP_X_ROUTING_KEY"))
         return 200, feedback(live, body)
     except Response as answer:
         return _refused(held, answer.status, answer.body)

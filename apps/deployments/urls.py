@@ -17,6 +17,21 @@ urlpatterns = [
         views.Undeploy.as_view(),
         name="undeploy",
     ),
+    path(
+        "models/<slug:slug>/environments/<slug:environment>/challenger/traffic/",
+        views.ChallengerTraffic.as_view(),
+        name="challenger-traffic",
+    ),
+    path(
+        "models/<slug:slug>/environments/<slug:environment>/challenger/promote/",
+        views.ChallengerPromote.as_view(),
+        name="challenger-promote",
+    ),
+    path(
+        "models/<slug:slug>/environments/<slug:environment>/challenger/stop/",
+        views.ChallengerStop.as_view(),
+        name="challenger-stop",
+    ),
     path("models/<slug:slug>/serving-keys/", views.Keys.as_view(), name="keys"),
     path("deployments/", views.History.as_view(), name="history"),
     path("serve/<slug:model>/<slug:environment>/<str:action>", views.serve, name="serve"),

@@ -15,13 +15,15 @@ from apps.registry.models import ModelVersion
 def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
     user = user_of(request)
     environments = list(Environment.objects.all())
-    live = {
-        p.environment_id: p.deployment
+    placements = {
+        p.environment_id: p
         for p in Placement.objects.filter(model=version.model).select_related(
-            "deployment__version", "deployment__replaced__version"
+            "deployment__version", "deployment__replaced__version", "challenger__version"
         )
     }
-    rows = [(env, live.get(env.pk)) for env in environments]
+    live = {pk: p.deployment for pk, p in placements.items()}
+    challengers = {pk: p.challenger for pk, p in placements.items()}
+    rows = [(env, live.get(env.pk), challengers.get(env.pk)) for env in environments]
     may_deploy = can(user, services.DEPLOY) and can(
         user, "registry.view_registeredmodel", version.model
     )
@@ -41,8 +43,10 @@ def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
                 .annotate(lost=Sum("lost"))
                 .order_by("deployment__environment__name", "reason"),
                 "live_here": any(
-                    d is not None and d.version_id == version.pk for d in live.values()
+                    d is not None and d.version_id == version.pk
+                    for d in [*live.values(), *challengers.values()]
                 ),
+                "canary_shares": services.CANARY_SHARES,
             },
             order=30,
         )

@@ -15,7 +15,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.core.views import ActionView, PortalView, scoped_get
 from apps.deployments import services, serving
-from apps.deployments.forms import DeployForm, RevokeKeyForm, ServingKeyForm
+from apps.deployments.forms import (
+    ChallengerForm,
+    DeployForm,
+    RevokeKeyForm,
+    ServingKeyForm,
+    TrafficForm,
+)
 from apps.deployments.models import Deployment, Environment, ServingKey
 from apps.registry.models import ModelVersion, RegisteredModel
 
@@ -40,8 +46,20 @@ class Deploy(VersionAction):
     def perform(self, version: ModelVersion, form: forms.Form | None) -> str:
         assert form is not None
         environment = form.cleaned_data["environment"]
-        services.request_deployment(version.pk, environment, actor=self.person)
-        return f"Deployment to {environment} queued; this page shows it going live."
+        mode = form.cleaned_data["mode"] or Deployment.Mode.CHAMPION
+        services.request_deployment(
+            version.pk,
+            environment,
+            actor=self.person,
+            mode=mode,
+            traffic=form.cleaned_data["traffic"],
+        )
+        if mode == Deployment.Mode.CHAMPION:
+            return f"Deployment to {environment} queued; this page shows it going live."
+        return (
+            f"Version {version.number} queued to run beside the live version in {environment} "
+            f"as a {mode} challenger; this page shows it starting."
+        )
 
 
 class Retire(VersionAction):
@@ -65,6 +83,49 @@ class Switch(ActionView):
         if self.switched is None:
             return str(model.get_absolute_url())
         return str(self.switched.version.get_absolute_url()) + "#deployments"
+
+
+class Challenge(Switch):
+    """Change, promote or stop the challenger in one environment, with a reason."""
+
+    form_class = ChallengerForm
+    invalid_message = "Say why: the reason is kept in the audit trail."
+
+
+class ChallengerTraffic(Challenge):
+    form_class = TrafficForm
+    invalid_message = "Give the canary's share (1 to 50 percent) and say why."
+
+    def perform(self, model: RegisteredModel, form: forms.Form | None) -> str:
+        assert form is not None
+        environment, share = self.kwargs["environment"], form.cleaned_data["traffic"]
+        self.switched = services.set_traffic(
+            model.pk, environment, share, actor=self.person, reason=form.cleaned_data["reason"]
+        )
+        return f"The canary in {environment} answers {share} % of the requests within a second."
+
+
+class ChallengerPromote(Challenge):
+    def perform(self, model: RegisteredModel, form: forms.Form | None) -> str:
+        assert form is not None
+        environment = self.kwargs["environment"]
+        self.switched = services.promote_challenger(
+            model.pk, environment, actor=self.person, reason=form.cleaned_data["reason"]
+        )
+        return (
+            f"Version {self.switched.version.number} is the live version in {environment}; "
+            "it answers every request within a second."
+        )
+
+
+class ChallengerStop(Challenge):
+    def perform(self, model: RegisteredModel, form: forms.Form | None) -> str:
+        assert form is not None
+        environment = self.kwargs["environment"]
+        self.switched = services.stop_challenger(
+            model.pk, environment, actor=self.person, reason=form.cleaned_data["reason"]
+        )
+        return f"Challenger stopped in {environment}: the live version answers every request."
 
 
 class Rollback(Switch):
@@ -118,6 +179,7 @@ class History(PortalView):
             .order_by("model__name", "environment__order")
         )
         page = Paginator(switches, 50).get_page(request.GET.get("page"))
+        _with_challenger_changes(page.object_list)
         query = request.GET.copy()
         query.pop("page", None)
         return render(
@@ -136,6 +198,27 @@ class History(PortalView):
                 "query": query.urlencode(),
             },
         )
+
+
+def _with_challenger_changes(deployments: Any) -> None:
+    """Give each challenger on the page its share changes, with who made them and why (from
+    the audit trail, one query for the page)."""
+    from apps.audit.models import AuditEvent
+    from apps.audit.services import object_type_of
+    from apps.core.audit_actions import AuditAction
+
+    challengers = {str(d.pk): d for d in deployments if d.is_challenger}
+    for d in challengers.values():
+        d.share_changes = []
+    if not challengers:
+        return
+    changes = AuditEvent.objects.filter(
+        action=AuditAction.CHALLENGER_TRAFFIC_CHANGED,
+        object_type=object_type_of(next(iter(challengers.values()))),
+        object_id__in=list(challengers),
+    ).order_by("occurred_at")
+    for event in changes:
+        challengers[event.object_id].share_changes.append(event)
 
 
 class Keys(PortalView):

@@ -151,7 +151,8 @@ def record(deployment: Deployment, found: list[dict[str, Any]], now: datetime) -
                 payload={"alert": alert.pk, "deployment": deployment.pk, **_described(alert)},
             )
             raised.append(alert)
-            reviews.open_for(alert)
+            if not deployment.is_challenger:  # a challenger is stopped instead, below
+                reviews.open_for(alert)
             continue
         held.last_breach_at = now
         fields = ["last_breach_at"]
@@ -166,7 +167,36 @@ def record(deployment: Deployment, found: list[dict[str, Any]], now: datetime) -
     for alert in unresolved.values():
         if now - alert.last_breach_at >= _window():
             _resolve(alert, None, "Back within bounds for 24 hours.", now)
+    if deployment.is_challenger:
+        _guard_rail(deployment)
     return raised
+
+
+def _guard_rail(challenger: Deployment) -> None:
+    """A challenger with an alert-level breach stops at once, by the system, the alert its
+    reason: nobody waits for a person to notice that a version meant to be tried is failing."""
+    from apps.deployments import services as deployments
+
+    breach = (
+        Alert.objects.filter(deployment=challenger, level=Alert.Level.ALERT)
+        .exclude(state=Alert.State.RESOLVED)
+        .order_by("opened_at")
+        .first()
+    )
+    if breach is None:
+        return
+    stopped = deployments.stop_breaching_challenger(challenger.pk, breach)
+    if stopped is None:
+        return
+    notifications.emit(
+        events.CHALLENGER_STOPPED,
+        recipients=_people_to_tell(challenger),
+        title=f"{challenger.model.name}: the challenger in {challenger.environment.name} was "
+        "stopped",
+        body=f"Version {challenger.version.number} ({challenger.mode_label()}): {breach.message}",
+        url=breach.get_absolute_url(),
+        payload={"deployment": challenger.pk, "alert": breach.pk, **_described(breach)},
+    )
 
 
 def _window() -> Any:

@@ -12,4 +12,8 @@ NEW_VERSION_REQUESTED = EventType(
     "monitoring.new_version_requested", "A new version was requested after an alert"
 )
 
-EVENTS = [ALERT_RAISED, ALERT_RESOLVED, REVIEW_OPENED, NEW_VERSION_REQUESTED]
+CHALLENGER_STOPPED = EventType(
+    "monitoring.challenger_stopped", "A challenger was stopped by a monitoring alert"
+)
+
+EVENTS = [ALERT_RAISED, ALERT_RESOLVED, REVIEW_OPENED, NEW_VERSION_REQUESTED, CHALLENGER_STOPPED]

@@ -3,7 +3,7 @@
 //   contains [data-poll-done]. Polls send X-Portal-Poll so they do not keep a session alive,
 //   and pause once the user submits a form, so a reload never cancels what they sent.
 // - [data-plotly]: draw the Plotly figure held in the JSON script element it names.
-// - form[data-confirm]: ask before a destructive action.
+// - form[data-confirm], button[data-confirm]: ask before a destructive action.
 // - button[data-copy-target]: copy an element's text to the clipboard.
 // - form[data-upload-api]: send a file upload to the API with a progress bar; the form still
 //   posts normally where this script does not run.
@@ -112,7 +112,9 @@ document.addEventListener("DOMContentLoaded", () => {
 
   document.addEventListener("submit", (event) => {
     const form = event.target;
-    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    // A form with several buttons (promote, stop) asks each button's own question.
+    const question = event.submitter?.dataset.confirm || (form instanceof HTMLFormElement && form.dataset.confirm);
+    if (question && !window.confirm(question)) {
       event.preventDefault();
     }
     // An upload sent by script prevents the default and stays on the page; polls go on.

@@ -35,6 +35,8 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "version",
             "environment",
             "kind",
+            "mode",
+            "traffic",
             "status",
             "requested_by",
             "message",
@@ -51,11 +53,30 @@ class DeploymentRequestSerializer(serializers.Serializer):
     model = serializers.SlugField()
     version = serializers.IntegerField(min_value=1)
     environment = serializers.SlugField()
+    mode = serializers.ChoiceField(
+        choices=Deployment.Mode.choices,
+        default=Deployment.Mode.CHAMPION,
+        help_text="champion replaces the live version; shadow and canary run beside it.",
+    )
+    traffic = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A canary's share of the requests, 1 to 50 percent.",
+    )
 
 
 class SwitchRequestSerializer(serializers.Serializer):
     model = serializers.SlugField()
     environment = serializers.SlugField()
+
+
+class ChallengerRequestSerializer(SwitchRequestSerializer):
+    reason = serializers.CharField(max_length=500, help_text="Kept in the audit trail.")
+
+
+class TrafficRequestSerializer(ChallengerRequestSerializer):
+    traffic = serializers.IntegerField(help_text="The canary's new share, 1 to 50 percent.")
 
 
 class ServingKeySerializer(serializers.ModelSerializer):

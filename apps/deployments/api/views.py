@@ -15,6 +15,7 @@ from apps.core.permissions import user_of, visible_to
 from apps.core.views import scoped_get
 from apps.deployments import services
 from apps.deployments.api.serializers import (
+    ChallengerRequestSerializer,
     DeploymentRequestSerializer,
     DeploymentSerializer,
     EnvironmentSerializer,
@@ -22,6 +23,7 @@ from apps.deployments.api.serializers import (
     ServingKeyRequestSerializer,
     ServingKeySerializer,
     SwitchRequestSerializer,
+    TrafficRequestSerializer,
 )
 from apps.deployments.models import Deployment, Environment, ServingKey
 from apps.registry.models import ModelVersion, RegisteredModel
@@ -78,7 +80,11 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
             number=data["version"],
         )
         deployment = services.request_deployment(
-            version.pk, data["environment"], actor=user_of(request)
+            version.pk,
+            data["environment"],
+            actor=user_of(request),
+            mode=data["mode"],
+            traffic=data["traffic"],
         )
         return Response(
             DeploymentSerializer(self.queryset.get(pk=deployment.pk)).data,
@@ -103,6 +109,40 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
     def undeploy(self, request: Request) -> Response:
         """Stop serving the model in the environment."""
         return self._switched(request, services.undeploy)
+
+    def _challenged(
+        self, request: Request, serializer: type[ChallengerRequestSerializer], change: Any
+    ) -> Response:
+        body = serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        model = _model(request, data.pop("model"))
+        deployment = change(model.pk, data.pop("environment"), actor=user_of(request), **data)
+        return Response(DeploymentSerializer(self.queryset.get(pk=deployment.pk)).data)
+
+    @extend_schema(
+        request=TrafficRequestSerializer, responses={200: DeploymentSerializer, **ERRORS}
+    )
+    @action(detail=False, methods=["post"], url_path="challenger/traffic")
+    def challenger_traffic(self, request: Request) -> Response:
+        """Change the canary's share of the requests (1 to 50 percent)."""
+        return self._challenged(request, TrafficRequestSerializer, services.set_traffic)
+
+    @extend_schema(
+        request=ChallengerRequestSerializer, responses={200: DeploymentSerializer, **ERRORS}
+    )
+    @action(detail=False, methods=["post"], url_path="challenger/promote")
+    def challenger_promote(self, request: Request) -> Response:
+        """Make the challenger the live version (answers the new live deployment)."""
+        return self._challenged(request, ChallengerRequestSerializer, services.promote_challenger)
+
+    @extend_schema(
+        request=ChallengerRequestSerializer, responses={200: DeploymentSerializer, **ERRORS}
+    )
+    @action(detail=False, methods=["post"], url_path="challenger/stop")
+    def challenger_stop(self, request: Request) -> Response:
+        """Stop the challenger; the live version answers everything."""
+        return self._challenged(request, ChallengerRequestSerializer, services.stop_challenger)
 
 
 class ServingKeyViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, ScopedViewSet):

@@ -1,0 +1,328 @@
+"""Challengers: shadow and canary versions beside the live one, changed, promoted and stopped
+with a reason, under the rules of any deployment."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+import numpy as np
+import pytest
+import skops.io
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from apps.audit.models import AuditEvent
+from apps.deployments import services, serving
+from apps.deployments.models import (
+    Deployment,
+    Feedback,
+    Placement,
+    PredictionLog,
+    RefusedRequests,
+)
+from tests.deployments.conftest import approved_version, deploy_now
+from tests.deployments.test_serving import call, holdout_rows
+
+pytestmark = pytest.mark.django_db
+
+STAGING = {"model": "loan-default", "environment": "staging"}
+
+
+@pytest.fixture
+def key(people, alices_model, v1) -> str:
+    """v1 live in staging, a serving key for it, and serving refreshing at every call."""
+    deploy_now(services.request_deployment(v1.pk, "staging", actor=people.ivan))
+    _, raw = services.create_serving_key(
+        alices_model.pk, "staging", actor=people.ivan, name="loan origination"
+    )
+    return raw
+
+
+@pytest.fixture(autouse=True)
+def _switches_seen_at_once(settings):
+    settings.PORTAL_SERVING_REFRESH_SECONDS = 0.0
+
+
+def challenge(people, version, mode: str, traffic: int | None = None) -> Deployment:
+    deployment = services.request_deployment(
+        version.pk, "staging", actor=people.ivan, mode=mode, traffic=traffic
+    )
+    deploy_now(deployment)
+    assert deployment.status == Deployment.Status.LIVE, deployment.message
+    return deployment
+
+
+def estimator(artifact: bytes):  # type: ignore[no-untyped-def]
+    return skops.io.loads(artifact, trusted=skops.io.get_untrusted_types(data=artifact))
+
+
+def logged(request_id: str) -> dict[int, list[int]]:
+    serving.LOG.flush()
+    return {
+        log.deployment.version.number: log.outputs["predictions"]
+        for log in PredictionLog.objects.filter(request_id=request_id).select_related(
+            "deployment__version"
+        )
+    }
+
+
+def test_the_rules_of_a_challenger_are_refused_with_a_message_naming_them(
+    people, alices_model, models, key, v2
+):
+    def refused(match: str, **asked) -> None:  # type: ignore[no-untyped-def]
+        with pytest.raises(ValidationError, match=match):
+            services.request_deployment(
+                asked.pop("version", v2).pk,
+                asked.pop("environment", "staging"),
+                actor=people.ivan,
+                **asked,
+            )
+
+    for share in (0, 51, -5, True):
+        refused("A canary answers 1 to 50 percent", mode="canary", traffic=share)
+    refused("A canary answers 1 to 50 percent", mode="canary")
+    refused("Only a canary has a share", mode="shadow", traffic=10)
+    refused("Only a canary has a share", traffic=10)
+    refused("is not a mode", mode="half")
+    refused("nothing to challenge", mode="shadow", environment="production")
+    refused("already live in Staging", mode="shadow", version=alices_model.versions.get(number=1))
+    challenge(people, v2, "shadow")
+    v3 = approved_version(people, alices_model, models.logistic, models.holdout)
+    refused("already has a challenger", mode="canary", traffic=10, version=v3)
+    # A challenger may deploy only where its version may: production wants staging first.
+    deploy_now(services.request_deployment(v2.pk, "staging", actor=people.ivan))
+    deploy_now(services.request_deployment(v2.pk, "production", actor=people.ivan))
+    refused("has not been live in Staging", mode="shadow", version=v3, environment="production")
+    # And nobody starts the challenger they uploaded.
+    with pytest.raises(PermissionDenied):
+        services.request_deployment(v3.pk, "staging", actor=people.alice, mode="shadow")
+
+
+def test_a_shadow_scores_every_request_but_only_the_live_version_answers(
+    client, people, models, key, v2
+):
+    shadow = challenge(people, v2, "shadow")
+    rows = holdout_rows(models, 20)
+    answer = call(client, key, rows.to_dict(orient="records"))
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    live_model, shadow_model = estimator(models.logistic), estimator(models.boosting)
+    assert body["version"] == 1
+    assert body["predictions"] == live_model.predict(rows).tolist()
+    assert np.allclose(body["probabilities"], live_model.predict_proba(rows), atol=1e-6)
+    # The shadow's own answers are logged under its own deployment, for the same request.
+    assert logged(body["request_id"]) == {
+        1: live_model.predict(rows).tolist(),
+        2: shadow_model.predict(rows).tolist(),
+    }
+    assert shadow_model.predict(rows).tolist() != body["predictions"]  # they do differ
+    # Feedback reaches both: each one's performance is measured on the same outcomes.
+    outcomes = [int(x) for x in live_model.predict(rows)]
+    sent = client.post(
+        "/serve/loan-default/staging/feedback",
+        {"request_id": body["request_id"], "outcomes": outcomes},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert sent.status_code == 200, sent.content
+    assert sorted(
+        Feedback.objects.filter(request_id=body["request_id"]).values_list(
+            "deployment_id", flat=True
+        )
+    ) == sorted([shadow.pk, Placement.objects.get().deployment_id])
+    again = client.post(
+        "/serve/loan-default/staging/feedback",
+        {"request_id": body["request_id"], "outcomes": outcomes},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    assert again.status_code == 409
+
+
+def test_a_challenger_that_fails_never_changes_the_answer_and_its_errors_are_counted(
+    client, people, models, key, v2
+):
+    shadow = challenge(people, v2, "shadow")
+    live = serving.MODELS.get("loan-default", "staging")
+    assert live is not None and live.challenger is not None
+    scorer = live.challenger.score
+    final = scorer.final
+
+    class FailsOnLongTenure:  # the challenger's own model, failing on some rows
+        classes_ = final.classes_
+
+        def predict(self, rows):  # type: ignore[no-untyped-def]
+            if (np.asarray(rows)[:, 2] > 5).any():
+                raise ValueError("tenure out of the range this model was built for")
+            return final.predict(rows)
+
+        def predict_proba(self, rows):  # type: ignore[no-untyped-def]
+            return final.predict_proba(rows)
+
+    scorer.final = FailsOnLongTenure()
+    answers = [
+        call(client, key, [{"income": 50.0, "debt": 1.0, "tenure": tenure}])
+        for tenure in (1, 9, 2, 12)
+    ]
+    assert [a.status_code for a in answers] == [200] * 4
+    assert {a.json()["version"] for a in answers} == {1}
+    serving.LOG.flush()
+    assert PredictionLog.objects.filter(deployment=shadow).count() == 2
+    assert (
+        sum(
+            RefusedRequests.objects.filter(deployment=shadow, status=500).values_list(
+                "count", flat=True
+            )
+        )
+        == 2
+    )
+
+
+def test_canary_routing_is_sticky_per_key_and_keeps_its_share():
+    keys = [uuid.uuid4().hex for _ in range(10_000)]
+    for share in (10, 37, 50):
+        routed = [serving.routes_to_challenger("loan-default", k, share) for k in keys]
+        assert abs(100 * sum(routed) / len(keys) - share) <= 2, share
+    at_10 = {k for k in keys if serving.routes_to_challenger("loan-default", k, 10)}
+    at_20 = {k for k in keys if serving.routes_to_challenger("loan-default", k, 20)}
+    assert at_10 < at_20  # raising the share keeps everyone who was in the canary in it
+    for k in keys[:100]:
+        assert len({serving.routes_to_challenger("loan-default", k, 25) for _ in range(5)}) == 1
+    random.seed(1)
+    coin = [serving.routes_to_challenger("loan-default", None, 30) for _ in range(10_000)]
+    assert abs(100 * sum(coin) / len(coin) - 30) <= 2
+
+
+def test_a_canary_answers_its_share_and_says_which_version_answered(
+    client, people, models, key, v2
+):
+    canary = challenge(people, v2, "canary", traffic=50)
+    row = [{"income": 50.0, "debt": 12.0, "tenure": 3}]
+    by_key = {}
+    for customer in (f"customer-{i}" for i in range(40)):
+        seen = {call(client, key, row, HTTP_X_ROUTING_KEY=customer).json()["version"] for _ in "ab"}
+        assert len(seen) == 1, customer  # the same customer always reaches the same version
+        by_key[customer] = seen.pop()
+        assert by_key[customer] == (
+            2 if serving.routes_to_challenger("loan-default", customer, 50) else 1
+        )
+    assert set(by_key.values()) == {1, 2}
+    serving.LOG.flush()
+    assert PredictionLog.objects.filter(deployment=canary).count() == 2 * sum(
+        v == 2 for v in by_key.values()
+    )
+    # The share changes with a reason, seen by serving at once, and audited.
+    services.set_traffic(
+        canary.model_id, "staging", 1, actor=people.ivan, reason="Calls are complaining"
+    )
+    canary.refresh_from_db()
+    assert canary.traffic == 1
+    event = AuditEvent.objects.get(action="challenger.traffic_changed")
+    assert (event.before, event.after["traffic"], event.after["reason"]) == (
+        {"traffic": 50},
+        1,
+        "Calls are complaining",
+    )
+    for share in (0, 51):
+        with pytest.raises(ValidationError, match="1 to 50 percent"):
+            services.set_traffic(canary.model_id, "staging", share, actor=people.ivan, reason="x")
+    with pytest.raises(ValidationError, match="Say why"):
+        services.set_traffic(canary.model_id, "staging", 5, actor=people.ivan, reason=" ")
+
+
+def test_promotion_makes_the_challenger_live_under_the_deployment_rules(
+    client, people, alices_model, key, v2
+):
+    shadow = challenge(people, v2, "shadow")
+    with pytest.raises(PermissionDenied):  # alice uploaded v2
+        services.promote_challenger(alices_model.pk, "staging", actor=people.alice, reason="x")
+    promoted = services.promote_challenger(
+        alices_model.pk, "staging", actor=people.ivan, reason="Better AUC on live traffic"
+    )
+    shadow.refresh_from_db()
+    placement = Placement.objects.get()
+    assert (promoted.kind, promoted.mode, promoted.status) == ("promotion", "champion", "live")
+    assert shadow.status == Deployment.Status.PROMOTED and shadow.live_until is not None
+    assert placement.deployment == promoted and placement.challenger is None
+    assert promoted.replaced is not None and promoted.replaced.version.number == 1
+    answer = call(client, key, [{"income": 50.0, "debt": 12.0, "tenure": 3}]).json()
+    assert answer["version"] == 2
+    event = AuditEvent.objects.get(action="challenger.promoted")
+    assert event.actor == people.ivan and event.after["reason"] == "Better AUC on live traffic"
+    # A rollback goes back to the version the challenger replaced.
+    services.rollback(alices_model.pk, "staging", actor=people.ivan)
+    assert Placement.objects.get().deployment.version.number == 1
+    with pytest.raises(ValidationError, match="No challenger of Loan default runs"):
+        services.stop_challenger(alices_model.pk, "staging", actor=people.ivan, reason="x")
+
+
+def test_stopping_a_challenger_or_replacing_the_live_version_ends_it_and_says_why(
+    client, people, alices_model, models, key, v2
+):
+    shadow = challenge(people, v2, "shadow")
+    services.stop_challenger(alices_model.pk, "staging", actor=people.ivan, reason="Enough data")
+    shadow.refresh_from_db()
+    assert shadow.status == Deployment.Status.STOPPED and shadow.ended_by == people.ivan
+    answer = call(client, key, [{"income": 50.0, "debt": 12.0, "tenure": 3}]).json()
+    assert logged(answer["request_id"]).keys() == {1}  # the stopped shadow scores no more
+    again = challenge(people, v2, "canary", traffic=5)
+    v3 = approved_version(people, alices_model, models.logistic, models.holdout)
+    deploy_now(services.request_deployment(v3.pk, "staging", actor=people.ivan))
+    again.refresh_from_db()
+    assert again.status == Deployment.Status.STOPPED
+    assert "replaced by version 3" in again.message
+    assert list(
+        AuditEvent.objects.filter(action__startswith="challenger.")
+        .order_by("id")
+        .values_list("action", "after__reason")
+    ) == [
+        ("challenger.started", None),
+        ("challenger.stopped", "Enough data"),
+        ("challenger.started", None),
+        (
+            "challenger.stopped",
+            "The live version it challenged was replaced by version 3.",
+        ),
+    ]
+    challenge(people, v2, "shadow")
+    with pytest.raises(ValidationError, match="runs as a challenger"):
+        services.retire(v2.pk, actor=people.ivan)
+
+
+def test_the_challenger_endpoints_for_every_role(people, api, alices_model, key, v2):
+    ivan = api(people.ivan)
+    started = ivan.post(
+        "/api/v1/deployments/",
+        {**STAGING, "version": 2, "mode": "canary", "traffic": 10},
+        format="json",
+    )
+    assert started.status_code == 202, started.content
+    assert (started.json()["mode"], started.json()["traffic"]) == ("canary", 10)
+    deploy_now(Deployment.objects.get(pk=started.json()["id"]))
+    bad = ivan.post(
+        "/api/v1/deployments/",
+        {**STAGING, "version": 1, "mode": "canary", "traffic": 80},
+        format="json",
+    )
+    assert bad.status_code == 400 and "1 to 50 percent" in str(bad.json())
+    change = {**STAGING, "traffic": 20, "reason": "Looks fine"}
+    for who, status in [("alice", 403), ("rita", 403), ("carl", 403), ("bob", 404)]:
+        for path in ("traffic", "promote", "stop"):
+            response = api(getattr(people, who)).post(
+                f"/api/v1/deployments/challenger/{path}/", change, format="json"
+            )
+            assert response.status_code == status, (who, path, response.content)
+    no_reason = ivan.post(
+        "/api/v1/deployments/challenger/traffic/", {**STAGING, "traffic": 20}, format="json"
+    )
+    assert no_reason.status_code == 400 and "reason" in no_reason.json()["errors"]
+    changed = ivan.post("/api/v1/deployments/challenger/traffic/", change, format="json")
+    assert changed.status_code == 200 and changed.json()["traffic"] == 20
+    stopped = ivan.post(
+        "/api/v1/deployments/challenger/stop/", {**STAGING, "reason": "Done"}, format="json"
+    )
+    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+    none_left = ivan.post(
+        "/api/v1/deployments/challenger/promote/", {**STAGING, "reason": "Go"}, format="json"
+    )
+    assert none_left.status_code == 400 and "No challenger" in str(none_left.json())
