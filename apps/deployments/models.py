@@ -82,6 +82,14 @@ class Deployment(models.Model):
     traffic = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="A canary's share of the requests, in percent."
     )
+    challenged = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="challengers",
+        help_text="The live version a challenger ran beside.",
+    )
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True
     )

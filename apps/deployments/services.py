@@ -463,9 +463,9 @@ def _start_challenger(deployment: Deployment) -> str | None:
         return "Another challenger started there first (one challenger per environment)."
     if placement.deployment.version_id == deployment.version_id:
         return f"Version {deployment.version.number} became the live version meanwhile."
-    now = timezone.now()
-    deployment.status, deployment.live_from = Deployment.Status.LIVE, now
-    deployment.save(update_fields=["status", "live_from"])
+    deployment.status, deployment.live_from = Deployment.Status.LIVE, timezone.now()
+    deployment.challenged = placement.deployment
+    deployment.save(update_fields=["status", "live_from", "challenged"])
     placement.challenger = deployment
     placement.save(update_fields=["challenger"])
     audit.record(

@@ -225,3 +225,20 @@ def figures(
             )
         )
     return charts
+
+
+def score_comparison(histograms: dict[str, list[float]]) -> Figure:
+    """A live version's and its challenger's score distributions, in the same 100 bins."""
+    centres = [(k + 0.5) / 100 for k in range(100)]
+    return _figure(
+        "Score distribution, live version and challenger",
+        [
+            {"x": centres, "y": shares, "type": "bar", "name": name, "opacity": 0.6}
+            for name, shares in histograms.items()
+            if shares
+        ],
+        [],
+        barmode="overlay",
+        xaxis={"title": {"text": "score (probability of the positive class)"}, "range": [0, 1]},
+        yaxis={"title": {"text": "share of rows"}, "rangemode": "tozero"},
+    )

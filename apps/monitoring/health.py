@@ -32,7 +32,7 @@ MIN_ROWS = 100
 _RANK = {state: i for i, state in enumerate(Health.State.values)}
 
 
-def _window_sums(buckets: list[Bucket]) -> dict[str, Any]:
+def window_sums(buckets: list[Bucket]) -> dict[str, Any]:
     total: dict[str, Any] = {"requests": 0, "rows": 0, "latency": [], "features": {}, "score": []}
     total["refused"] = 0
     for bucket in buckets:
@@ -123,7 +123,7 @@ def evaluate(now: datetime | None = None) -> int:
             applied = policies.applied(deployment.model, tiers, own)
             judged = judge(
                 baselines.get(deployment.version_id),
-                _window_sums(by_deployment.get(deployment.pk, [])),
+                window_sums(by_deployment.get(deployment.pk, [])),
                 applied.levels["psi_warning"],
                 applied.levels["psi_alert"],
             )

@@ -19,7 +19,7 @@ from apps.core.audit_actions import AuditAction
 from apps.core.permissions import can
 from apps.core.views import ActionView, PortalView
 from apps.deployments.models import Deployment, Environment, PredictionLog
-from apps.monitoring import alerts, charts, estimate, policies, series
+from apps.monitoring import alerts, charts, comparison, estimate, policies, series
 from apps.monitoring import reviews as monitoring_reviews
 from apps.monitoring.forms import PolicyForm, RemovePolicyForm, ReviewDecisionForm
 from apps.monitoring.models import Alert, Health, MonitoringPolicy, MonitoringReview
@@ -144,7 +144,9 @@ def _csv(deployment: Deployment, found: dict[str, Any]) -> HttpResponse:
 class DeploymentMonitoring(PortalView):
     """One deployment's charts over a window: traffic, latency, score and feature drift."""
 
-    queryset = Deployment.objects.select_related("model", "version", "environment")
+    queryset = Deployment.objects.select_related(
+        "model", "version", "environment", "challenged__version"
+    )
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         deployment: Deployment = self.get_object(pk=pk)
@@ -177,6 +179,7 @@ class DeploymentMonitoring(PortalView):
             self.person, monitoring_reviews.DECIDE, listed_reviews[0]
         )
         may_handle = bool(listed_alerts) and can(self.person, alerts.HANDLE, listed_alerts[0])
+        compared = comparison.compare(deployment)
         return render(
             request,
             "monitoring/deployment.html",
@@ -191,6 +194,10 @@ class DeploymentMonitoring(PortalView):
                 "min_rows": series.MIN_ROWS_PER_POINT,
                 "figures": charts.figures(found, _markers(deployment, window), validated),
                 "health": Health.objects.filter(deployment=deployment).first(),
+                "comparison": compared,
+                "comparison_figure": charts.score_comparison(compared.score_histograms)
+                if compared is not None and compared.score_histograms
+                else None,
                 "judged_by": policies.applied(deployment.model).source,
                 "reviews": [
                     (

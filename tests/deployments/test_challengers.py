@@ -326,3 +326,80 @@ def test_the_challenger_endpoints_for_every_role(people, api, alices_model, key,
         "/api/v1/deployments/challenger/promote/", {**STAGING, "reason": "Go"}, format="json"
     )
     assert none_left.status_code == 400 and "No challenger" in str(none_left.json())
+
+
+def test_the_comparison_equals_the_figures_of_the_raw_logs(client, people, models, key, v2):
+    from apps.monitoring import comparison, rollup
+
+    shadow = challenge(people, v2, "shadow")
+    rows = holdout_rows(models, 60)
+    for start in range(0, 60, 6):  # ten requests of six rows
+        answer = call(client, key, rows.iloc[start : start + 6].to_dict(orient="records"))
+        assert answer.status_code == 200
+    serving.LOG.flush()
+    rollup.fold()
+    champion = Placement.objects.get().deployment
+    compared = comparison.compare(shadow)
+    assert compared is not None and compared.champion.deployment == champion
+    logs = {
+        d.pk: list(PredictionLog.objects.filter(deployment=d).order_by("request_id"))
+        for d in (champion, shadow)
+    }
+    for side in (compared.champion, compared.challenger):
+        raw = logs[side.deployment.pk]
+        assert side.figures["requests"] == len(raw) == 10
+        assert side.figures["rows"] == sum(log.rows for log in raw) == 60
+        assert side.figures["server_errors"] == 0
+    pairs = [
+        (x, y)
+        for a, b in zip(logs[champion.pk], logs[shadow.pk], strict=True)
+        for x, y in zip(a.outputs["predictions"], b.outputs["predictions"], strict=True)
+    ]
+    same = sum(x == y for x, y in pairs) / len(pairs)
+    assert compared.agreement == {"requests": 10, "rows": 60, "task": "binary", "share": same}
+    assert 0 < same < 1  # logistic and boosting disagree on some of these rows
+    # Each score histogram is the share of its version's probabilities in 100 bins.
+    for side, name in ((champion, "Live version"), (shadow, "Shadow challenger")):
+        scores = [p[1] for log in logs[side.pk] for p in log.outputs["probabilities"]]
+        expected = np.bincount(np.minimum((np.array(scores) * 100).astype(int), 99), minlength=100)
+        assert np.allclose(compared.score_histograms[name], expected / len(scores))
+    client.force_login(people.ivan)
+    for deployment in (shadow, champion):
+        shown = client.get(f"/monitoring/deployments/{deployment.pk}/").content.decode()
+        assert "Live version and challenger" in shown
+        assert f"{round(100 * same)} % of 60 rows got the same prediction" in shown
+
+
+def test_the_version_page_starts_changes_and_stops_a_challenger_with_a_reason(
+    client, people, alices_model, key, v2
+):
+    page = "/models/loan-default/versions/2/"
+    client.force_login(people.alice)
+    assert "Start challenger" not in client.get(page).content.decode()
+    client.force_login(people.ivan)
+    shown = client.get(page).content.decode()
+    assert "Start challenger" in shown and 'name="traffic"' in shown
+    started = client.post(
+        "/models/loan-default/versions/2/deploy/",
+        {"environment": "staging", "mode": "canary", "traffic": "60"},
+        follow=True,
+    )
+    assert "A canary answers 1 to 50 percent of the requests, not 60." in started.content.decode()
+    client.post(
+        "/models/loan-default/versions/2/deploy/",
+        {"environment": "staging", "mode": "canary", "traffic": "10"},
+    )
+    deploy_now(Deployment.objects.get(mode="canary"))
+    shown = client.get(page).content.decode()
+    assert "Canary challenger, 10 % of requests" in shown and "Promote version 2" in shown
+    url = "/models/loan-default/environments/staging/challenger/"
+    unexplained = client.post(url + "traffic/", {"traffic": "20"}, follow=True)
+    assert "Give the canary&#x27;s share (1 to 50 percent) and say why." in (
+        unexplained.content.decode()
+    )
+    client.post(url + "traffic/", {"traffic": "20", "reason": "No complaints in a week"})
+    client.post(url + "stop/", {"reason": "Seen enough"})
+    history = client.get("/deployments/").content.decode()
+    assert "canary challenger, 20 % of requests" in history
+    assert "10 % → 20 % by ivan: No complaints in a week" in history
+    assert "Seen enough" in history

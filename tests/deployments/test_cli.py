@@ -66,6 +66,24 @@ def test_deploying_rolling_back_and_predicting_from_the_cli(
     assert rolled.stdout.strip() == "Rolled back: loan-default version 1 in staging: live"
     assert predict("--key", key).stdout.startswith("loan-default version 1 in staging")
 
+    shadow = ivan("deploy", "loan-default", "2", "staging", "--shadow", "--wait")
+    assert shadow.returncode == 0, shadow.stderr
+    assert shadow.stdout.strip() == (
+        "loan-default version 2 in staging as a shadow challenger: live"
+    )
+    assert predict("--key", key).stdout.startswith("loan-default version 1 in staging")
+    unexplained = ivan("challenger", "loan-default", "staging", "--promote")
+    assert unexplained.returncode == 2 and "--reason" in unexplained.stderr
+    promoted = ivan("challenger", "loan-default", "staging", "--promote", "--reason", "Agrees 97 %")
+    assert promoted.returncode == 0, promoted.stderr
+    assert promoted.stdout.strip() == (
+        "Promoted: loan-default version 2 in staging: live (Agrees 97 %)"
+    )
+    assert predict("--key", key).stdout.startswith("loan-default version 2 in staging")
+    canary = ivan("deploy", "loan-default", "1", "staging", "--canary", "70")
+    assert canary.returncode == 1 and "1 to 50 percent" in canary.stderr
+    ivan("rollback", "loan-default", "staging")
+
     assert predict().returncode == 2  # no key
     wrong = predict("--key", "mls_wrong")
     assert wrong.returncode == 1 and "No live loan-default in staging" in wrong.stderr

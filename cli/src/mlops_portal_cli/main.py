@@ -337,20 +337,31 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def _deployment_line(deployment: dict[str, Any]) -> str:
+    mode = deployment.get("mode", "champion")
+    as_what = ""
+    if mode == "shadow":
+        as_what = " as a shadow challenger"
+    elif mode == "canary":
+        as_what = f" as a canary challenger ({deployment.get('traffic')} % of requests)"
     return (
         f"{deployment['model']} version {deployment['version']} in "
-        f"{deployment['environment']}: {deployment['status']}"
+        f"{deployment['environment']}{as_what}: {deployment['status']}"
         + (f" ({deployment['message']})" if deployment.get("message") else "")
     )
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     portal = connect(args)
-    deployment = portal.call(
-        "POST",
-        "deployments/",
-        json={"model": args.model, "version": args.version, "environment": args.environment},
-    )
+    asked: dict[str, Any] = {
+        "model": args.model,
+        "version": args.version,
+        "environment": args.environment,
+    }
+    if args.shadow:
+        asked["mode"] = "shadow"
+    elif args.canary is not None:
+        asked.update(mode="canary", traffic=args.canary)
+    deployment = portal.call("POST", "deployments/", json=asked)
     if args.wait:
         deadline = time.monotonic() + args.timeout
         while deployment["status"] in ("queued", "running"):
@@ -369,6 +380,22 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         "POST", "deployments/rollback/", json={"model": args.model, "environment": args.environment}
     )
     emit(args, deployment, "Rolled back: " + _deployment_line(deployment))
+    return 0
+
+
+def cmd_challenger(args: argparse.Namespace) -> int:
+    asked: dict[str, Any] = {
+        "model": args.model,
+        "environment": args.environment,
+        "reason": args.reason,
+    }
+    if args.traffic is not None:
+        action, asked["traffic"] = "traffic", args.traffic
+    else:
+        action = "promote" if args.promote else "stop"
+    deployment = connect(args).call("POST", f"deployments/challenger/{action}/", json=asked)
+    said = {"traffic": "Share changed", "promote": "Promoted", "stop": "Stopped"}[action]
+    emit(args, deployment, f"{said}: " + _deployment_line(deployment))
     return 0
 
 
@@ -532,7 +559,33 @@ def parser() -> argparse.ArgumentParser:
     deploy.add_argument("environment")
     deploy.add_argument("--wait", action="store_true", help="wait until it is live or failed")
     deploy.add_argument("--timeout", type=float, default=600)
+    beside = deploy.add_mutually_exclusive_group()
+    beside.add_argument(
+        "--shadow",
+        action="store_true",
+        help="run beside the live version, scoring the same requests without answering",
+    )
+    beside.add_argument(
+        "--canary",
+        type=int,
+        metavar="PERCENT",
+        help="run beside the live version, answering this share of the requests (1 to 50)",
+    )
     deploy.set_defaults(run=cmd_deploy)
+
+    challenger = commands.add_parser(
+        "challenger",
+        parents=[common],
+        help="change a canary's share, or promote or stop the challenger",
+    )
+    challenger.add_argument("model")
+    challenger.add_argument("environment")
+    change = challenger.add_mutually_exclusive_group(required=True)
+    change.add_argument("--traffic", type=int, metavar="PERCENT", help="a canary's new share")
+    change.add_argument("--promote", action="store_true", help="make it the live version")
+    change.add_argument("--stop", action="store_true", help="stop it")
+    challenger.add_argument("--reason", required=True, help="kept in the audit trail")
+    challenger.set_defaults(run=cmd_challenger)
 
     rollback = commands.add_parser(
         "rollback", parents=[common], help="put back the previously live version"
