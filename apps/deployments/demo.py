@@ -8,7 +8,8 @@ running the seed again changes nothing:
 - *Retail loan default* v1: validated, reviewed by alice, approved by ivan (IT) and signed off by
   rita (risk owner), live in staging then production (the champion), with a production serving
   key whose raw value is kept in ``var/demo_serving_key`` (it cannot be shown again otherwise);
-- *Retail loan default* v2: validated, review requested by alice, waiting for ivan and rita;
+- *Retail loan default* v2: validated, review requested by alice, signed off by ivan and rita
+  to run beside v1 as a shadow challenger in staging (the monitoring demo gives it traffic);
 - *Card fraud detection* v1: validated, review requested by bob, waiting.
 
 The other versions' validation jobs stay queued for the real worker, so a newcomer watches one run.
@@ -55,6 +56,12 @@ SUMMARIES = {
     (FRAUD, 1): "First fraud model: logistic regression on transaction features; recall and "
     "alert volume reviewed with the fraud operations team.",
 }
+CHALLENGER_APPROVALS = {
+    "ivan": "Loads and scores within the latency policy; to run in shadow beside v1 in staging "
+    "before any switch.",
+    "rita": "To be tried in shadow only: its ROC AUC shortfall against v1 must be confirmed on "
+    "live traffic before it is promoted.",
+}
 APPROVALS = {
     "ivan": "Loads from the validated .skops copy and scores within the latency policy; "
     "monitoring and the rollback plan are in place.",
@@ -80,6 +87,8 @@ def seed(stdout: Out) -> None:
         reviewed = _reviewed(version, author, stdout)
         if reviewed and (version.model.name, version.number) == (LOAN, 1):
             _champion(version, people, stdout)
+        if reviewed and (version.model.name, version.number) == (LOAN, 2):
+            _challenger(version, people, stdout)
 
 
 def _champion(version: ModelVersion, people: dict[str, User], stdout: Out) -> None:
@@ -92,6 +101,15 @@ def _champion(version: ModelVersion, people: dict[str, User], stdout: Out) -> No
     )
     if ready:
         _serving_key(version, people["ivan"], stdout)
+
+
+def _challenger(version: ModelVersion, people: dict[str, User], stdout: Out) -> None:
+    """Signed off to be tried beside the live version, and running in staging as a shadow."""
+    signed_off = _decided(
+        version, people["ivan"], CHALLENGER_APPROVALS["ivan"], stdout
+    ) and _decided(version, people["rita"], CHALLENGER_APPROVALS["rita"], stdout)
+    if signed_off:
+        _deployed(version, "staging", people["ivan"], stdout, Deployment.Mode.SHADOW)
 
 
 def _version(model_name: str, number: int) -> ModelVersion | None:
@@ -207,9 +225,16 @@ def _decided(version: ModelVersion, reviewer: User, reason: str, stdout: Out) ->
     return True
 
 
-def _deployed(version: ModelVersion, environment: str, actor: User, stdout: Out) -> bool:
-    """Deploy and run the job here, as the worker would; True once it has been live there."""
-    mine = Deployment.objects.filter(version=version, environment__slug=environment)
+def _deployed(
+    version: ModelVersion,
+    environment: str,
+    actor: User,
+    stdout: Out,
+    mode: str = Deployment.Mode.CHAMPION,
+) -> bool:
+    """Deploy (as the live version, or as a challenger in ``mode``) and run the job here, as
+    the worker would; True once it has been live there."""
+    mine = Deployment.objects.filter(version=version, environment__slug=environment, mode=mode)
     if mine.filter(live_from__isnull=False).exists():
         return True
     deployment = mine.filter(
@@ -217,7 +242,9 @@ def _deployed(version: ModelVersion, environment: str, actor: User, stdout: Out)
     ).first()
     if deployment is None:
         try:
-            deployment = deployments.request_deployment(version.pk, environment, actor=actor)
+            deployment = deployments.request_deployment(
+                version.pk, environment, actor=actor, mode=mode
+            )
         except (ValidationError, PermissionDenied) as refused:
             _note(
                 stdout, f"{actor} could not deploy {version} to {environment}: {_message(refused)}"
@@ -240,7 +267,8 @@ def _deployed(version: ModelVersion, environment: str, actor: User, stdout: Out)
             stdout, f"{version} did not go live in {environment}: {deployment.message or 'not yet'}"
         )
         return False
-    stdout.write(f"  {actor} deployed {version} to {environment}: live\n")
+    as_what = "" if mode == Deployment.Mode.CHAMPION else f" as a {deployment.mode_label()}"
+    stdout.write(f"  {actor} deployed {version} to {environment}{as_what}: live\n")
     return True
 
 

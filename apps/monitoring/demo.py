@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from django.utils import timezone
 
-from apps.deployments.models import Deployment, Feedback, PredictionLog
+from apps.deployments.models import Deployment, Feedback, Placement, PredictionLog
 from apps.monitoring import health, performance, rollup
 from apps.registry.demo import loan_applications
 from apps.validation import evidence
@@ -29,23 +29,39 @@ REQUESTS_PER_DAY = 100
 # Whether an applicant defaulted is reported this long after the decision (months in real life;
 # days here, so the demo's two weeks have outcomes to show).
 OUTCOME_DELAY = timedelta(days=3)
+STAGING_REQUESTS = 120
 
 
 def seed(stdout: Any) -> None:
+    seeded = _production(stdout)
+    seeded = _staging_with_shadow(stdout) or seeded
+    if not seeded:
+        return
+    folded = rollup.fold_all(budget_seconds=120)
+    while performance.fold():
+        pass
+    health.evaluate()
+    stdout.write(f"  {folded} logged predictions folded into monitoring\n")
+
+
+def _production(stdout: Any) -> bool:
     deployment = (
         Deployment.objects.filter(
-            model__name=MODEL, environment__slug="production", status=Deployment.Status.LIVE
+            model__name=MODEL,
+            environment__slug="production",
+            status=Deployment.Status.LIVE,
+            mode=Deployment.Mode.CHAMPION,
         )
         .select_related("version")
         .first()
     )
     if deployment is None:
-        return  # the deployments demo did not get this far (no worker, a failed validation)
+        return False  # the deployments demo did not get this far (no worker, failed validation)
     if PredictionLog.objects.filter(deployment=deployment).exists():
-        return
+        return False
     signature = evidence.signature_of(deployment.version)
     if signature is None:
-        return
+        return False
     features = [f["name"] for f in signature["features"]]
     estimator = evidence.load_canonical(deployment.version)
     rng = np.random.default_rng(2026)
@@ -89,12 +105,65 @@ def seed(stdout: Any) -> None:
             )
     PredictionLog.objects.bulk_create(logs, batch_size=500)
     Feedback.objects.bulk_create(outcomes, batch_size=500)
-    folded = rollup.fold_all(budget_seconds=120)
-    while performance.fold():
-        pass
-    health.evaluate()
     stdout.write(
-        f"  {len(logs)} requests to {MODEL} in production over {DAYS} days "
-        f"({folded} folded into monitoring), outcomes for {len(outcomes)} of them "
-        f"{OUTCOME_DELAY.days} days later; loan sizes drift from day {DRIFT_FROM_DAY}\n"
+        f"  {len(logs)} requests to {MODEL} in production over {DAYS} days, outcomes for "
+        f"{len(outcomes)} of them {OUTCOME_DELAY.days} days later; loan sizes drift from day "
+        f"{DRIFT_FROM_DAY}\n"
     )
+    return True
+
+
+def _staging_with_shadow(stdout: Any) -> bool:
+    """Test calls of the loan origination system in staging since the shadow started (moments
+    ago: the demo's deployments are made as it seeds), answered by v1 and scored by its shadow
+    too, so the comparison has something to show."""
+    placement = (
+        Placement.objects.filter(
+            model__name=MODEL, environment__slug="staging", challenger__mode="shadow"
+        )
+        .select_related("deployment__version", "challenger__version")
+        .first()
+    )
+    if placement is None or placement.challenger is None:
+        return False
+    live, shadow = placement.deployment, placement.challenger
+    if PredictionLog.objects.filter(deployment=shadow).exists():
+        return False
+    answering = []
+    for deployment in (live, shadow):
+        signature = evidence.signature_of(deployment.version)
+        if signature is None:
+            return False
+        features = [f["name"] for f in signature["features"]]
+        answering.append((deployment, features, evidence.load_canonical(deployment.version)))
+    rng = np.random.default_rng(2027)
+    now = timezone.now()
+    started = shadow.live_from or now
+    frame = loan_applications(STAGING_REQUESTS * 4, seed=3000)
+    moments = sorted(started + (now - started) * f for f in rng.random(STAGING_REQUESTS))
+    logs = []
+    for deployment, features, estimator in answering:
+        probabilities = estimator.predict_proba(frame[features])
+        predictions = estimator.predict(frame[features])
+        for i, received_at in enumerate(moments):
+            rows = slice(4 * i, 4 * i + 4)
+            logs.append(
+                PredictionLog(
+                    deployment=deployment,
+                    request_id=f"staging-{i:05d}",
+                    received_at=received_at,
+                    latency_ms=float(rng.lognormal(2.3 if deployment == live else 2.6, 0.35)),
+                    rows=4,
+                    inputs={c: frame[c].iloc[rows].tolist() for c in features},
+                    outputs={
+                        "predictions": predictions[rows].tolist(),
+                        "probabilities": probabilities[rows].tolist(),
+                    },
+                )
+            )
+    PredictionLog.objects.bulk_create(logs, batch_size=500)
+    stdout.write(
+        f"  {STAGING_REQUESTS} test requests to {MODEL} in staging, each answered by "
+        f"v{live.version.number} and scored by its shadow v{shadow.version.number}\n"
+    )
+    return True

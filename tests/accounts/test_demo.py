@@ -172,16 +172,28 @@ def test_the_demo_story_is_played_through_the_services_once(seeded, client):
     assert model.champion == loan_v1
     assert Placement.objects.count() == 2  # nothing else is live
 
-    # Loan v2 and fraud v1: validated, in review, waiting for ivan and rita (medium risk needs
-    # the risk owner too); nobody else's queue holds anything.
-    for waiting in (loan_v2, fraud_v1):
-        assert waiting.status == ModelVersion.Status.IN_REVIEW
-        assert waiting.validation_reports.get().outcome == "passed"
-        assert not waiting.review.decisions.exists()
+    # Loan v2: signed off by both to be tried, running beside v1 in staging as a shadow.
+    assert loan_v2.status == ModelVersion.Status.APPROVED
     assert loan_v2.review.requested_by.username == "alice"
+    assert sorted(loan_v2.review.decisions.values_list("reviewer__username", "verdict")) == [
+        ("ivan", "approve"),
+        ("rita", "approve"),
+    ]
+    shadow = Placement.objects.get(environment__slug="staging").challenger
+    assert shadow is not None and (shadow.version, shadow.mode) == (loan_v2, "shadow")
+    assert shadow.challenged == live["staging"] and shadow.requested_by == ivan
+    assert "deployed Retail loan default v2 to staging as a shadow challenger: live" in (
+        seeded.first
+    )
+
+    # Fraud v1: validated, in review, waiting for ivan and rita (medium risk needs the risk
+    # owner too); nobody else's queue holds anything.
+    assert fraud_v1.status == ModelVersion.Status.IN_REVIEW
+    assert fraud_v1.validation_reports.get().outcome == "passed"
+    assert not fraud_v1.review.decisions.exists()
     assert fraud_v1.review.requested_by.username == "bob"
     for reviewer in (ivan, rita):
-        assert [r.version for r in waiting_for(reviewer)] == [loan_v2, fraud_v1]
+        assert [r.version for r in waiting_for(reviewer)] == [fraud_v1]
     for other in User.objects.exclude(pk__in=[ivan.pk, rita.pk]):
         assert not waiting_for(other).exists()
 
@@ -196,8 +208,9 @@ def test_the_demo_story_is_played_through_the_services_once(seeded, client):
 
     # Done by the demo people, and audited as theirs.
     assert actors("review.requested") == ["alice", "alice", "bob"]
-    assert actors("review.approve") == ["ivan", "rita"]
-    assert actors("deployment.requested") == ["ivan", "ivan"]
+    assert actors("review.approve") == ["ivan", "ivan", "rita", "rita"]
+    assert actors("deployment.requested") == ["ivan", "ivan", "ivan"]
+    assert actors("challenger.started") == ["ivan"]
     assert actors("serving_key.created") == ["ivan"]
 
     # The serving key: one, in production, its raw value in var/ for the owner only, printed with
@@ -260,14 +273,25 @@ def test_the_demo_production_model_has_two_weeks_of_traffic_and_is_in_alert(seed
     assert judged.state == Health.State.ALERT
     assert judged.drifted_feature in {"loan_amount", "debt_to_income"}
     assert 80 <= judged.requests <= 130 and judged.rows == 4 * judged.requests
-    # Nothing else live has traffic; ivan sees the alert first on his portfolio.
-    others = Health.objects.exclude(deployment=production)
+    # Staging has test traffic, answered by v1 and scored by its shadow v2, whose comparison
+    # shows on both pages; nothing else live has traffic; ivan sees the alert first.
+    staging = Placement.objects.get(environment__slug="staging")
+    for deployment in (staging.deployment, staging.challenger):
+        assert PredictionLog.objects.filter(deployment=deployment).count() == 120
+        assert Health.objects.get(deployment=deployment).state != Health.State.ALERT
+    others = Health.objects.exclude(
+        deployment__in=[production, staging.deployment, staging.challenger]
+    )
     assert {h.state for h in others} <= {Health.State.NO_TRAFFIC}
     client.force_login(User.objects.get(username="ivan"))
     page = client.get("/monitoring/").content.decode()
     table = page[page.index("<tbody>") :]
-    assert table.index("Retail loan default") < table.index("No traffic")
+    first_row = table[: table.index("</tr>")]
+    assert "Retail loan default" in first_row and "Production" in first_row
+    assert "badge-alert" in first_row
     assert "Drift in" in page
+    compared = client.get(f"/monitoring/deployments/{staging.challenger.pk}/").content.decode()
+    assert "Live version and challenger" in compared and "of 480 rows got the same" in compared
     # An alert on a high-risk production model: a decision waits for ivan or rita.
     from apps.monitoring.models import MonitoringReview
 

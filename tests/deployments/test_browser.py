@@ -91,3 +91,62 @@ def test_a_deploy_clicked_as_the_page_reloads_itself_still_reaches_the_server(
 
     expect(ivan.get_by_text("Deployment to production queued")).to_be_visible()
     expect(history.filter(has_text="Deploy to Production by ivan")).to_be_visible()
+
+
+def test_ivan_starts_a_shadow_compares_it_on_live_traffic_and_promotes_it(
+    people, alices_model, models, v1, v2, worker, new_page, live_server
+):
+    import io
+    import json
+
+    import pandas as pd
+    import requests
+
+    from apps.deployments import serving
+    from apps.deployments.models import Deployment
+    from apps.monitoring import rollup
+
+    deploy_now(services.request_deployment(v1.pk, "staging", actor=people.ivan))
+    _, key = services.create_serving_key(alices_model.pk, "staging", actor=people.ivan, name="t")
+    ivan = new_page()
+    errors: list[str] = []
+    ivan.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    sign_in(ivan, "ivan")
+    ivan.goto("/models/loan-default/versions/2/")
+    staging = row(ivan, "Staging")
+    staging.get_by_label("Try beside it as").select_option("shadow")
+    confirm_and_click(ivan, staging.get_by_role("button", name="Start challenger"))
+    expect(ivan.get_by_text("as a shadow challenger; this page shows it starting")).to_be_visible()
+    expect(row(ivan, "Staging")).to_contain_text("Shadow challenger, since", timeout=WORKER_MS)
+
+    # The loan origination system calls staging; version 1 answers, the shadow scores too.
+    rows = pd.read_csv(io.BytesIO(models.holdout))[["income", "debt", "tenure"]].head(40)
+    serving.MODELS.forget()
+    for start in range(0, 40, 4):
+        answer = requests.post(
+            f"{live_server.url}/serve/loan-default/staging/predict",
+            data=json.dumps(rows.iloc[start : start + 4].to_dict(orient="records")),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert answer.status_code == 200 and answer.json()["version"] == 1
+    serving.LOG.flush()
+    rollup.fold()
+
+    shadow = Deployment.objects.get(mode="shadow")
+    ivan.goto(f"/monitoring/deployments/{shadow.pk}/")
+    comparison = ivan.locator("#comparison")
+    expect(comparison).to_contain_text("Live version and challenger")
+    expect(comparison.get_by_role("row", name=re.compile("^Requests answered"))).to_contain_text(
+        "10 (40)"
+    )
+    expect(comparison).to_contain_text("of 40 rows got the same prediction")
+    expect(comparison.locator("[data-plotly] svg.main-svg").first).to_be_attached()
+
+    ivan.goto("/models/loan-default/versions/2/")
+    row(ivan, "Staging").get_by_label("Reason").fill("Agrees with v1 and scores faster")
+    promote = row(ivan, "Staging").get_by_role("button", name="Promote version 2")
+    confirm_and_click(ivan, promote)
+    expect(ivan.get_by_text("Version 2 is the live version in staging")).to_be_visible()
+    expect(row(ivan, "Staging")).to_contain_text("this version")
+    assert errors == []
