@@ -59,6 +59,13 @@ What it does, in one run:
    library): where the portal's time goes.
 6. The prediction logs: the rows of ``deployments_predictionlog`` in the portal's SQLite
    database against the predictions the portal answered with 200.
+7. A shadow challenger's cost (skip with ``--skip-shadow``): with a worker again, version 1
+   also goes live in production and a second version (the same model) starts as a shadow
+   beside version 1 in staging. The same portal server is then timed on both endpoints:
+   one-row p50, sequential and interleaved request by request (goal: with the shadow at most
+   10 % slower, since the shadow scores after the answer), and requests per second at the
+   concurrent clients in alternating windows. What a canary adds to a request (its routing
+   decision) is one of the in-process stages of step 5.
 
 With ``BENCH_DATABASE_URL`` (an empty PostgreSQL database) the portal, its worker and its
 servers use PostgreSQL instead of the embedded SQLite, as production does.
@@ -157,6 +164,11 @@ THROUGHPUT_GOAL = 5.0  # portal req/s / MLflow req/s at 8 clients
 PORTAL = "portal"
 PORTAL_ONE = "portal-1w"
 PORTAL_NOLOG = "portal-nolog"
+PORTAL_ALONE = "portal-alone"
+PORTAL_SHADOWED = "portal-shadowed"
+SHADOW_FREE = "production"  # where version 1 answers alone while staging has its shadow
+# A shadow works off the request path: the live version's p50 at most 10 % slower with one.
+SHADOW_P50_GOAL = 1.10
 # Prediction logging and error counting may cost at most 5 % of throughput (monitoring issue).
 LOGGING_COST_GOAL = 0.95
 LOGGING_ROUNDS = 5
@@ -672,24 +684,121 @@ def poll(
         time.sleep(0.5)
 
 
-def deploy_through_api(
-    processes: Processes, portal: Portal, artifact: bytes, holdout: bytes
-) -> dict[str, Any]:
-    """Register, upload, validate, review, approve, deploy to staging, create a serving key."""
-    api = f"{portal.base_url}/api/v1"
-    retired = retire_seed_jobs(portal)
-    log(f"portal: retired {retired} queued seed jobs; starting a celery worker")
-    worker = start_worker(processes, portal)
-    worker_log = portal.var_dir / "celery-worker.log"
-    timeline: dict[str, float] = {}
-    started = time.monotonic()
-    try:
+@dataclass
+class Api:
+    """The three people of the flow, with their tokens, and the worker that runs their jobs."""
+
+    url: str
+    alice: requests.Session
+    ivan: requests.Session
+    rita: requests.Session
+    worker: subprocess.Popen[bytes]
+    worker_log: Path
+
+    @classmethod
+    def of(cls, portal: Portal, worker: subprocess.Popen[bytes]) -> Api:
         alice, ivan, rita = (
             api_session(portal_token(portal.base_url, user, portal.password))
             for user in (DATA_SCIENTIST, MODEL_OPS, RISK_OWNER)
         )
-        response = alice.post(
-            f"{api}/models/",
+        return cls(
+            f"{portal.base_url}/api/v1",
+            alice,
+            ivan,
+            rita,
+            worker,
+            portal.var_dir / "celery-worker.log",
+        )
+
+    def approved_version(
+        self, slug: str, number: int, artifact: bytes, holdout: bytes, timeline: dict[str, float]
+    ) -> None:
+        """Upload version ``number``, wait for its validation, request review, approve it."""
+        started = time.monotonic()
+        version_url = f"{self.url}/models/{slug}/versions/{number}/"
+        response = self.alice.post(
+            f"{self.url}/models/{slug}/versions/",
+            files={
+                "artifact": ("model.skops", artifact, "application/octet-stream"),
+                "holdout": ("holdout.csv", holdout, "text/csv"),
+            },
+            data={"target_column": TARGET, "notes": "bench/serving.py"},
+            timeout=120,
+        )
+        expect(response, 201, f"upload version {number}")
+        timeline["uploaded"] = time.monotonic() - started
+        log(f"portal: {slug} v{number} uploaded; waiting for its validation")
+
+        def validation_problem(state: dict[str, Any]) -> str | None:
+            if state["status"] != "validation_failed":
+                return None
+            report = self.alice.get(f"{version_url}validation/", timeout=60).json()
+            return "validation failed: " + json.dumps(report, default=str)[:3000]
+
+        poll(
+            "validation",
+            lambda: self.alice.get(version_url, timeout=60).json(),
+            lambda s: s["status"] == "validated",
+            validation_problem,
+            self.worker,
+            self.worker_log,
+        )
+        timeline["validated"] = time.monotonic() - started
+        response = self.alice.post(
+            f"{version_url}review/",
+            json={"summary": "Serving benchmark model; please approve for staging."},
+            timeout=60,
+        )
+        expect(response, 201, "request review")
+        for reviewer, who in ((self.ivan, MODEL_OPS), (self.rita, RISK_OWNER)):
+            response = reviewer.post(
+                f"{version_url}decisions/",
+                json={"decision": "approve", "reason": f"Benchmark model; approved by {who}."},
+                timeout=60,
+            )
+            expect(response, 201, f"{who} approves")
+        status = self.alice.get(version_url, timeout=60).json()["status"]
+        if status != "approved":
+            raise RuntimeError(f"after both approvals the version is {status}")
+        timeline["approved"] = time.monotonic() - started
+
+    def live(self, asked: dict[str, Any]) -> dict[str, Any]:
+        """Request a deployment (``asked`` is the API's body) and wait until it is live."""
+        response = self.ivan.post(f"{self.url}/deployments/", json=asked, timeout=60)
+        expect(response, 202, f"request the deployment {asked}")
+        deployment_id = response.json()["id"]
+        log(f"portal: deployment {deployment_id} requested; waiting for it to go live")
+        return poll(
+            "deployment",
+            lambda: self.ivan.get(f"{self.url}/deployments/{deployment_id}/", timeout=60).json(),
+            lambda s: s["status"] == "live",
+            lambda s: f"{s['status']}: {s['message']}" if s["status"] == "failed" else None,
+            self.worker,
+            self.worker_log,
+        )
+
+    def serving_key(self, slug: str, environment: str) -> str:
+        response = self.ivan.post(
+            f"{self.url}/serving-keys/",
+            json={"model": slug, "environment": environment, "name": "bench"},
+            timeout=60,
+        )
+        expect(response, 201, "create a serving key")
+        return str(response.json()["key"])
+
+
+def deploy_through_api(
+    processes: Processes, portal: Portal, artifact: bytes, holdout: bytes
+) -> dict[str, Any]:
+    """Register, upload, validate, review, approve, deploy to staging, create a serving key."""
+    retired = retire_seed_jobs(portal)
+    log(f"portal: retired {retired} queued seed jobs; starting a celery worker")
+    worker = start_worker(processes, portal)
+    timeline: dict[str, float] = {}
+    try:
+        api = Api.of(portal, worker)
+        response = api.alice.post(
+            f"{api.url}/models/",
             json={
                 "name": MODEL_NAME,
                 "use_case": "Benchmark of the serving endpoint",
@@ -703,76 +812,11 @@ def deploy_through_api(
         )
         expect(response, 201, "register the model")
         slug = str(response.json()["slug"])
-        version_url = f"{api}/models/{slug}/versions/1/"
-        response = alice.post(
-            f"{api}/models/{slug}/versions/",
-            files={
-                "artifact": ("model.skops", artifact, "application/octet-stream"),
-                "holdout": ("holdout.csv", holdout, "text/csv"),
-            },
-            data={"target_column": TARGET, "notes": "bench/serving.py"},
-            timeout=120,
-        )
-        expect(response, 201, "upload version 1")
-        timeline["uploaded"] = time.monotonic() - started
-        log(f"portal: {slug} v1 uploaded; waiting for its validation")
-
-        def validation_problem(state: dict[str, Any]) -> str | None:
-            if state["status"] != "validation_failed":
-                return None
-            report = alice.get(f"{version_url}validation/", timeout=60).json()
-            return "validation failed: " + json.dumps(report, default=str)[:3000]
-
-        poll(
-            "validation",
-            lambda: alice.get(version_url, timeout=60).json(),
-            lambda s: s["status"] == "validated",
-            validation_problem,
-            worker,
-            worker_log,
-        )
-        timeline["validated"] = time.monotonic() - started
-        response = alice.post(
-            f"{version_url}review/",
-            json={"summary": "Serving benchmark model; please approve for staging."},
-            timeout=60,
-        )
-        expect(response, 201, "request review")
-        for reviewer, who in ((ivan, MODEL_OPS), (rita, RISK_OWNER)):
-            response = reviewer.post(
-                f"{version_url}decisions/",
-                json={"decision": "approve", "reason": f"Benchmark model; approved by {who}."},
-                timeout=60,
-            )
-            expect(response, 201, f"{who} approves")
-        status = alice.get(version_url, timeout=60).json()["status"]
-        if status != "approved":
-            raise RuntimeError(f"after both approvals the version is {status}")
-        timeline["approved"] = time.monotonic() - started
-        response = ivan.post(
-            f"{api}/deployments/",
-            json={"model": slug, "version": 1, "environment": ENVIRONMENT},
-            timeout=60,
-        )
-        expect(response, 202, "request the deployment")
-        deployment_id = response.json()["id"]
-        log(f"portal: deployment {deployment_id} requested; waiting for it to go live")
-        deployment = poll(
-            "deployment",
-            lambda: ivan.get(f"{api}/deployments/{deployment_id}/", timeout=60).json(),
-            lambda s: s["status"] == "live",
-            lambda s: f"{s['status']}: {s['message']}" if s["status"] == "failed" else None,
-            worker,
-            worker_log,
-        )
+        started = time.monotonic()
+        api.approved_version(slug, 1, artifact, holdout, timeline)
+        deployment = api.live({"model": slug, "version": 1, "environment": ENVIRONMENT})
         timeline["live"] = time.monotonic() - started
-        response = ivan.post(
-            f"{api}/serving-keys/",
-            json={"model": slug, "environment": ENVIRONMENT, "name": "bench"},
-            timeout=60,
-        )
-        expect(response, 201, "create a serving key")
-        key = str(response.json()["key"])
+        key = api.serving_key(slug, ENVIRONMENT)
     finally:
         stopped = stop_worker(processes, worker)
         log(f"portal: celery worker stopped ({stopped} s)")
@@ -785,11 +829,68 @@ def deploy_through_api(
     }
 
 
-def portal_server(portal: Portal, slug: str, key: str, name: str, description: str) -> Server:
+def shadow_through_api(
+    processes: Processes, portal: Portal, slug: str, artifact: bytes, holdout: bytes
+) -> dict[str, Any]:
+    """For the shadow's cost, after the other timings: version 1 also live in production (it
+    answers alone there), and version 2 (the same model) as a shadow beside it in staging."""
+    log("portal: a celery worker again, for the shadow challenger's set-up")
+    worker = start_worker(processes, portal)
+    try:
+        api = Api.of(portal, worker)
+        api.live({"model": slug, "version": 1, "environment": SHADOW_FREE})
+        key = api.serving_key(slug, SHADOW_FREE)
+        api.approved_version(slug, 2, artifact, holdout, {})
+        shadow = api.live(
+            {"model": slug, "version": 2, "environment": ENVIRONMENT, "mode": "shadow"}
+        )
+    finally:
+        stopped = stop_worker(processes, worker)
+        log(f"portal: celery worker stopped ({stopped} s)")
+    return {"key": key, "shadow": shadow}
+
+
+def challenger_cost(
+    alone: Server, shadowed: Server, data: Data, workload: Workload
+) -> dict[str, Any]:
+    """The same version answering alone (production) and with a shadow scoring every request
+    after it (staging), on the same server: one-row p50 sequentially, interleaved request by
+    request, and requests per second at ``workload.clients`` in alternating windows."""
+    records = [data.records(i, 1) for i in range(DISTINCT_SINGLE_ROWS)]
+    bodies = {s.name: [s.body(r) for r in records] for s in (alone, shadowed)}
+    servers = [alone, shadowed]
+    log("timing: the live version alone and with a shadow, one-row requests, interleaved")
+    single = interleaved(servers, bodies, 1, count=workload.requests, warmup=workload.warmup)
+    on: list[float] = []
+    off: list[float] = []
+    for round_ in range(LOGGING_ROUNDS):
+        order = [(shadowed, on), (alone, off)]
+        for server, into in order if round_ % 2 == 0 else order[::-1]:
+            log(f"timing: shadow cost, round {round_ + 1}, {server.name}")
+            into.append(concurrent(server, bodies[server.name], workload)["requests_per_second"])
+            time.sleep(1.0)
+    p50 = {s.name: single[s.name]["stats"]["p50"] for s in servers}
+    return {
+        "single_row": single,
+        "p50_shadow_over_alone": round(p50[shadowed.name] / p50[alone.name], 3),
+        "with_shadow_rps": on,
+        "alone_rps": off,
+        "rps_shadow_over_alone": round(statistics.median(on) / statistics.median(off), 3),
+    }
+
+
+def portal_server(
+    portal: Portal,
+    slug: str,
+    key: str,
+    name: str,
+    description: str,
+    environment: str = ENVIRONMENT,
+) -> Server:
     return Server(
         name,
         description,
-        f"{portal.base_url}/serve/{slug}/{ENVIRONMENT}/predict",
+        f"{portal.base_url}/serve/{slug}/{environment}/predict",
         {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
         portal.pid,
     )
@@ -1108,6 +1209,28 @@ def bench(args: argparse.Namespace, workload: Workload, results: dict[str, Any])
         results["prediction_logs"]["rows_sent_expected_note"] = (
             "records = one per 200 answer (warm-up and checks included)"
         )
+        if not args.skip_shadow:
+            shadowing = shadow_through_api(processes, portal, slug, artifact, data.holdout_csv())
+            results["shadow_deployment"] = shadowing["shadow"]
+            alone = portal_server(
+                portal,
+                slug,
+                shadowing["key"],
+                PORTAL_ALONE,
+                "the portal, version 1 alone (production)",
+                environment=SHADOW_FREE,
+            )
+            shadowed = portal_server(
+                portal, slug, key, PORTAL_SHADOWED, "the portal, version 1 with a shadow (staging)"
+            )
+            results["shadow_cost"] = challenger_cost(alone, shadowed, data, workload)
+            ivan = api_session(portal_token(portal.base_url, MODEL_OPS, portal.password))
+            response = ivan.post(
+                f"{portal.base_url}/api/v1/deployments/challenger/stop/",
+                json={"model": slug, "environment": ENVIRONMENT, "reason": "Timed."},
+                timeout=60,
+            )
+            expect(response, 200, "stop the shadow (the in-process run times version 1 alone)")
         processes.stop_all()  # the in-process run gets the machine to itself
         results["portal_in_process"] = run_inprocess(
             portal, slug, key, data, workload.inprocess_repeat
@@ -1431,6 +1554,22 @@ def render(results: dict[str, Any]) -> str:
                 LOGGING_COST_GOAL,
             )
         )
+    if "shadow_cost" in results:
+        shadow = results["shadow_cost"]
+        p50 = {n: shadow["single_row"][n]["stats"]["p50"] for n in (PORTAL_ALONE, PORTAL_SHADOWED)}
+        verdict = "MET" if shadow["p50_shadow_over_alone"] <= SHADOW_P50_GOAL else "NOT MET"
+        out.append(
+            f"  one-row p50 with a shadow / alone: {p50[PORTAL_SHADOWED]:.2f} / "
+            f"{p50[PORTAL_ALONE]:.2f} ms = {shadow['p50_shadow_over_alone']:.2f}x "
+            f"(goal <= {SHADOW_P50_GOAL:g}x) -> {verdict}"
+        )
+        out.append(
+            f"  req/s with a shadow / alone, {work['clients']} clients (median of "
+            f"{LOGGING_ROUNDS} alternating windows): {shadow['rps_shadow_over_alone']:.2f}x "
+            f"({statistics.median(shadow['with_shadow_rps']):,.0f} / "
+            f"{statistics.median(shadow['alone_rps']):,.0f}; the shadow scores every request "
+            "too, on the same 2 cores)"
+        )
     if PORTAL_ONE in runs["single_row"]:
         one_goals = goals(runs, PORTAL_ONE)
         out.append(
@@ -1523,6 +1662,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-mlflow", action="store_true", help="benchmark the portal only")
     parser.add_argument(
         "--skip-one-worker", action="store_true", help="skip the portal with --workers 1"
+    )
+    parser.add_argument(
+        "--skip-shadow",
+        action="store_true",
+        help="skip the live version with and without a shadow challenger",
     )
     parser.add_argument("--keep-temp", action="store_true", help="keep the data folders")
     args = parser.parse_args(argv)

@@ -146,6 +146,13 @@ def stage_timings(
         "MODELS.get (cached)": sample(
             lambda: serving.MODELS.get(live.model, live.environment), count
         ),
+        # What a canary adds to each request: the routing decision (a hash of the key).
+        "routes_to_challenger (canary, X-Routing-Key)": sample(
+            lambda: serving.routes_to_challenger(live.model, "customer-0012345", 10), count
+        ),
+        "routes_to_challenger (canary, no key)": sample(
+            lambda: serving.routes_to_challenger(live.model, None, 10), count
+        ),
     }
 
 

@@ -89,18 +89,11 @@ def _production(stdout: Any) -> bool:
                         received_at=received_at + OUTCOME_DELAY,
                     )
                 )
+            answered = (predictions[rows], probabilities[rows])
+            latency = float(rng.lognormal(2.3, 0.35))
             logs.append(
-                PredictionLog(
-                    deployment=deployment,
-                    request_id=request_id,
-                    received_at=received_at,
-                    latency_ms=float(rng.lognormal(2.3, 0.35)),
-                    rows=4,
-                    inputs={c: frame[c].iloc[rows].tolist() for c in features},
-                    outputs={
-                        "predictions": predictions[rows].tolist(),
-                        "probabilities": probabilities[rows].tolist(),
-                    },
+                _logged(
+                    deployment, request_id, received_at, latency, frame[features][rows], answered
                 )
             )
     PredictionLog.objects.bulk_create(logs, batch_size=500)
@@ -147,18 +140,16 @@ def _staging_with_shadow(stdout: Any) -> bool:
         predictions = estimator.predict(frame[features])
         for i, received_at in enumerate(moments):
             rows = slice(4 * i, 4 * i + 4)
+            answered = (predictions[rows], probabilities[rows])
+            latency = float(rng.lognormal(2.3 if deployment == live else 2.6, 0.35))
             logs.append(
-                PredictionLog(
-                    deployment=deployment,
-                    request_id=f"staging-{i:05d}",
-                    received_at=received_at,
-                    latency_ms=float(rng.lognormal(2.3 if deployment == live else 2.6, 0.35)),
-                    rows=4,
-                    inputs={c: frame[c].iloc[rows].tolist() for c in features},
-                    outputs={
-                        "predictions": predictions[rows].tolist(),
-                        "probabilities": probabilities[rows].tolist(),
-                    },
+                _logged(
+                    deployment,
+                    f"staging-{i:05d}",
+                    received_at,
+                    latency,
+                    frame[features][rows],
+                    answered,
                 )
             )
     PredictionLog.objects.bulk_create(logs, batch_size=500)
@@ -167,3 +158,24 @@ def _staging_with_shadow(stdout: Any) -> bool:
         f"v{live.version.number} and scored by its shadow v{shadow.version.number}\n"
     )
     return True
+
+
+def _logged(
+    deployment: Deployment,
+    request_id: str,
+    received_at: Any,
+    latency_ms: float,
+    rows: Any,
+    answered: tuple[Any, Any],
+) -> PredictionLog:
+    """One request of ``rows`` (a DataFrame of the features) as serving logs it."""
+    predictions, probabilities = answered
+    return PredictionLog(
+        deployment=deployment,
+        request_id=request_id,
+        received_at=received_at,
+        latency_ms=latency_ms,
+        rows=len(rows),
+        inputs={c: rows[c].tolist() for c in rows.columns},
+        outputs={"predictions": predictions.tolist(), "probabilities": probabilities.tolist()},
+    )

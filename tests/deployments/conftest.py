@@ -54,6 +54,18 @@ def deploy_now(deployment) -> None:  # type: ignore[no-untyped-def]
     deployment.refresh_from_db()
 
 
+@pytest.fixture
+def key(people, alices_model, v1) -> str:
+    """v1 live in staging, and a serving key for it."""
+    from apps.deployments import services
+
+    deploy_now(services.request_deployment(v1.pk, "staging", actor=people.ivan))
+    _, raw = services.create_serving_key(
+        alices_model.pk, "staging", actor=people.ivan, name="loan origination"
+    )
+    return raw
+
+
 @pytest.fixture(autouse=True)
 def _fresh_serving_state():
     serving.MODELS.forget()

@@ -28,16 +28,6 @@ pytestmark = pytest.mark.django_db
 STAGING = {"model": "loan-default", "environment": "staging"}
 
 
-@pytest.fixture
-def key(people, alices_model, v1) -> str:
-    """v1 live in staging, a serving key for it, and serving refreshing at every call."""
-    deploy_now(services.request_deployment(v1.pk, "staging", actor=people.ivan))
-    _, raw = services.create_serving_key(
-        alices_model.pk, "staging", actor=people.ivan, name="loan origination"
-    )
-    return raw
-
-
 @pytest.fixture(autouse=True)
 def _switches_seen_at_once(settings):
     settings.PORTAL_SERVING_REFRESH_SECONDS = 0.0

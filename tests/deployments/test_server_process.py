@@ -18,15 +18,6 @@ from tests.support.worker import wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def key(people, alices_model, v1) -> str:
-    deploy_now(services.request_deployment(v1.pk, "staging", actor=people.ivan))
-    _, raw = services.create_serving_key(
-        alices_model.pk, "staging", actor=people.ivan, name="loan origination"
-    )
-    return raw
-
-
 def test_a_running_server_serves_a_switch_and_refuses_a_revoked_key_without_restarting(
     people, alices_model, v2, key
 ):

@@ -22,16 +22,6 @@ URL = "/serve/loan-default/staging/predict"
 FEATURES = ["income", "debt", "tenure"]
 
 
-@pytest.fixture
-def key(people, alices_model, v1) -> str:
-    """v1 live in staging, and a serving key for it."""
-    deploy_now(services.request_deployment(v1.pk, "staging", actor=people.ivan))
-    _, raw = services.create_serving_key(
-        alices_model.pk, "staging", actor=people.ivan, name="loan origination"
-    )
-    return raw
-
-
 def call(client, key: str, body: object, url: str = URL, **headers: str):  # type: ignore[no-untyped-def]
     data = body if isinstance(body, bytes | str) else json.dumps(body)
     return client.post(
