@@ -20,8 +20,10 @@ from apps.deployments.models import (
     PredictionLog,
     RefusedRequests,
 )
+from apps.reviews import services as reviews
 from tests.deployments.conftest import approved_version, deploy_now
 from tests.deployments.test_serving import call, holdout_rows
+from tests.validation.conftest import upload, validate_now
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +81,13 @@ def test_the_rules_of_a_challenger_are_refused_with_a_message_naming_them(
     challenge(people, v2, "shadow")
     v3 = approved_version(people, alices_model, models.logistic, models.holdout)
     refused("already has a challenger", mode="canary", traffic=10, version=v3)
+    services.stop_challenger(alices_model.pk, "staging", actor=people.ivan, reason="Next")
+    in_review = upload(alices_model, people.alice, models.logistic, holdout=models.holdout)
+    validate_now(in_review)
+    reviews.request_review(in_review.pk, actor=people.alice, summary="Ready")
+    refused(
+        "Only approved versions deploy; version 4 is in review", mode="shadow", version=in_review
+    )
     # A challenger may deploy only where its version may: production wants staging first.
     deploy_now(services.request_deployment(v2.pk, "staging", actor=people.ivan))
     deploy_now(services.request_deployment(v2.pk, "production", actor=people.ivan))
@@ -387,6 +396,12 @@ def test_the_version_page_starts_changes_and_stops_a_challenger_with_a_reason(
     assert "Give the canary&#x27;s share (1 to 50 percent) and say why." in (
         unexplained.content.decode()
     )
+    for who, status in (("alice", 403), ("rita", 403), ("carl", 403), ("bob", 404)):
+        client.force_login(getattr(people, who))
+        answered = client.post(url + "stop/", {"reason": "Not mine to stop"})
+        assert answered.status_code == status, who
+    assert Placement.objects.get().challenger is not None
+    client.force_login(people.ivan)
     client.post(url + "traffic/", {"traffic": "20", "reason": "No complaints in a week"})
     client.post(url + "stop/", {"reason": "Seen enough"})
     history = client.get("/deployments/").content.decode()

@@ -9,8 +9,8 @@ import time
 import pytest
 import requests
 
-from apps.deployments import services
-from apps.deployments.models import PredictionLog, ServingKey
+from apps.deployments import services, serving
+from apps.deployments.models import Deployment, PredictionLog, ServingKey
 from tests.deployments.conftest import deploy_now
 from tests.support.gunicorn import ROW, Gunicorn
 from tests.support.worker import wait_for
@@ -60,6 +60,59 @@ def test_a_running_server_serves_a_switch_and_refuses_a_revoked_key_without_rest
             interval=0.05,
             message="the revoked key to be refused",
         )
+        assert server.process is not None and server.process.poll() is None, server.output()
+
+
+def test_a_running_server_follows_a_challenger_started_and_stopped_without_restarting(
+    people, alices_model, v2, key
+):
+    customers = [f"customer-{i}" for i in range(16)]
+
+    with Gunicorn(PORTAL_PREDICTION_LOG_FLUSH_MS="200") as server:
+
+        def routed() -> dict[str, int]:
+            return {c: server.predict(key, routing_key=c).json()["version"] for c in customers}
+
+        assert set(routed().values()) == {1}
+        deploy_now(
+            services.request_deployment(
+                v2.pk, "staging", actor=people.ivan, mode="canary", traffic=50
+            )
+        )
+        # Once both worker processes see the canary, each customer reaches the same version,
+        # whichever process answers, every time.
+        expected = {
+            c: 2 if serving.routes_to_challenger("loan-default", c, 50) else 1 for c in customers
+        }
+        assert set(expected.values()) == {1, 2}
+        wait_for(
+            lambda: routed() == expected,
+            timeout=10,
+            interval=0.05,
+            message="the server to route to the canary",
+        )
+        for _ in range(3):
+            assert routed() == expected
+        services.stop_challenger(alices_model.pk, "staging", actor=people.ivan, reason="Done")
+        wait_for(
+            lambda: set(routed().values()) == {1},
+            timeout=10,
+            interval=0.05,
+            message="the server to stop routing to the stopped canary",
+        )
+        # A shadow scores in the background; its logs are written as the live version's are.
+        deploy_now(services.request_deployment(v2.pk, "staging", actor=people.ivan, mode="shadow"))
+        shadow = Deployment.objects.get(mode="shadow")
+
+        def shadowed() -> bool:
+            answer = server.predict(key).json()
+            assert answer["version"] == 1
+            time.sleep(0.5)
+            return PredictionLog.objects.filter(
+                request_id=answer["request_id"], deployment=shadow
+            ).exists()
+
+        wait_for(shadowed, timeout=15, message="the shadow's log of a request")
         assert server.process is not None and server.process.poll() is None, server.output()
 
 

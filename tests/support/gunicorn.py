@@ -78,10 +78,15 @@ class Gunicorn:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
 
-    def predict(self, key: str, environment: str = "staging") -> requests.Response:
+    def predict(
+        self, key: str, environment: str = "staging", routing_key: str = ""
+    ) -> requests.Response:
+        headers = {"Authorization": f"Bearer {key}"}
+        if routing_key:
+            headers["X-Routing-Key"] = routing_key
         return requests.post(
             f"{self.url}/serve/loan-default/{environment}/predict",
             json=ROW,
-            headers={"Authorization": f"Bearer {key}"},
+            headers=headers,
             timeout=30,
         )
