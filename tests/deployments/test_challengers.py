@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import skops.io
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.deployments import services, serving
@@ -165,16 +166,58 @@ def test_a_challenger_that_fails_never_changes_the_answer_and_its_errors_are_cou
     ]
     assert [a.status_code for a in answers] == [200] * 4
     assert {a.json()["version"] for a in answers} == {1}
-    serving.LOG.flush()
-    assert PredictionLog.objects.filter(deployment=shadow).count() == 2
-    assert (
-        sum(
-            RefusedRequests.objects.filter(deployment=shadow, status=500).values_list(
-                "count", flat=True
+    # As the shadow's thread scores them: gathered into one batch, which fails as a whole,
+    # then each alone, so that exactly the failing requests are counted.
+    serving.score_shadows(
+        [
+            serving.ShadowWork(
+                live.challenger,
+                None,
+                {"income": [50.0], "debt": [1.0], "tenure": [tenure]},
+                f"batched-{tenure}",
+                timezone.now(),
             )
-        )
-        == 2
+            for tenure in (3, 10, 4, 11)
+        ]
     )
+    serving.LOG.flush()
+    scored = {answers[0].json()["request_id"], answers[2].json()["request_id"]}
+    assert set(
+        PredictionLog.objects.filter(deployment=shadow).values_list("request_id", flat=True)
+    ) == {*scored, "batched-3", "batched-4"}
+    errors = RefusedRequests.objects.filter(deployment=shadow, status=500)
+    assert sum(errors.values_list("count", flat=True)) == 4
+
+
+def test_a_batch_of_shadow_work_logs_each_request_its_own_answers(people, models, key, v2):
+    shadow = challenge(people, v2, "shadow")
+    live = serving.MODELS.get("loan-default", "staging")
+    assert live is not None and live.challenger is not None
+    rows = holdout_rows(models, 12)
+    sizes = [1, 5, 2, 4]
+    starts = [0, 1, 6, 8]
+    serving.score_shadows(
+        [
+            serving.ShadowWork(
+                live.challenger,
+                None,
+                rows.iloc[start : start + size].to_dict(orient="list"),
+                f"request-{i}",
+                timezone.now(),
+            )
+            for i, (start, size) in enumerate(zip(starts, sizes, strict=True))
+        ]
+    )
+    serving.LOG.flush()
+    shadow_model = estimator(models.boosting)
+    for i, (start, size) in enumerate(zip(starts, sizes, strict=True)):
+        log = PredictionLog.objects.get(deployment=shadow, request_id=f"request-{i}")
+        part = rows.iloc[start : start + size]
+        assert log.rows == size and log.inputs == part.to_dict(orient="list")
+        assert log.outputs["predictions"] == shadow_model.predict(part).tolist()
+        assert np.allclose(
+            log.outputs["probabilities"], shadow_model.predict_proba(part), atol=1e-6
+        )
 
 
 def test_canary_routing_is_sticky_per_key_and_keeps_its_share():
