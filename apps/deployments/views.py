@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from apps.core.permissions import can
 from apps.core.views import ActionView, PortalView, scoped_get
 from apps.deployments import services, serving
 from apps.deployments.forms import (
@@ -22,7 +23,7 @@ from apps.deployments.forms import (
     ServingKeyForm,
     TrafficForm,
 )
-from apps.deployments.models import Deployment, Environment, ServingKey
+from apps.deployments.models import Deployment, Environment, Placement, ServingKey
 from apps.registry.models import ModelVersion, RegisteredModel
 
 
@@ -180,6 +181,9 @@ class History(PortalView):
         )
         page = Paginator(switches, 50).get_page(request.GET.get("page"))
         _with_challenger_changes(page.object_list)
+        running = Placement.objects.filter(challenger__in=self.queryset).select_related(
+            "model", "environment", "deployment__version", "challenger__version"
+        )
         query = request.GET.copy()
         query.pop("page", None)
         return render(
@@ -195,6 +199,8 @@ class History(PortalView):
                 "moment": moment,
                 "now": "on" not in request.GET,
                 "live_then": live_then,
+                "running": running.order_by("model__name", "environment__order"),
+                "may_deploy": can(self.person, services.DEPLOY),
                 "query": query.urlencode(),
             },
         )

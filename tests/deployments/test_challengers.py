@@ -444,7 +444,14 @@ def test_the_version_page_starts_changes_and_stops_a_challenger_with_a_reason(
         answered = client.post(url + "stop/", {"reason": "Not mine to stop"})
         assert answered.status_code == status, who
     assert Placement.objects.get().challenger is not None
+    client.force_login(people.alice)
+    running = client.get("/deployments/").content.decode()
+    running = running[running.index('id="challengers"') : running.index("What was live")]
+    assert "canary challenger, 10 % of requests" in running and "Promote" not in running
     client.force_login(people.ivan)
+    running = client.get("/deployments/").content.decode()
+    running = running[running.index('id="challengers"') : running.index("What was live")]
+    assert "Promote version 2" in running and "Change share" in running
     client.post(url + "traffic/", {"traffic": "20", "reason": "No complaints in a week"})
     client.post(url + "stop/", {"reason": "Seen enough"})
     history = client.get("/deployments/").content.decode()
