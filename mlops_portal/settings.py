@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "apps.reviews",
     "apps.deployments",
     "apps.monitoring",
+    "apps.findings",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.reviews.api.urls")),
     path("", include("apps.deployments.api.urls")),
     path("", include("apps.monitoring.api.urls")),
+    path("", include("apps.findings.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # A page for people: anonymous visitors go to the login page rather than getting a 401.
     path(
@@ -37,6 +38,7 @@ urlpatterns = [
     path("audit/", include("apps.audit.urls")),
     path("jobs/", include("apps.jobs.urls")),
     path("monitoring/", include("apps.monitoring.urls")),
+    path("findings/", include("apps.findings.urls")),
     path("models/", include("apps.registry.urls")),
     path("", include("apps.validation.urls")),
     path("", include("apps.reviews.urls")),

@@ -111,6 +111,8 @@ VersionSectionSource = Callable[["HttpRequest", Any], list[Section]]
 HistorySource = Callable[[Any], Mapping[str, list[str]]]
 UploadFollower = Callable[[Any, "User"], dict[str, Any]]
 Rule = Callable[["User", Any], None]
+# (version) -> what stands in the way of approving it, one sentence each (an open high finding).
+ApprovalBlocker = Callable[[Any], list[str]]
 Janitor = Callable[[], object]
 
 
@@ -175,6 +177,9 @@ class Registry:
     )
     demo_steps: Store[DemoStep] = field(default_factory=lambda: Store("demo_steps", DemoStep))
     rules: Store[Rule] = field(default_factory=lambda: Store("rules"))
+    approval_blockers: Store[ApprovalBlocker] = field(
+        default_factory=lambda: Store("approval_blockers")
+    )
 
 
 registry = Registry()

@@ -24,6 +24,7 @@ from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
 from apps.core.errors import Conflict
 from apps.core.permissions import can, require, visible_to
+from apps.core.registry import registry as registry_of_apps
 from apps.notifications import services as notifications
 from apps.registry import services as registry
 from apps.registry.models import ModelVersion, RegisteredModel
@@ -253,6 +254,16 @@ def decide(version_id: int, *, actor: User, verdict: str, reason: str) -> Decisi
         )
     if review.decisions.filter(reviewer=actor).exists():
         raise Conflict("You have already decided on this version: one person gives one sign-off.")
+    if verdict == Decision.Verdict.APPROVE and not review.is_exception:
+        blockers = [
+            said for source in registry_of_apps.approval_blockers for said in source(version)
+        ]
+        if blockers:
+            raise Conflict(
+                f"Version {version.number} cannot be approved while these are open: "
+                + "; ".join(blockers)
+                + ". Close them first, or request review as a policy exception."
+            )
     role, slot = _role_for(actor, review)
     try:
         with transaction.atomic():

@@ -211,6 +211,18 @@ def test_the_demo_story_is_played_through_the_services_once(seeded, client):
     assert actors("review.approve") == ["ivan", "ivan", "rita", "rita"]
     assert actors("deployment.requested") == ["ivan", "ivan", "ivan"]
     assert actors("challenger.started") == ["ivan"]
+    # Findings in each state; the open high one stands in fraud v1's way.
+    from apps.findings import services as findings
+    from apps.findings.models import Finding
+
+    assert {f.title: (f.state, f.version) for f in Finding.objects.all()} == {
+        "Recall measured on too few fraud cases": ("open", fraud_v1),
+        "No latency test at peak volume": ("remediated", loan_v1),
+        "Release notes do not name the training period": ("closed", loan_v2),
+    }
+    assert actors("finding.raised") == ["carl", "ivan", "rita"]
+    [blocker] = findings.approval_blockers(fraud_v1)
+    assert "Recall measured on too few fraud cases" in blocker
     assert actors("serving_key.created") == ["ivan"]
 
     # The serving key: one, in production, its raw value in var/ for the owner only, printed with

@@ -95,6 +95,33 @@ def _review(people: Any, files: Any) -> Any:
     return MonitoringReview.objects.create(deployment=alert.deployment, alert=alert)
 
 
+def _finding(people: Any, files: Any) -> Any:
+    """A high finding rita raised on a submitted version, owned by alice."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.findings import services as findings
+
+    return findings.raise_finding(
+        _submitted(people, files).pk,
+        actor=people.rita,
+        title="Holdout overlaps training",
+        severity="high",
+        category="data",
+        description="March is in both.",
+        owner=people.alice,
+        due_date=timezone.localdate() + timedelta(days=7),
+    )
+
+
+def _remediated(people: Any, files: Any) -> Any:
+    from apps.findings import services as findings
+
+    finding = _finding(people, files)
+    return findings.remediate(finding.pk, actor=people.alice, remediation="Split by month")
+
+
 def _json(method: str, path: str, body: dict[str, Any] | None = None) -> Callable[..., Any]:
     def send(client: Client, obj: Any) -> Any:
         return getattr(client, method)(
@@ -134,6 +161,13 @@ CASES: dict[str, Case] = {
             f"/monitoring/reviews/{review.pk}/decide/",
             {"decision": "new_version", "reason": "Retrain"},
         ),
+    ),
+    "findings.remediate": Case(
+        _finding,
+        _json("post", "/api/v1/findings/{obj.pk}/remediate/", {"remediation": "Fixed"}),
+    ),
+    "findings.verify": Case(
+        _remediated, _json("post", "/api/v1/findings/{obj.pk}/close/", {"reason": "Checked"})
     ),
     "monitoring.handle_alert": Case(
         _alert,

@@ -189,6 +189,36 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_findings(args: argparse.Namespace) -> int:
+    params = {
+        k: v
+        for k, v in {
+            "model": args.model,
+            "state": args.state,
+            "severity": args.severity,
+            "overdue": "true" if args.overdue else "",
+        }.items()
+        if v
+    }
+    body = connect(args).call("GET", "findings/", params=params)
+    rows = [
+        (
+            f["id"],
+            f"v{f['version']}",
+            f["severity"],
+            f["state"] + (" OVERDUE" if f["overdue"] else ""),
+            f["owner"],
+            f["due_date"],
+            f["title"],
+        )
+        for f in body["results"]
+    ]
+    more = f"\n… {body['count'] - len(rows)} more; narrow with --state" if body["next"] else ""
+    header = ("ID", "VERSION", "SEVERITY", "STATE", "OWNER", "DUE", "TITLE")
+    emit(args, body, (_table(header, rows) if rows else "No findings.") + more)
+    return 0
+
+
 def cmd_register(args: argparse.Namespace) -> int:
     body = connect(args).call(
         "POST",
@@ -607,6 +637,17 @@ def parser() -> argparse.ArgumentParser:
         help="a column of the file that is not a feature (e.g. the target)",
     )
     predict.set_defaults(run=cmd_predict)
+
+    findings = commands.add_parser(
+        "findings", parents=[common], help="a model's findings and where they stand"
+    )
+    findings.add_argument("model")
+    findings.add_argument(
+        "--state", choices=["unclosed", "open", "remediated", "closed"], default="unclosed"
+    )
+    findings.add_argument("--severity", choices=["low", "medium", "high", "critical"])
+    findings.add_argument("--overdue", action="store_true", help="only those past their due date")
+    findings.set_defaults(run=cmd_findings)
 
     status = commands.add_parser("status", parents=[common], help="a model or one version")
     status.add_argument("model")
