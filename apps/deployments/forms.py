@@ -12,6 +12,16 @@ class DeployForm(forms.Form):
     traffic = forms.IntegerField(required=False)
 
 
+class StartChallengerForm(forms.Form):
+    """Start a challenger from the deployments page: which version, where, how."""
+
+    model = forms.SlugField(max_length=100)
+    version = forms.IntegerField(min_value=1)
+    environment = forms.SlugField(max_length=50)
+    mode = forms.CharField(max_length=10)
+    traffic = forms.IntegerField(required=False)
+
+
 class ChallengerForm(forms.Form):
     reason = forms.CharField(max_length=500, strip=True)
 

@@ -34,5 +34,10 @@ urlpatterns = [
     ),
     path("models/<slug:slug>/serving-keys/", views.Keys.as_view(), name="keys"),
     path("deployments/", views.History.as_view(), name="history"),
+    path(
+        "deployments/challengers/start/",
+        views.StartChallenger.as_view(),
+        name="challenger-start",
+    ),
     path("serve/<slug:model>/<slug:environment>/<str:action>", views.serve, name="serve"),
 ]

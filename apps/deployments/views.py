@@ -21,6 +21,7 @@ from apps.deployments.forms import (
     DeployForm,
     RevokeKeyForm,
     ServingKeyForm,
+    StartChallengerForm,
     TrafficForm,
 )
 from apps.deployments.models import Deployment, Environment, Placement, ServingKey
@@ -129,6 +130,45 @@ class ChallengerStop(Challenge):
         return f"Challenger stopped in {environment}: the live version answers every request."
 
 
+class StartChallenger(ActionView):
+    """Start a challenger from the deployments page (the version page does it per version)."""
+
+    queryset = ModelVersion.objects.select_related("model")
+    form_class = StartChallengerForm
+    invalid_message = "Choose the model, the version, the environment and the mode."
+    started: ModelVersion | None = None
+
+    def target(self) -> None:
+        return None
+
+    def perform(self, _: None, form: forms.Form | None) -> str:
+        assert form is not None
+        data = form.cleaned_data
+        assert self.queryset is not None  # restricted to what the person may see
+        version = self.queryset.filter(model__slug=data["model"], number=data["version"]).first()
+        if version is None:
+            raise ValidationError(
+                f"There is no version {data['version']} of “{data['model']}” that you can see."
+            )
+        services.request_deployment(
+            version.pk,
+            data["environment"],
+            actor=self.person,
+            mode=data["mode"],
+            traffic=data["traffic"],
+        )
+        self.started = version
+        return (
+            f"Version {version.number} of {version.model} queued to run beside the live version "
+            f"in {data['environment']} as a {data['mode']} challenger."
+        )
+
+    def next_url(self, _: None) -> str:
+        if self.started is None:
+            return "/deployments/#challengers"
+        return str(self.started.get_absolute_url()) + "#deployments"
+
+
 class Rollback(Switch):
     def perform(self, model: RegisteredModel, form: forms.Form | None) -> str:
         environment = self.kwargs["environment"]
@@ -200,6 +240,7 @@ class History(PortalView):
                 "now": "on" not in request.GET,
                 "live_then": live_then,
                 "running": running.order_by("model__name", "environment__order"),
+                "modes": [m for m in Deployment.Mode.choices if m[0] != Deployment.Mode.CHAMPION],
                 "may_deploy": can(self.person, services.DEPLOY),
                 "query": query.urlencode(),
             },

@@ -458,3 +458,44 @@ def test_the_version_page_starts_changes_and_stops_a_challenger_with_a_reason(
     assert "canary challenger, 20 % of requests" in history
     assert "10 % → 20 % by ivan: No complaints in a week" in history
     assert "Seen enough" in history
+
+
+def test_the_deployments_page_starts_a_challenger_too(client, people, alices_model, key, v2):
+    client.force_login(people.alice)
+    assert "Start a challenger" not in client.get("/deployments/").content.decode()
+    refused = client.post(
+        "/deployments/challengers/start/",
+        {"model": "loan-default", "version": 2, "environment": "staging", "mode": "shadow"},
+    )
+    assert refused.status_code == 403
+    client.force_login(people.ivan)
+    assert 'aria-label="Start a challenger"' in client.get("/deployments/").content.decode()
+    unknown = client.post(
+        "/deployments/challengers/start/",
+        {"model": "loan-default", "version": 9, "environment": "staging", "mode": "shadow"},
+        follow=True,
+    )
+    assert "There is no version 9 of “loan-default” that you can see." in unknown.content.decode()
+    started = client.post(
+        "/deployments/challengers/start/",
+        {
+            "model": "loan-default",
+            "version": 2,
+            "environment": "staging",
+            "mode": "canary",
+            "traffic": 15,
+        },
+        follow=True,
+    )
+    assert "queued to run beside the live version in staging as a canary" in (
+        started.content.decode()
+    )
+    deploy_now(Deployment.objects.get(mode="canary"))
+    assert Placement.objects.get().challenger.traffic == 15
+    client.force_login(people.bob)
+    hidden = client.post(
+        "/deployments/challengers/start/",
+        {"model": "loan-default", "version": 2, "environment": "staging", "mode": "shadow"},
+        follow=True,
+    )
+    assert "There is no version 2 of “loan-default” that you can see." in hidden.content.decode()
