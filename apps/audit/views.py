@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
-from datetime import datetime
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -17,6 +15,7 @@ from apps.audit import chain, services
 from apps.audit.forms import AuditFilterForm
 from apps.audit.models import AuditEvent
 from apps.core.audit_actions import AuditAction
+from apps.core.exports import csv_cell
 from apps.core.views import PortalView
 
 PAGE_SIZE = 50
@@ -56,18 +55,6 @@ class EventList(ComplianceView):
                 "verification": services.latest_verification(),
             },
         )
-
-
-def _csv_cell(value: object) -> object:
-    """One CSV cell; text that a spreadsheet would run as a formula is defused (CSV injection)."""
-    if value is None:
-        return ""
-    if isinstance(value, int):
-        return value
-    if isinstance(value, dict | list):
-        value = json.dumps(value, sort_keys=True)
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class _Echo:
@@ -114,7 +101,7 @@ def export_csv(
     def rows() -> Iterator[str]:
         yield writer.writerow(_CSV_COLUMNS)
         for event in events.values_list(*_CSV_COLUMNS).iterator(chunk_size=2000):
-            yield writer.writerow([_csv_cell(v) for v in event])
+            yield writer.writerow([csv_cell(v) for v in event])
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

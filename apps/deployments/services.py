@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
+from apps.core.errors import required_reason
 from apps.core.permissions import require, visible_to
 from apps.core.registry import JobKind
 from apps.deployments.models import Deployment, Environment, Placement, ServingKey
@@ -491,10 +492,7 @@ def _challenger_facts(challenger: Deployment) -> dict[str, Any]:
 
 
 def _reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": "Say why: the reason is kept in the audit trail."})
-    return reason[:500]
+    return required_reason(reason)[:500]  # kept in the deployment's message too
 
 
 def _locked_challenger(

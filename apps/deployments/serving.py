@@ -613,7 +613,7 @@ def _record(
         "request_id": request_id,
         "received_at": received_at or datetime.now(UTC),
         "latency_ms": latency_ms,
-        "rows": len(next(iter(columns.values()))),
+        "rows": _rows_of(columns),
         "inputs": columns,  # the checked JSON values themselves: nothing to convert
         "outputs": {k: scored[k] for k in ("predictions", "probabilities") if k in scored},
     }
@@ -869,6 +869,9 @@ def _predictions(live: Live, request_id: str) -> dict[int, int]:
     serving_now = {live.deployment_id}
     if live.challenger is not None:
         serving_now.add(live.challenger.deployment_id)
+    buffered = LOG.holds(serving_now, request_id)
+    if buffered.keys() == serving_now:  # every one that may have answered still holds it
+        return buffered
     logged = dict(
         Row.objects.filter(
             request_id=request_id,
@@ -876,7 +879,7 @@ def _predictions(live: Live, request_id: str) -> dict[int, int]:
             deployment__environment__slug=live.environment,
         ).values_list("deployment_id", "rows")
     )
-    found = {**logged, **LOG.holds(serving_now, request_id)}
+    found = {**logged, **buffered}
     if not found:
         raise inputs.InputError(
             404, f"No prediction {request_id} of {live.model} in {live.environment} is known here."

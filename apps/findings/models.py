@@ -77,5 +77,9 @@ class Finding(models.Model):
         return f"/findings/{self.pk}/"
 
     @property
+    def blocks_approval(self) -> bool:
+        return self.severity in self.BLOCKING and self.state != self.State.CLOSED
+
+    @property
     def is_overdue(self) -> bool:
         return self.state != self.State.CLOSED and self.due_date < timezone.localdate()

@@ -16,12 +16,13 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
-from apps.core.errors import Conflict
+from apps.core.errors import Conflict, required_reason
 from apps.core.permissions import require
 from apps.findings import events
 from apps.findings.models import Finding
@@ -69,13 +70,6 @@ def _described(finding: Finding) -> dict[str, Any]:
     }
 
 
-def _reason(text: str, what: str = "reason") -> str:
-    text = text.strip()
-    if not text:
-        raise ValidationError({what: "Say why: it is part of the record."})
-    return text
-
-
 def _choice(value: str, choices: Any, what: str) -> str:
     if value not in choices.values:
         raise ValidationError({what: f"Choose one of: {', '.join(choices.values)}."})
@@ -101,7 +95,7 @@ def raise_finding(
         raise ValidationError({"title": "Give the finding a title."})
     _choice(severity, Finding.Severity, "severity")
     _choice(category, Finding.Category, "category")
-    description = _reason(description, "description")
+    description = required_reason(description, "description")
     if due_date < timezone.localdate():
         raise ValidationError({"due_date": f"The due date {due_date} is in the past."})
     team = version.model.team
@@ -145,7 +139,7 @@ def remediate(finding_id: int, *, actor: User, remediation: str) -> Finding:
     """The owner says what was done; the finding waits for the raiser to verify it."""
     finding = _locked(finding_id)
     check_can_remediate(actor, finding)
-    remediation = _reason(remediation, "remediation")
+    remediation = required_reason(remediation, "remediation")
     if finding.state != Finding.State.OPEN:
         raise Conflict(f"This finding is {finding.get_state_display().lower()}, not open.")
     before = _described(finding)
@@ -185,7 +179,7 @@ def reopen(finding_id: int, *, actor: User, reason: str) -> Finding:
 def _verify(finding_id: int, actor: User, reason: str, to: str) -> Finding:
     finding = _locked(finding_id)
     check_can_verify(actor, finding)
-    reason = _reason(reason)
+    reason = required_reason(reason)
     if finding.state != Finding.State.REMEDIATED:
         raise Conflict(
             f"This finding is {finding.get_state_display().lower()}: it is verified once its "
@@ -218,23 +212,27 @@ def _verify(finding_id: int, actor: User, reason: str, to: str) -> Finding:
 def blocking(version: ModelVersion) -> list[Finding]:
     """The open high and critical findings that stand in the way of approving ``version``:
     raised on it or on an earlier version of its model (a finding carries over until closed)."""
-    return list(
-        Finding.objects.filter(
-            model_id=version.model_id,
-            version__number__lte=version.number,
-            severity__in=Finding.BLOCKING,
-        )
-        .exclude(state=Finding.State.CLOSED)
-        .select_related("version")
-        .order_by("raised_at")
+    return [f for f in applying_to(version).select_related("version") if f.blocks_approval]
+
+
+def applying_to(version: ModelVersion) -> QuerySet[Finding]:
+    """The findings that concern ``version``: raised on it, or on an earlier version of its
+    model and not closed yet (a finding carries over until closed), oldest first."""
+    return (
+        Finding.objects.filter(model_id=version.model_id, version__number__lte=version.number)
+        .filter(Q(version=version) | ~Q(state=Finding.State.CLOSED))
+        .order_by("raised_at", "id")
     )
 
 
 def approval_blockers(version: ModelVersion) -> list[str]:
     """What the findings say against approving ``version``, one sentence each (the reviews
     app asks every app through the registry)."""
-    return [
-        f"{f.get_severity_display()} finding “{f.title}” (raised on version "
-        f"{f.version.number}, {f.get_state_display().lower()})"
-        for f in blocking(version)
-    ]
+    return [blocker_sentence(f) for f in blocking(version)]
+
+
+def blocker_sentence(finding: Finding) -> str:
+    return (
+        f"{finding.get_severity_display()} finding “{finding.title}” (raised on version "
+        f"{finding.version.number}, {finding.get_state_display().lower()})"
+    )

@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from apps.audit import services as audit
+from apps.core.exports import csv_cell
 from apps.core.permissions import can
 from apps.core.views import ActionView, PortalView
 from apps.findings import services
@@ -72,29 +73,23 @@ def _csv(rows: Any, today: Any) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow(CSV_COLUMNS)
     for f in rows.iterator(chunk_size=500):
-        writer.writerow(
-            [
-                f.pk,
-                f.model.slug,
-                f.version.number,
-                _cell(f.title),
-                f.severity,
-                f.category,
-                f.state,
-                f.owner.username,
-                f.raised_by.username,
-                f.raised_at.isoformat(),
-                f.due_date.isoformat(),
-                "yes" if f.is_overdue else "no",
-                (today - timezone.localdate(f.raised_at)).days,
-            ]
-        )
+        cells = [
+            f.pk,
+            f.model.slug,
+            f.version.number,
+            f.title,
+            f.severity,
+            f.category,
+            f.state,
+            f.owner.username,
+            f.raised_by.username,
+            f.raised_at,
+            f.due_date,
+            "yes" if f.is_overdue else "no",
+            (today - timezone.localdate(f.raised_at)).days,
+        ]
+        writer.writerow([csv_cell(cell) for cell in cells])
     return response
-
-
-def _cell(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class Detail(PortalView):

@@ -14,14 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.roles import Role, has_role
 from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
-from apps.core.errors import Conflict
+from apps.core.errors import Conflict, required_reason
 from apps.core.permissions import can
 from apps.deployments.models import Deployment
 from apps.monitoring import events, policies, reviews
@@ -234,18 +234,11 @@ def _locked(alert_id: int) -> Alert:
     return Alert.objects.select_for_update().select_related("deployment__model").get(pk=alert_id)
 
 
-def _reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": "Say why."})
-    return reason
-
-
 @transaction.atomic
 def acknowledge(alert_id: int, *, actor: User, reason: str) -> Alert:
     alert = _locked(alert_id)
     check_can_handle(actor, alert)
-    reason = _reason(reason)
+    reason = required_reason(reason)
     if alert.state != Alert.State.OPEN:
         raise Conflict(f"This alert is {alert.get_state_display().lower()} already.")
     before = _described(alert)
@@ -268,7 +261,7 @@ def resolve(alert_id: int, *, actor: User, reason: str) -> Alert:
     check_can_handle(actor, alert)
     if alert.state == Alert.State.RESOLVED:
         raise Conflict("This alert is resolved already.")
-    return _resolve(alert, actor, _reason(reason), timezone.now())
+    return _resolve(alert, actor, required_reason(reason), timezone.now())
 
 
 def _resolve(alert: Alert, actor: User | None, reason: str, now: datetime) -> Alert:

@@ -150,17 +150,12 @@ def agreement_of(
     """How often the shadow answered as the live version did, over the latest requests both
     answered: the share of rows with the same prediction (classifiers), or the mean absolute
     difference of the predictions (regressors)."""
-    latest = (
+    theirs = dict(
         PredictionLog.objects.filter(
             deployment=shadow, received_at__gte=start, received_at__lte=end
         )
         .order_by("-id")
-        .values("request_id")[:AGREEMENT_REQUESTS]
-    )
-    theirs = dict(
-        PredictionLog.objects.filter(deployment=shadow, request_id__in=latest).values_list(
-            "request_id", "outputs"
-        )
+        .values_list("request_id", "outputs")[:AGREEMENT_REQUESTS]
     )
     ours = dict(
         PredictionLog.objects.filter(deployment=champion, request_id__in=list(theirs)).values_list(
