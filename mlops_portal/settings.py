@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "apps.deployments",
     "apps.monitoring",
     "apps.findings",
+    "apps.documentation",
 ]
 
 MIDDLEWARE = [

@@ -17,6 +17,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.deployments.api.urls")),
     path("", include("apps.monitoring.api.urls")),
     path("", include("apps.findings.api.urls")),
+    path("", include("apps.documentation.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # A page for people: anonymous visitors go to the login page rather than getting a 401.
     path(
@@ -43,6 +44,7 @@ urlpatterns = [
     path("", include("apps.validation.urls")),
     path("", include("apps.reviews.urls")),
     path("", include("apps.deployments.urls")),
+    path("", include("apps.documentation.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),

@@ -53,6 +53,7 @@ def _fresh_filesystem_broker() -> None:
 def _made_by_data_migrations():  # type: ignore[no-untyped-def]
     """Rows that data migrations create and the app relies on: role groups, default policies."""
     from apps.deployments.models import Environment
+    from apps.documentation.models import DocumentationPolicy, Template
     from apps.reviews.models import ReviewPolicy
     from apps.validation.models import ValidationPolicy
 
@@ -61,6 +62,8 @@ def _made_by_data_migrations():  # type: ignore[no-untyped-def]
         *Environment.objects.order_by("pk"),
         *ValidationPolicy.objects.filter(model__isnull=True, created_by__isnull=True),
         *ReviewPolicy.objects.filter(created_by__isnull=True),
+        *Template.objects.filter(created_by__isnull=True),
+        *DocumentationPolicy.objects.filter(created_by__isnull=True),
     ]
 
 

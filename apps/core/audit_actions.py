@@ -97,6 +97,18 @@ class AuditAction(models.TextChoices):
     FINDING_REMEDIATED = "finding.remediated", "Answered a finding with a remediation"
     FINDING_CLOSED = "finding.closed", "Verified and closed a finding"
     FINDING_REOPENED = "finding.reopened", "Reopened a finding"
+    # Documentation
+    DOCUMENTATION_EDITED = "documentation.edited", "Edited a version's documentation"
+    DOCUMENTATION_FROZEN = "documentation.frozen", "Froze a version's documentation as approved"
+    DOCUMENTATION_EXPORTED = "documentation.exported", "Exported a version's documentation"
+    DOCUMENTATION_TEMPLATE_CHANGED = (
+        "documentation.template_changed",
+        "Changed the documentation template",
+    )
+    DOCUMENTATION_POLICY_CHANGED = (
+        "documentation.policy_changed",
+        "Changed a documentation policy",
+    )
     MONITORING_POLICY_CHANGED = "monitoring.policy_changed", "Changed a monitoring policy"
     MONITORING_REVIEW_OPENED = "monitoring.review_opened", "Opened a monitoring review"
     MONITORING_REVIEW_DECIDED = "monitoring.review_decided", "Decided a monitoring review"

@@ -22,6 +22,12 @@ The stores (attributes of ``registry``), and the protocol of what each holds:
   whose process died left on this host (validation's scratch folders).
 - ``notification_events``: ``EventType``, what people and webhooks can be told about.
 - ``demo_steps``: ``DemoStep``, what ``seed_demo`` does, in order.
+- ``review_blockers``: ``(version) -> list[str]``, what stands in the way of requesting review
+  (empty required documentation sections); the request then goes only as a policy exception.
+- ``approval_blockers``: ``(version) -> list[str]``, what stands in the way of approving it.
+- ``version_approved``: ``(version, actor) -> dict``, what follows approval in its transaction
+  (the documentation is frozen); the returned dict joins the decision's audit record.
+- ``version_tabs``: ``(version) -> list[Tab]``, the tabs of the version page besides its overview.
 - ``rules``: ``(user, obj) -> None`` raising PermissionDenied: "may this person do this to this
   object", one answer for the service that does it and the page that offers it (``can``).
 """
@@ -111,8 +117,21 @@ VersionSectionSource = Callable[["HttpRequest", Any], list[Section]]
 HistorySource = Callable[[Any], Mapping[str, list[str]]]
 UploadFollower = Callable[[Any, "User"], dict[str, Any]]
 Rule = Callable[["User", Any], None]
-# (version) -> what stands in the way of approving it, one sentence each (an open high finding).
-ApprovalBlocker = Callable[[Any], list[str]]
+# (version) -> what stands in the way of approving it (an open high finding), or of requesting its
+# review (empty required documentation), one sentence each.
+Blocker = Callable[[Any], list[str]]
+VersionFollower = Callable[[Any, "User"], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A tab of the version page: a page of its own about the version."""
+
+    label: str
+    url: str
+
+
+TabSource = Callable[[Any], list[Tab]]
 Janitor = Callable[[], object]
 
 
@@ -177,9 +196,12 @@ class Registry:
     )
     demo_steps: Store[DemoStep] = field(default_factory=lambda: Store("demo_steps", DemoStep))
     rules: Store[Rule] = field(default_factory=lambda: Store("rules"))
-    approval_blockers: Store[ApprovalBlocker] = field(
-        default_factory=lambda: Store("approval_blockers")
+    review_blockers: Store[Blocker] = field(default_factory=lambda: Store("review_blockers"))
+    approval_blockers: Store[Blocker] = field(default_factory=lambda: Store("approval_blockers"))
+    version_approved: Store[VersionFollower] = field(
+        default_factory=lambda: Store("version_approved")
     )
+    version_tabs: Store[TabSource] = field(default_factory=lambda: Store("version_tabs"))
 
 
 registry = Registry()

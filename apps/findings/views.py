@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.audit import services as audit
 from apps.core.exports import csv_cell
+from apps.core.markdown import render_markdown
 from apps.core.permissions import can
 from apps.core.views import ActionView, PortalView
 from apps.findings import services
@@ -21,7 +22,6 @@ from apps.findings.filters import filtered
 from apps.findings.forms import RaiseForm, ReasonForm, RegisterFilter, RemediationForm
 from apps.findings.models import Finding
 from apps.registry.models import ModelVersion
-from apps.reviews.services import render_markdown
 
 PAGE_SIZE = 50
 CSV_COLUMNS = [

@@ -76,12 +76,18 @@ def sha256_of(key: str) -> str:
 
 def file_response(stored: StoredFile) -> FileResponse:
     """A stored file as an attachment the browser will not try to render (HTML page and API)."""
+    return attachment(stored.key, stored.download_name, stored.sha256)
+
+
+def attachment(key: str, filename: str, sha256: str) -> FileResponse:
+    """The blob at ``key`` as a download named ``filename``, never rendered by the browser, with
+    the digest recorded for it so the receiver can check what arrived."""
     response = FileResponse(
-        open_blob(stored.key),
+        open_blob(key),
         as_attachment=True,
-        filename=stored.download_name,
+        filename=filename,
         content_type="application/octet-stream",
     )
     response["X-Content-Type-Options"] = "nosniff"
-    response["X-Checksum-SHA256"] = stored.sha256
+    response["X-Checksum-SHA256"] = sha256
     return response

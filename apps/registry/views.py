@@ -253,6 +253,7 @@ class VersionDetail(PortalView):
                 "model": version.model,
                 "version": version,
                 "sections": contributed(registry.version_sections, request, version),
+                "tabs": [tab for source in registry.version_tabs for tab in source(version)],
             },
         )
 

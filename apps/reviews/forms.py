@@ -19,7 +19,8 @@ class RequestReviewForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
         label="Justification for the exception",
-        help_text="Needed when the version failed validation: why it should be reviewed anyway. "
+        help_text="Needed when the version failed validation or its required documentation is "
+        "not written: why it should be reviewed anyway. "
         "Reviewers and compliance see it flagged.",
     )
 

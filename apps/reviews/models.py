@@ -96,7 +96,12 @@ class Review(models.Model):
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
     summary = models.TextField()
     is_exception = models.BooleanField(
-        default=False, help_text="The version failed validation and goes to review anyway."
+        default=False,
+        help_text="The version failed validation, or lacks required documentation, and goes to "
+        "review anyway.",
+    )
+    exception_reasons = models.JSONField(
+        default=list, blank=True, help_text="What the policy exception is for, one sentence each."
     )
     justification = models.TextField(blank=True)
     status = models.CharField(

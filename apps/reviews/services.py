@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-import markdown
-import nh3
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -97,6 +95,17 @@ def reviewers_for(review: Review) -> list[User]:
     ]
 
 
+def exception_reasons(version: ModelVersion) -> list[str]:
+    """Why ``version`` may go to review only as a policy exception: it failed validation, or an
+    app says something stands in the way (``registry.review_blockers``: empty documentation)."""
+    reasons = (
+        ["it failed validation"] if version.status == ModelVersion.Status.VALIDATION_FAILED else []
+    )
+    return reasons + [
+        said for source in registry_of_apps.review_blockers for said in source(version)
+    ]
+
+
 @transaction.atomic
 def request_review(
     version_id: int, *, actor: User, summary: str, justification: str = ""
@@ -123,25 +132,30 @@ def request_review(
             f"{model.risk_owner} is in {model.team}, the team that owns {model}; the {policy} "
             "wants its sign-offs from outside the team. Propose another risk owner first."
         )
-    exception = version.status == ModelVersion.Status.VALIDATION_FAILED
-    if exception:
-        if not policy.allow_exceptions:
-            raise ValidationError(
-                f"Version {version.number} failed validation, and the {policy} does not allow "
-                "reviews of failed versions. Fix the problems and upload a new version."
-            )
-        if not justification:
-            raise ValidationError(
-                {
-                    "justification": "A version that failed validation goes to "
-                    "review only with a written justification."
-                }
-            )
-    elif version.status != ModelVersion.Status.VALIDATED:
+    if version.status not in (
+        ModelVersion.Status.VALIDATED,
+        ModelVersion.Status.VALIDATION_FAILED,
+    ):
         raise ValidationError(
             f"Version {version.number} is {version.get_status_display().lower()}"
             "; only validated versions go to review."
         )
+    reasons = exception_reasons(version)
+    exception = bool(reasons)
+    if exception:
+        said = "; ".join(reasons)
+        if not policy.allow_exceptions:
+            raise ValidationError(
+                f"Version {version.number} cannot go to review: {said}. The {policy} does not "
+                "allow policy exceptions."
+            )
+        if not justification:
+            raise ValidationError(
+                {
+                    "justification": f"Version {version.number} goes to review only as a policy "
+                    f"exception, with a written justification: {said}."
+                }
+            )
     review = Review.objects.create(
         version=version,
         policy=policy,
@@ -150,6 +164,7 @@ def request_review(
         team=model.team,
         summary=summary,
         is_exception=exception,
+        exception_reasons=reasons,
         justification=justification if exception else "",
     )
     before = version.status
@@ -174,6 +189,7 @@ def request_review(
             "status": version.status,
             "summary": summary,
             "exception": exception,
+            "exception_reasons": reasons,
             "justification": review.justification,
             "policy": str(policy),
             "risk_owner": model.risk_owner.username,
@@ -283,16 +299,26 @@ def decide(version_id: int, *, actor: User, verdict: str, reason: str) -> Decisi
         version.status = ModelVersion.Status.CHANGES_REQUESTED
     elif not open_slots(review):
         review.status, version.status = Review.Status.APPROVED, ModelVersion.Status.APPROVED
+    followed: dict[str, object] = {}
     if review.status != Review.Status.OPEN:
         review.closed_at = timezone.now()
         review.save(update_fields=["status", "closed_at"])
         version.save(update_fields=["status"])
+    if review.status == Review.Status.APPROVED:
+        for follow in registry_of_apps.version_approved:
+            followed.update(follow(version, actor))
     audit.record(
         actor,
         AuditAction(f"review.{verdict}"),
         version,
         before={"status": before},
-        after={"status": version.status, "role": role, "reason": reason, "review": review.status},
+        after={
+            "status": version.status,
+            "role": role,
+            "reason": reason,
+            "review": review.status,
+            **followed,
+        },
     )
     event = (
         events.CHANGES_REQUESTED
@@ -374,43 +400,6 @@ def waiting_for(user: User) -> QuerySet[Review]:
 # --- Discussion -------------------------------------------------------------------------------
 
 _MENTION = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
-_ALLOWED_TAGS = {
-    "p",
-    "br",
-    "strong",
-    "em",
-    "code",
-    "pre",
-    "blockquote",
-    "ul",
-    "ol",
-    "li",
-    "a",
-    "h3",
-    "h4",
-    "table",
-    "thead",
-    "tbody",
-    "tr",
-    "th",
-    "td",
-    "hr",
-    "del",
-}
-
-
-def render_markdown(text: str) -> str:
-    """Markdown to HTML that no script survives: the output goes through nh3's allowlist."""
-    html = markdown.markdown(
-        text, extensions=["fenced_code", "tables", "sane_lists"], output_format="html"
-    )
-    return nh3.clean(
-        html,
-        tags=_ALLOWED_TAGS,
-        attributes={"a": {"href", "title"}},
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-    )
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from apps.core.markdown import render_markdown
 from apps.core.permissions import can, user_of
 from apps.core.registry import Section
 from apps.registry.models import ModelVersion
@@ -39,13 +40,13 @@ def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
                 "review": review,
                 "sign_offs": sign_offs,
                 "may_request": may_request,
-                "exception_needed": version.status == ModelVersion.Status.VALIDATION_FAILED,
+                "exception_reasons": services.exception_reasons(version) if may_request else [],
                 "request_form": RequestReviewForm(),
                 "may_decide": services.can_decide(user, version),
                 "decision_form": DecisionForm(),
                 "timeline": lead_times.timeline(version),
                 "stages": [(label, durations[key]) for key, label in lead_times.STAGES],
-                "comments": [(c, services.render_markdown(c.body)) for c in comments],
+                "comments": [(c, render_markdown(c.body)) for c in comments],
                 "comment_form": CommentForm(),
             },
             order=20,

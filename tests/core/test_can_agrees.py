@@ -162,6 +162,13 @@ CASES: dict[str, Case] = {
             {"decision": "new_version", "reason": "Retrain"},
         ),
     ),
+    "documentation.write": Case(
+        _validated,
+        lambda client, version: client.post(
+            f"/models/loan-default/versions/{version.number}/documentation/edit/",
+            {"intended_use": "Scores loans."},
+        ),
+    ),
     "findings.remediate": Case(
         _finding,
         _json("post", "/api/v1/findings/{obj.pk}/remediate/", {"remediation": "Fixed"}),

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.reviews import services
+from apps.core.markdown import render_markdown
 from apps.reviews.models import Comment, Decision, ModelChange, Review
 
 
@@ -45,6 +45,7 @@ class ReviewSerializer(serializers.ModelSerializer):
             "status",
             "summary",
             "is_exception",
+            "exception_reasons",
             "justification",
             "requested_by",
             "requested_at",
@@ -80,7 +81,7 @@ class CommentSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "author", "html", "created_at"]
 
     def get_html(self, comment: Comment) -> str:
-        return services.render_markdown(comment.body)
+        return render_markdown(comment.body)
 
 
 class ModelChangeSerializer(serializers.ModelSerializer):
