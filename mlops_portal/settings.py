@@ -122,6 +122,8 @@ INSTALLED_APPS = [
     "apps.monitoring",
     "apps.findings",
     "apps.documentation",
+    "apps.analytics",
+    "apps.recertification",
 ]
 
 MIDDLEWARE = [
@@ -422,6 +424,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.apply_retention",
         "schedule": 86400.0,
         "options": {"queue": "monitoring"},
+    },
+    "periodic-review-sweep": {
+        "task": "recertification.sweep",
+        "schedule": float(env_int("PORTAL_PERIODIC_SWEEP_SECONDS", 3600, minimum=60)),
     },
     "verify-audit-chain": {
         "task": "audit.verify_chain",

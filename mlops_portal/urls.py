@@ -18,6 +18,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.monitoring.api.urls")),
     path("", include("apps.findings.api.urls")),
     path("", include("apps.documentation.api.urls")),
+    path("", include("apps.analytics.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # A page for people: anonymous visitors go to the login page rather than getting a 401.
     path(
@@ -36,12 +37,14 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(), name="logout"),
     path("account/", include("apps.accounts.urls")),
     path("inbox/", include("apps.notifications.urls")),
+    path("audit/", include("apps.analytics.urls")),
     path("audit/", include("apps.audit.urls")),
     path("jobs/", include("apps.jobs.urls")),
     path("monitoring/", include("apps.monitoring.urls")),
     path("findings/", include("apps.findings.urls")),
     path("models/", include("apps.registry.urls")),
     path("", include("apps.validation.urls")),
+    path("", include("apps.recertification.urls")),
     path("", include("apps.reviews.urls")),
     path("", include("apps.deployments.urls")),
     path("", include("apps.documentation.urls")),

@@ -54,6 +54,7 @@ def _made_by_data_migrations():  # type: ignore[no-untyped-def]
     """Rows that data migrations create and the app relies on: role groups, default policies."""
     from apps.deployments.models import Environment
     from apps.documentation.models import DocumentationPolicy, Template
+    from apps.recertification.models import Cadence
     from apps.reviews.models import ReviewPolicy
     from apps.validation.models import ValidationPolicy
 
@@ -64,6 +65,7 @@ def _made_by_data_migrations():  # type: ignore[no-untyped-def]
         *ReviewPolicy.objects.filter(created_by__isnull=True),
         *Template.objects.filter(created_by__isnull=True),
         *DocumentationPolicy.objects.filter(created_by__isnull=True),
+        *Cadence.objects.filter(created_by__isnull=True),
     ]
 
 

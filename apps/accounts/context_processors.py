@@ -22,6 +22,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items.append(("Policies", reverse("validation:policies")))
     if user.has_perm("audit.view_auditevent"):
         items.append(("Audit", reverse("audit:list")))
+    items.append(("Analytics", reverse("analytics:changes")))
     items.append(("API tokens", reverse("accounts:tokens")))
     items.append(("API docs", reverse("api-docs")))
     if user.is_staff:

@@ -97,6 +97,15 @@ class AuditAction(models.TextChoices):
     FINDING_REMEDIATED = "finding.remediated", "Answered a finding with a remediation"
     FINDING_CLOSED = "finding.closed", "Verified and closed a finding"
     FINDING_REOPENED = "finding.reopened", "Reopened a finding"
+    # Periodic review
+    REVIEW_CADENCE_CHANGED = "review.cadence_changed", "Changed a periodic review cadence"
+    REVIEW_PERIODIC_TRIGGERED = (
+        "review.periodic_triggered",
+        "Brought a model's periodic review forward",
+    )
+    REVIEW_PERIODIC_OPENED = "review.periodic_opened", "Opened a periodic review"
+    REVIEW_PERIODIC_ATTESTED = "review.periodic_attested", "Attested in a periodic review"
+    REVIEW_PERIODIC_CLOSED = "review.periodic_closed", "Decided a periodic review"
     # Documentation
     DOCUMENTATION_EDITED = "documentation.edited", "Edited a version's documentation"
     DOCUMENTATION_FROZEN = "documentation.frozen", "Froze a version's documentation as approved"

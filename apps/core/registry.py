@@ -28,6 +28,11 @@ The stores (attributes of ``registry``), and the protocol of what each holds:
 - ``version_approved``: ``(version, actor) -> dict``, what follows approval in its transaction
   (the documentation is frozen); the returned dict joins the decision's audit record.
 - ``version_tabs``: ``(version) -> list[Tab]``, the tabs of the version page besides its overview.
+- ``sign_off_records``: ``(version) -> list[(caption, columns, rows)]``, tables of further
+  sign-offs of a version (its periodic re-certifications) that its documentation lists.
+- ``model_flags``: ``(model ids) -> {model id: [Flag]}``, marks on a model wherever models are
+  listed (the inventory, the monitoring portfolio): "periodic review overdue". One call per
+  list, so a page's query count does not grow with its rows.
 - ``rules``: ``(user, obj) -> None`` raising PermissionDenied: "may this person do this to this
   object", one answer for the service that does it and the page that offers it (``can``).
 """
@@ -132,6 +137,19 @@ class Tab:
 
 
 TabSource = Callable[[Any], list[Tab]]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A mark on a model in lists: a short label, its tone (badge class) and where it leads."""
+
+    label: str
+    tone: str
+    url: str = ""
+
+
+FlagSource = Callable[[list[int]], Mapping[int, list[Flag]]]
+SignOffRecords = Callable[[Any], list[tuple[str, list[str], list[list[str]]]]]
 Janitor = Callable[[], object]
 
 
@@ -202,6 +220,10 @@ class Registry:
         default_factory=lambda: Store("version_approved")
     )
     version_tabs: Store[TabSource] = field(default_factory=lambda: Store("version_tabs"))
+    model_flags: Store[FlagSource] = field(default_factory=lambda: Store("model_flags"))
+    sign_off_records: Store[SignOffRecords] = field(
+        default_factory=lambda: Store("sign_off_records")
+    )
 
 
 registry = Registry()

@@ -13,7 +13,7 @@ cannot forget the scoping. Whether the person may *act* on what they see is the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django import forms
@@ -28,7 +28,7 @@ from django.views import View
 
 from apps.core.errors import Conflict
 from apps.core.permissions import not_found_message, require, user_of, visible_to
-from apps.core.registry import Section, Store
+from apps.core.registry import Flag, Section, Store, registry
 
 
 def refuse_unscoped_overrides(cls: type, forbidden: tuple[str, ...]) -> None:
@@ -127,6 +127,19 @@ def scoped_get(queryset: QuerySet[M], **lookup: Any) -> M:
     except (ObjectDoesNotExist, ValueError, ValidationError):
         value = lookup.get("slug") or lookup.get("number") or ""
         raise Http404(not_found_message(queryset.model._meta.verbose_name, value)) from None
+
+
+def flag_models(models: Iterable[Any], key: Callable[[Any], int] = lambda row: row.pk) -> None:
+    """Set ``flags`` on each row of a listed page: the marks other apps put on its model
+    (``registry.model_flags``), asked once per page."""
+    rows = list(models)
+    ids = [key(row) for row in rows]
+    found: dict[int, list[Flag]] = {}
+    for source in registry.model_flags:
+        for model_id, flags in source(ids).items():
+            found.setdefault(model_id, []).extend(flags)
+    for row in rows:
+        row.flags = found.get(key(row), [])
 
 
 def contributed(

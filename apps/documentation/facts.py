@@ -18,6 +18,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.audit.services import object_type_of
 from apps.core.audit_actions import AuditAction
+from apps.core.registry import registry
 from apps.deployments.models import Deployment
 from apps.documentation.document import Figure, Table
 from apps.findings.services import applying_to
@@ -263,6 +264,11 @@ def sign_offs(version: ModelVersion) -> Filled:
     review = _review(version)
     if review is None:
         return Filled(empty="Not submitted for review yet.")
+    later = [
+        Table(columns, rows, caption)
+        for source in registry.sign_off_records
+        for caption, columns, rows in source(version)
+    ]
     return Filled(
         facts=[
             ("Requested by", f"{_person(review.requested_by)} on {_when(review.requested_at)}"),
@@ -284,7 +290,8 @@ def sign_offs(version: ModelVersion) -> Filled:
                     for d in review.decisions.all().order_by("created_at")
                 ],
                 "Decisions, in order",
-            )
+            ),
+            *later,
         ],
     )
 

@@ -17,7 +17,7 @@ from apps.accounts.models import Team
 from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
 from apps.core.permissions import can
-from apps.core.views import ActionView, PortalView
+from apps.core.views import ActionView, PortalView, flag_models
 from apps.deployments.models import Deployment, Environment, PredictionLog
 from apps.monitoring import alerts, charts, comparison, estimate, policies, series
 from apps.monitoring import reviews as monitoring_reviews
@@ -64,6 +64,7 @@ class Portfolio(PortalView):
         sort = request.GET.get("sort", "state")
         rows = rows.order_by(*SORTS.get(sort, SORTS["state"]), "pk")
         page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+        flag_models(page.object_list, key=lambda health: health.deployment.model_id)
         query = request.GET.copy()
         query.pop("page", None)
         return render(

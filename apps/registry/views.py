@@ -12,7 +12,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import object_type_of
 from apps.core.permissions import can, require
 from apps.core.registry import registry
-from apps.core.views import PortalView, contributed
+from apps.core.views import PortalView, contributed, flag_models
 from apps.registry import services, uploads
 from apps.registry.filters import InventoryFilterForm, inventory
 from apps.registry.forms import ModelEditForm, RegisterModelForm, ShareForm, UploadVersionForm
@@ -43,6 +43,7 @@ class ModelList(PortalView):
         form = InventoryFilterForm(request.GET)
         models = form.apply(inventory(self.queryset, self.person))
         page = Paginator(models, PAGE_SIZE).get_page(request.GET.get("page"))
+        flag_models(page.object_list)
         query = request.GET.copy()
         query.pop("page", None)
         return render(

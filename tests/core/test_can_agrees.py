@@ -131,6 +131,18 @@ def _json(method: str, path: str, body: dict[str, Any] | None = None) -> Callabl
     return send
 
 
+def _periodic(people: Any, files: Any) -> Any:
+    """The open periodic review of the loan model, approved and live in production."""
+    from apps.recertification import services as recertification
+    from tests.deployments.conftest import approve
+    from tests.recertification.conftest import put_in_production
+
+    model = _model(people, files)
+    version = approve(people, new_version(model, people.alice, files))
+    put_in_production(model, version, people.ivan)
+    return recertification.open_review(model.pk, actor=people.carl, reason="Annual")
+
+
 CASES: dict[str, Case] = {
     "registry.edit": Case(_model, _json("patch", f"{M}/", {"description": "Updated"})),
     "registry.upload": Case(
@@ -167,6 +179,13 @@ CASES: dict[str, Case] = {
         lambda client, version: client.post(
             f"/models/loan-default/versions/{version.number}/documentation/edit/",
             {"intended_use": "Scores loans."},
+        ),
+    ),
+    "recertification.attest": Case(
+        _periodic,
+        lambda client, review: client.post(
+            f"/reviews/periodic/{review.pk}/",
+            {"outcome": "recertify", "statement": "Still fit"},
         ),
     ),
     "findings.remediate": Case(
