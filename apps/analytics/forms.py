@@ -13,7 +13,10 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import User
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from apps.accounts.models import Team
 from apps.analytics import changes
@@ -59,11 +62,41 @@ def default_period(today: date | None = None) -> Period:
     return Period(last - timedelta(days=DEFAULT_DAYS - 1), last)
 
 
+class ListSelect(forms.Select):
+    """A select whose options are written in Python: Django renders each option through a
+    template of its own, 20 ms for the 250 models of the benchmark's bank on every request of
+    pages that must answer in a few times the audit list's 25 ms. The same markup."""
+
+    def render(
+        self,
+        name: str,
+        value: Any,
+        attrs: dict[str, Any] | None = None,
+        renderer: Any = None,
+    ) -> SafeString:
+        chosen = set(self.format_value(value))
+        options = "".join(
+            format_html(
+                '<option value="{}"{}>{}</option>',
+                str(key),
+                mark_safe(" selected") if str(key) in chosen else "",
+                label,
+            )
+            for key, label in self.choices
+        )
+        return format_html(
+            '<select name="{}"{}>{}</select>',
+            name,
+            flatatt(self.build_attrs(self.attrs, attrs)),
+            mark_safe(options),  # noqa: S308 (each option escaped by format_html)
+        )
+
+
 class PeriodForm(forms.Form):
     """``from`` and ``to`` (both included), a model and a team, among those the person sees."""
 
-    model = forms.ChoiceField(required=False, label="Model")
-    team = forms.ChoiceField(required=False, label="Team")
+    model = forms.ChoiceField(required=False, label="Model", widget=ListSelect)
+    team = forms.ChoiceField(required=False, label="Team", widget=ListSelect)
 
     def __init__(self, data: Any, *, models: list[RegisteredModel]) -> None:
         super().__init__(data)

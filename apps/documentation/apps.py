@@ -8,13 +8,14 @@ class DocumentationConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.registry import DemoStep, Tab, registry
-        from apps.documentation import demo, services
+        from apps.documentation import dashboard, demo, services
         from apps.registry.models import ModelVersion
 
         def tabs(version: ModelVersion) -> list[Tab]:
             return [Tab("Documentation", services.url_of(version))]
 
         registry.version_tabs.add("documentation", tabs)
+        registry.dashboard_panels.add("documentation", dashboard.panels)
         registry.review_blockers.add("documentation", services.review_blockers)
         registry.version_approved.add("documentation", services.freeze)
         registry.rules.add(services.WRITE, services.check_can_write)

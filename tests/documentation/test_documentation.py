@@ -383,3 +383,17 @@ def test_the_api_reads_writes_and_exports_the_documentation(people, alices_model
     body_bytes = b"".join(downloaded.streaming_content)
     assert hashlib.sha256(body_bytes).hexdigest() == done["sha256"]
     assert api(people.bob).get(f"/api/v1/documentation/exports/{export.pk}/").status_code == 404
+
+
+def test_the_dashboard_lists_versions_waiting_for_required_documentation(
+    people, alices_model, files, client, high_policy
+):
+    version = new_version(alices_model, people.alice, files)
+    client.force_login(people.alice)
+    panel = client.get("/").content.decode()
+    assert "Documentation to write before review" in panel
+    assert "Intended use and users, Methodology and alternatives considered" in panel
+    write(version, people.alice, intended_use="x", methodology="y")
+    assert "Documentation to write before review" not in client.get("/").content.decode()
+    client.force_login(people.bob)
+    assert "Documentation to write before review" not in client.get("/").content.decode()

@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.analytics import changes, delivery
+from apps.analytics import changes, delivery, rollup
 from apps.analytics.api.serializers import ChangeAnalyticsSerializer, DeliverySerializer
 from apps.analytics.forms import ChangeFilterForm, Period, PeriodForm, error_messages
 from apps.core.api import ErrorSerializer, ScopedAPIView
@@ -61,14 +61,13 @@ class ChangeAnalyticsView(AnalyticsAPIView):
         found = changes.analyse(
             request.user,
             visible,
-            start=period.start,
-            end=period.end,
             first=period.first,
             last=period.last,
             chosen=form.chosen_models(),
             actor=form.cleaned_data["actor"],
             kind=form.cleaned_data["kind"],
             bucket=form.bucket_size(),
+            counted_to=rollup.catch_up(),
         )
         body = {
             "period": _period(period),
