@@ -49,3 +49,9 @@ class CadenceForm(forms.Form):
         label="Accepted alerts bring the review forward after (days)",
     )
     note = forms.CharField(max_length=300, help_text="Why the cadence changes.")
+
+
+class ModelCadenceForm(CadenceForm):
+    """A model whose use needs another rhythm than its tier's (its own cadence replaces it)."""
+
+    model = forms.SlugField(label="Model (slug)")

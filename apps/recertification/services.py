@@ -608,7 +608,10 @@ def evidence(review: PeriodicReview) -> dict[str, Any]:
     by_level = dict(alerts.values_list("level").annotate(n=Count("id")).values_list("level", "n"))
     health = [
         {
-            "environment": h.deployment.environment.name,
+            # A challenger beside the live version has health of its own: say whose it is.
+            "environment": f"{h.deployment.environment.name}, version "
+            f"{h.deployment.version.number}"
+            + (f" ({h.deployment.mode_label()})" if h.deployment.is_challenger else ""),
             "state": h.get_state_display(),
             "drifted_feature": h.drifted_feature,
             "drifted_psi": h.drifted_psi,
@@ -618,7 +621,9 @@ def evidence(review: PeriodicReview) -> dict[str, Any]:
         }
         for h in Health.objects.filter(
             deployment__model=model, deployment__status=Deployment.Status.LIVE
-        ).select_related("deployment__environment")
+        )
+        .select_related("deployment__environment", "deployment__version")
+        .order_by("deployment__environment__order", "deployment__mode")
     ]
     findings = [
         {

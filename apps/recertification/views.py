@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -16,7 +16,13 @@ from apps.core.exports import csv_cell
 from apps.core.permissions import can, not_found_message
 from apps.core.views import PortalView
 from apps.recertification import services
-from apps.recertification.forms import AttestForm, CadenceForm, CalendarFilter, RequestForm
+from apps.recertification.forms import (
+    AttestForm,
+    CadenceForm,
+    CalendarFilter,
+    ModelCadenceForm,
+    RequestForm,
+)
 from apps.recertification.models import Cadence, PeriodicReview, Schedule
 from apps.registry.models import RegisteredModel
 
@@ -216,10 +222,13 @@ class RequestReview(PortalView):
 class Cadences(PortalView):
     """The cadence of each risk tier; administrators change them."""
 
-    def _page(self, forms: dict[str, CadenceForm]) -> HttpResponse:
+    def _page(
+        self, forms: dict[str, CadenceForm], own: ModelCadenceForm | None = None
+    ) -> HttpResponse:
         current = {
             c.risk_tier: c for c in Cadence.objects.filter(is_current=True, model__isnull=True)
         }
+        seen = RegisteredModel.objects.restrict(self.person).values("pk")
         return render(
             self.request,
             "recertification/cadences.html",
@@ -229,7 +238,14 @@ class Cadences(PortalView):
                     for value, label in RegisteredModel.RiskTier.choices
                 ],
                 "may_change": can(self.person, services.CHANGE_CADENCE),
-                "history": Cadence.objects.select_related("created_by", "model")[:30],
+                "own": Cadence.objects.filter(is_current=True, model__in=seen).select_related(
+                    "model"
+                ),
+                "own_form": own
+                or ModelCadenceForm(prefix="own", initial={"accepted_alert_days": 30}),
+                "history": Cadence.objects.filter(
+                    Q(model__isnull=True) | Q(model__in=seen)
+                ).select_related("created_by", "model")[:30],
             },
         )
 
@@ -254,6 +270,8 @@ class Cadences(PortalView):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         tier = request.POST.get("tier", "")
+        if tier == "model":
+            return self._own(request)
         if tier not in RegisteredModel.RiskTier.values:
             raise Http404(not_found_message("risk tier", tier))
         forms = self._forms(request.POST, tier)
@@ -271,3 +289,22 @@ class Cadences(PortalView):
                 )
                 return redirect("recertification:cadences")
         return self._page(forms)
+
+    def _own(self, request: HttpRequest) -> HttpResponse:
+        form = ModelCadenceForm(request.POST, prefix="own")
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            model = (
+                RegisteredModel.objects.restrict(self.person).filter(slug=data.pop("model")).first()
+            )
+            if model is None:
+                form.add_error("model", "There is no model with that slug that you can see.")
+            else:
+                try:
+                    cadence = services.update_cadence(actor=self.person, model=model, **data)
+                except ValidationError as problem:
+                    form.add_error(None, problem)
+                else:
+                    messages.success(request, f"Saved {cadence}; it replaces its tier's.")
+                    return redirect("recertification:cadences")
+        return self._page(self._forms(), form)

@@ -253,3 +253,27 @@ def test_a_model_leaves_the_schedule_when_nothing_is_live_in_production(people, 
     Placement.objects.filter(model=live.model).delete()
     assert services.sweep().removed == 1
     assert not Schedule.objects.exists()
+
+
+def test_a_model_cadence_replaces_its_tiers_and_is_set_on_the_page(people, live, client):
+    services.sweep()
+    client.force_login(people.admin)
+    url = reverse("recertification:cadences")
+    form = {
+        "tier": "model",
+        "own-model": "loan-default",
+        "own-months": "3",
+        "own-accepted_alert_days": "14",
+        "own-note": "Used for margin calls",
+    }
+    assert client.post(url, form).status_code == 302
+    services.sweep()
+    assert Schedule.objects.get(model=live.model).due_on == services.add_months(
+        approved_on(live), 3
+    )
+    refused = client.post(url, {**form, "own-months": "0"}).content.decode()
+    assert "Ensure this value is greater than or equal to 1" in refused
+    unknown = client.post(url, {**form, "own-model": "nope"}).content.decode()
+    assert "There is no model with that slug that you can see" in unknown
+    client.force_login(people.carl)
+    assert client.post(url, form).status_code == 403
