@@ -43,6 +43,10 @@ def test_ivan_deploys_to_staging_then_production_and_rolls_back(
     expect(ivan.get_by_text("Deployment to staging queued")).to_be_visible()
     # The page reloads itself when the deployment is live.
     expect(row(ivan, "Staging")).to_contain_text("this version", timeout=WORKER_MS)
+    # The section shows the new state before its page reloads itself; a click in between is
+    # the next test's case. Here Ivan opens the page afresh before deploying again.
+    ivan.goto("/models/loan-default/versions/2/")
+    expect(row(ivan, "Staging")).to_contain_text("this version")
 
     production = row(ivan, "Production").get_by_role("button", name="Deploy to Production")
     confirm_and_click(ivan, production)
