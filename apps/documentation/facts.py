@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -348,10 +348,14 @@ def monitoring(version: ModelVersion) -> Filled:
     if not live:
         return Filled(facts=facts, empty="Not live anywhere: nothing is being monitored.")
     health = {h.deployment_id: h for h in Health.objects.filter(deployment__in=live)}
-    open_alerts = {
-        d.pk: Alert.objects.filter(deployment=d).exclude(state=Alert.State.RESOLVED).count()
-        for d in live
-    }
+    open_alerts = dict(
+        Alert.objects.filter(deployment__in=live)
+        .exclude(state=Alert.State.RESOLVED)
+        .order_by()  # the model's ordering would split the groups
+        .values_list("deployment")
+        .annotate(n=Count("id"))
+        .values_list("deployment", "n")
+    )
     table = Table(
         [
             "Environment",
@@ -385,7 +389,7 @@ def monitoring(version: ModelVersion) -> Filled:
                 f"{h.performance_metric} {h.performance:.4f} (validated {_number(h.validated)})"
                 if h and h.performance is not None
                 else "—",
-                str(open_alerts[d.pk]),
+                str(open_alerts.get(d.pk, 0)),
             ]
         )
         found = series.series(d, window, vouched.baseline, signature.get("task", ""))

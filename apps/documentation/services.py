@@ -31,7 +31,7 @@ from apps.core.errors import Conflict
 from apps.core.markdown import render_markdown
 from apps.core.permissions import require
 from apps.core.registry import JobKind
-from apps.documentation import facts
+from apps.documentation import blocks, facts
 from apps.documentation.document import Document, Part
 from apps.documentation.models import DocumentationPolicy, Export, Revision, Template
 from apps.jobs import services as jobs
@@ -287,7 +287,7 @@ def freeze(version: ModelVersion, actor: User) -> dict[str, Any]:
 def _lines(part: Part) -> list[str]:
     """A part as lines of text, for a diff a person can read."""
     if part.kind == "narrative":
-        return _text_of_html(part.html).splitlines() or ["(empty)"]
+        return [line for b in blocks.parse_blocks(part.html) for line in _text(b)] or ["(empty)"]
     lines = [f"{label}: {value}" for label, value in part.facts]
     for table in part.tables:
         lines.append(f"[{table.caption or 'table'}]")
@@ -298,24 +298,17 @@ def _lines(part: Part) -> list[str]:
     return lines or [part.empty]
 
 
-def _text_of_html(html: str) -> str:
-    from html.parser import HTMLParser
-
-    class Text(HTMLParser):
-        def __init__(self) -> None:
-            super().__init__()
-            self.out: list[str] = []
-
-        def handle_starttag(self, tag: str, attrs: Any) -> None:
-            if tag in {"p", "li", "h3", "h4", "tr", "pre", "br", "blockquote"}:
-                self.out.append("\n- " if tag == "li" else "\n")
-
-        def handle_data(self, data: str) -> None:
-            self.out.append(data)
-
-    parser = Text()
-    parser.feed(html)
-    return "".join(parser.out).strip()
+def _text(block: blocks.Block) -> list[str]:
+    """The lines of one block of the narrative, as the exports read it (``blocks``)."""
+    if isinstance(block, blocks.ListItem):
+        return [f"- {blocks.plain_text(block.runs)}"]
+    if isinstance(block, blocks.CodeBlock):
+        return block.text.splitlines()
+    if isinstance(block, blocks.TableBlock):
+        return [" | ".join(row) for row in [*block.header, *block.body]]
+    if isinstance(block, blocks.Rule):
+        return ["---"]
+    return [blocks.plain_text(block.runs)]
 
 
 @dataclass(frozen=True)
