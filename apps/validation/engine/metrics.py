@@ -1,10 +1,22 @@
-"""Pure, vectorised metrics for validation reports.
+"""Metrics for validation reports.
 
-This module runs inside the locked-down validation sandbox as well as in ordinary code, so it
-imports nothing but numpy, scipy and pandas (no Django, no other project module). Every public
-function takes numpy arrays or pandas objects and returns plain JSON-serialisable Python values:
-dicts, lists, ``float``, ``int``, ``bool``, ``str`` and ``None``. A value that is undefined for the
-given data (for example ROC AUC when only one class is present) is ``None``, never NaN or inf.
+Wherever scikit-learn or SciPy has a metric, the number is theirs: each function below calls the
+library function its docstring names (``IMPLEMENTATIONS`` lists them for the report), so a
+model-risk reviewer can tell which implementation produced a figure. The portal's own code is
+kept only where no library has the metric (PSI, lift and gain, the monitoring baseline's bins,
+the fairness rates and gaps) and for the report's shape around the library calls: the guards for
+undefined cases, the thinning of curves, the conversion to JSON.
+
+This module runs inside the locked-down validation sandbox as well as in ordinary code
+(monitoring reads PSI and the baseline bins from it), so it imports nothing but numpy, scipy and
+pandas at the top (no Django, no other project module). scikit-learn is imported inside the
+functions that use it: the sandbox has it loaded already, and the web and monitoring processes,
+which only need PSI and bins, do not pay for importing it.
+
+Every public function takes numpy arrays or pandas objects and returns plain JSON-serialisable
+Python values: dicts, lists, ``float``, ``int``, ``bool``, ``str`` and ``None``. A value that is
+undefined for the given data (for example ROC AUC when only one class is present) is ``None``,
+never NaN or inf, and the library is not called for it (it would raise or warn).
 
 The exact definitions, as a reader of a report sees them, are in ``docs/metrics.md``.
 """
@@ -14,14 +26,20 @@ from __future__ import annotations
 import math
 import statistics
 import time
+import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
+if TYPE_CHECKING:
+    # Imported by the functions that use it: monitoring imports this module at start-up, and
+    # neither a web nor a serving process should pay ~0.5 s for pandas before it needs it.
+    import pandas as pd
+
 __all__ = [
+    "IMPLEMENTATIONS",
     "baseline",
     "bin_count",
     "bin_counts",
@@ -29,6 +47,7 @@ __all__ = [
     "binary_classification",
     "categorical_baseline",
     "fairness",
+    "implementations",
     "ks_test",
     "latency",
     "multiclass_classification",
@@ -38,6 +57,7 @@ __all__ = [
     "psi_categorical",
     "psi_of_counts",
     "regression",
+    "roc_auc",
     "stability",
 ]
 
@@ -45,11 +65,91 @@ PSI_FLOOR = 1e-4
 CALIBRATION_BINS = 10
 LIFT_FRACTIONS = 10
 RESIDUAL_BINS = 30
-# Above this many effective observations m n / (m + n), KS p-values use the limiting
-# distribution.
-KS_EXACT_LIMIT = 5000
-# scikit-learn's log_loss clips probabilities to [eps, 1 - eps] of the input's dtype.
-_EPS = float(np.finfo(np.float64).eps)
+
+# --------------------------------------------------------------------------------------------
+# Which implementation computes what. The report carries this mapping with the library versions
+# (``implementations``), so a stored report says what produced its numbers even after an
+# upgrade. Keys are the report's own: a metric's key in ``metrics``, or "section.field".
+
+SKLEARN = "scikit-learn"
+SCIPY = "scipy"
+PORTAL = "portal (see docs/metrics.md)"
+
+IMPLEMENTATIONS: dict[str, dict[str, str]] = {
+    "binary": {
+        "accuracy": SKLEARN,  # accuracy_score
+        "precision": SKLEARN,  # precision_recall_fscore_support(average="binary")
+        "recall": SKLEARN,
+        "f1": SKLEARN,
+        "confusion_matrix": SKLEARN,  # confusion_matrix
+        "roc_auc": SKLEARN,  # roc_auc_score
+        "gini": SKLEARN,  # 2 * roc_auc_score - 1
+        "roc_curve": SKLEARN,  # roc_curve, thinned for display by the portal
+        "pr_auc": SKLEARN,  # average_precision_score
+        "pr_curve": SKLEARN,  # precision_recall_curve, thinned for display by the portal
+        "log_loss": SKLEARN,  # log_loss
+        "brier": SKLEARN,  # brier_score_loss
+        "calibration": SKLEARN,  # sklearn.calibration.calibration_curve
+        "ks": SCIPY,  # scipy.stats.ks_2samp(alternative="greater")
+        "base_rate": PORTAL,
+        "lift": PORTAL,  # gain and lift
+    },
+    "multiclass": {
+        "accuracy": SKLEARN,
+        "precision_macro": SKLEARN,  # precision_recall_fscore_support(average="macro")
+        "recall_macro": SKLEARN,
+        "f1_macro": SKLEARN,
+        "roc_auc_ovr": SKLEARN,  # roc_auc_score per class against the rest
+        "log_loss": SKLEARN,
+        "confusion_matrix": SKLEARN,
+    },
+    "regression": {
+        "rmse": SKLEARN,  # root_mean_squared_error
+        "mae": SKLEARN,  # mean_absolute_error
+        "r2": SKLEARN,  # r2_score
+        "residuals": PORTAL,  # numpy.histogram and a seeded sample
+    },
+    # Sections every report may have.
+    "common": {
+        "stability.psi": PORTAL,
+        "stability.ks_statistic": SCIPY,  # scipy.stats.ks_2samp(method="asymp")
+        "stability.ks_p_value": SCIPY,
+        "baseline": PORTAL,
+        "importance": SKLEARN,  # sklearn.inspection.permutation_importance
+        "latency": PORTAL,
+    },
+    "fairness": {
+        "fairness.roc_auc": SKLEARN,  # roc_auc_score within each group
+        "fairness.selection_rate": PORTAL,
+        "fairness.true_positive_rate": PORTAL,
+        "fairness.false_positive_rate": PORTAL,
+        "fairness.accuracy": PORTAL,
+        "fairness.demographic_parity_difference": PORTAL,
+        "fairness.equal_opportunity_difference": PORTAL,
+    },
+}
+
+
+def implementations(task: str) -> dict[str, Any]:
+    """{versions, metrics}: the versions of the libraries that computed the report (keys as in
+    the report's ``environment``), and for each metric of a ``task`` report which of
+    scikit-learn, scipy or the portal computed it."""
+    import pandas as pd
+    import scipy
+    import sklearn
+
+    by_metric = {**IMPLEMENTATIONS[task], **IMPLEMENTATIONS["common"]}
+    if task == "binary":
+        by_metric.update(IMPLEMENTATIONS["fairness"])
+    return {
+        "versions": {
+            "scikit_learn": sklearn.__version__,
+            "scipy": scipy.__version__,
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+        },
+        "metrics": by_metric,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,65 +214,7 @@ def _is_probability(values: np.ndarray) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# Ranking curves. One stable sort of the scores gives the cumulative counts from which ROC, PR,
-# KS, lift and gain are all derived.
-
-
-class _Ranking:
-    """Cumulative counts of a score vector sorted descending (ties in their original order)."""
-
-    def __init__(self, y: np.ndarray, score: np.ndarray) -> None:
-        order = np.argsort(-score, kind="stable")
-        ordered = score[order]
-        self.n = int(y.size)
-        self.cum_pos = np.cumsum(y[order])
-        self.positives = int(self.cum_pos[-1]) if self.n else 0
-        self.negatives = self.n - self.positives
-        # The last row of each block of tied scores: one ROC/PR point per distinct threshold.
-        last = np.flatnonzero(np.diff(ordered))
-        last = np.append(last, self.n - 1) if self.n else last
-        self.tps = self.cum_pos[last].astype(np.float64)
-        self.fps = (last + 1).astype(np.float64) - self.tps
-
-    @property
-    def both_classes(self) -> bool:
-        return self.positives > 0 and self.negatives > 0
-
-    def roc(self) -> tuple[np.ndarray, np.ndarray]:
-        fpr = np.concatenate(([0.0], self.fps / self.negatives))
-        tpr = np.concatenate(([0.0], self.tps / self.positives))
-        return fpr, tpr
-
-    def auc(self) -> float:
-        fpr, tpr = self.roc()
-        return float(np.trapezoid(tpr, fpr))
-
-    def ks(self) -> float:
-        fpr, tpr = self.roc()
-        return float(np.max(tpr - fpr))
-
-    def pr(self) -> tuple[np.ndarray, np.ndarray]:
-        """From the conventional (0, 1) down to the lowest score, as scikit-learn 1.9 draws it."""
-        recall = np.concatenate(([0.0], self.tps / self.positives))
-        precision = np.concatenate(([1.0], self.tps / (self.tps + self.fps)))
-        return recall, precision
-
-    def average_precision(self) -> float:
-        recall, precision = self.pr()
-        return float(np.sum(np.diff(recall) * precision[1:]))
-
-    def lift(self) -> dict[str, list[Any]]:
-        tenths = np.arange(1, LIFT_FRACTIONS + 1)
-        # Top fraction f holds ceil(f * n) rows, so every fraction has at least one row.
-        rows = (tenths * self.n + LIFT_FRACTIONS - 1) // LIFT_FRACTIONS
-        captured = self.cum_pos[rows - 1].astype(np.float64)
-        gain = captured / self.positives
-        lift = (captured / rows) / (self.positives / self.n)
-        return {
-            "fraction": [round(t / LIFT_FRACTIONS, 10) for t in tenths.tolist()],
-            "gain": _floats(gain),
-            "lift": _floats(lift),
-        }
+# Binary classification
 
 
 def _thin(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,18 +233,55 @@ def _thin(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.nda
 
 
 def _calibration(y: np.ndarray, score: np.ndarray) -> dict[str, list[Any]]:
-    bins = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
-    # Same binning as scikit-learn: bin i is (edge_i, edge_i+1], the first bin also holds 0.
-    ids = np.searchsorted(bins[1:-1], score)
-    total = np.bincount(ids, minlength=CALIBRATION_BINS)
-    sums = np.bincount(ids, weights=score, minlength=CALIBRATION_BINS)
-    positives = np.bincount(ids, weights=y, minlength=CALIBRATION_BINS)
-    used = total > 0
+    from sklearn.calibration import calibration_curve
+
+    fraction_positive, mean_predicted = calibration_curve(
+        y, score, n_bins=CALIBRATION_BINS, strategy="uniform", pos_label=1
+    )
+    # calibration_curve does not return how many rows each point stands for: count them in its
+    # own bins (bin i is (edge_i, edge_i+1], the first also holds 0; empty bins left out).
+    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+    total = np.bincount(np.searchsorted(edges[1:-1], score), minlength=CALIBRATION_BINS)
+    count = total[total > 0]
+    if count.size != fraction_positive.size:
+        raise RuntimeError("calibration_curve binned differently from the documented bins")
     return {
-        "mean_predicted": _floats(sums[used] / total[used]),
-        "fraction_positive": _floats(positives[used] / total[used]),
-        "count": _ints(total[used]),
+        "mean_predicted": _floats(mean_predicted),
+        "fraction_positive": _floats(fraction_positive),
+        "count": _ints(count),
     }
+
+
+def _lift(y: np.ndarray, score: np.ndarray) -> dict[str, list[Any]]:
+    """Cumulative gain and lift per tenth of the rows: the portal's own, as no library has them
+    (definitions in docs/metrics.md). Needs at least one positive."""
+    # Stable descending sort: rows with equal scores keep their order in the holdout.
+    cum_pos = np.cumsum(y[np.argsort(-score, kind="stable")])
+    n, positives = y.size, int(cum_pos[-1])
+    tenths = np.arange(1, LIFT_FRACTIONS + 1)
+    # Top fraction f holds ceil(f * n) rows, so every fraction has at least one row.
+    rows = (tenths * n + LIFT_FRACTIONS - 1) // LIFT_FRACTIONS
+    captured = cum_pos[rows - 1].astype(np.float64)
+    return {
+        "fraction": [round(t / LIFT_FRACTIONS, 10) for t in tenths.tolist()],
+        "gain": _floats(captured / positives),
+        "lift": _floats((captured / rows) / (positives / n)),
+    }
+
+
+def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float | None:
+    """``sklearn.metrics.roc_auc_score`` of 0/1 labels and finite scores; None unless both
+    classes occur (scikit-learn raises there). The area alone, without the other binary metrics:
+    what a score that is computed many times (permutation importance, fairness per group) needs.
+    """
+    y = _labels01(y_true, "y_true")
+    p = _finite_floats(score, "score")
+    _same_length(y, p)
+    if not 0 < int(y.sum()) < y.size:
+        return None
+    from sklearn.metrics import roc_auc_score
+
+    return _num(roc_auc_score(y, p))
 
 
 def _empty_curves() -> dict[str, Any]:
@@ -220,31 +299,28 @@ def binary_classification(
     """Metrics of a binary classifier (1 = positive class).
 
     ``y_true`` and ``y_pred`` hold 0/1, ``score`` the predicted probability of class 1 (finite).
-    With n rows, P positives, N negatives and tp, fp, tn, fn counted at ``y_pred``:
+    With n rows, P positives, N negatives; functions are ``sklearn.metrics``'s unless named:
 
-    - ``n``; ``base_rate`` = P / n; ``accuracy`` = (tp + tn) / n.
-    - ``precision`` = tp / (tp + fp), ``recall`` = tp / (tp + fn), ``f1`` = 2tp / (2tp + fp + fn);
-      each is 0 when its denominator is 0 (scikit-learn's ``zero_division=0``).
-    - ``roc_auc``: trapezoidal area under the ROC curve with one point per distinct score (tied
-      scores move together), equal to P(score of a positive > score of a negative) + half the
-      probability of a tie. ``gini`` = 2 * roc_auc - 1.
-    - ``pr_auc``: average precision, sum over distinct thresholds t (descending) of
-      (R_t - R_{t-1}) * P_t, exactly as scikit-learn's ``average_precision_score``.
-    - ``ks``: max over thresholds (including "nothing selected") of TPR - FPR, i.e. the one-sided
-      Kolmogorov-Smirnov statistic between the score distributions of negatives and positives.
-    - ``log_loss`` = -mean(y log p + (1 - y) log(1 - p)) with p and 1 - p clipped to
-      [eps, 1 - eps], eps the float64 machine epsilon; ``brier`` = mean((p - y)^2).
-    - ``confusion_matrix`` = [[tn, fp], [fn, tp]].
-    - ``roc_curve`` {fpr, tpr} from (0, 0) to (1, 1) and ``pr_curve`` {recall, precision} in
-      order of decreasing threshold, from the conventional point (0, 1) to the lowest score
-      (recall 1, precision = base rate), as scikit-learn's ``precision_recall_curve``; both
-      thinned to at most ``curve_points`` points along their length, ends kept.
-    - ``calibration`` {mean_predicted, fraction_positive, count}: 10 uniform bins of [0, 1]
-      (right-closed, the first also holding 0), empty bins omitted, as scikit-learn's
-      ``calibration_curve(strategy="uniform", n_bins=10)``.
-    - ``lift``: rows ordered by score descending, ties in input order; for f in 0.1, ..., 1.0 the
-      top ceil(f * n) rows; ``gain`` = positives among them / P, ``lift`` = their positive rate /
-      base rate.
+    - ``n``; ``base_rate`` = P / n; ``accuracy``: ``accuracy_score``.
+    - ``precision``, ``recall``, ``f1``: ``precision_recall_fscore_support(average="binary",
+      pos_label=1, zero_division=0)``, so each is 0 when its denominator is 0.
+    - ``confusion_matrix``: ``confusion_matrix(labels=[0, 1])`` = [[tn, fp], [fn, tp]].
+    - ``roc_auc``: ``roc_auc_score``; ``gini`` = 2 * roc_auc - 1.
+    - ``pr_auc``: ``average_precision_score``.
+    - ``ks``: ``scipy.stats.ks_2samp(scores of negatives, scores of positives,
+      alternative="greater")``'s statistic = max over thresholds of TPR - FPR (never below 0).
+    - ``log_loss``: ``log_loss(labels=[0, 1])`` (probabilities clipped to [eps, 1 - eps], eps the
+      float64 machine epsilon); ``brier``: ``brier_score_loss(pos_label=1)``.
+    - ``roc_curve`` {fpr, tpr}: ``roc_curve(drop_intermediate=False)``, from (0, 0) to (1, 1);
+      ``pr_curve`` {recall, precision}: ``precision_recall_curve`` in order of decreasing
+      threshold, from the conventional point (0, 1) to the lowest score (recall 1, precision =
+      base rate); both thinned to at most ``curve_points`` points along their length, ends kept.
+    - ``calibration`` {mean_predicted, fraction_positive, count}:
+      ``sklearn.calibration.calibration_curve(n_bins=10, strategy="uniform")``, with the number
+      of rows in each of its non-empty bins (right-closed, the first also holding 0).
+    - ``lift`` (the portal's own): rows ordered by score descending, ties in input order; for f
+      in 0.1, ..., 1.0 the top ceil(f * n) rows; ``gain`` = positives among them / P, ``lift`` =
+      their positive rate / base rate.
 
     roc_auc, gini, ks, roc_curve need both classes; pr_auc, pr_curve, gain and lift need at least
     one positive; otherwise they are None or empty lists. log_loss, brier and calibration are None
@@ -257,7 +333,6 @@ def binary_classification(
     p = _finite_floats(score, "score")
     n = _same_length(y, pred, p)
 
-    tn, fp, fn, tp = (int(c) for c in np.bincount(2 * y + pred, minlength=4))
     result: dict[str, Any] = {
         "n": n,
         "base_rate": None,
@@ -271,38 +346,51 @@ def binary_classification(
         "brier": None,
         "ks": None,
         "gini": None,
-        "confusion_matrix": [[tn, fp], [fn, tp]],
+        "confusion_matrix": [[0, 0], [0, 0]],
         **_empty_curves(),
     }
     if n == 0:
         return result
 
-    result["base_rate"] = (tp + fn) / n
-    result["accuracy"] = (tp + tn) / n
-    result["precision"] = tp / (tp + fp) if tp + fp else 0.0
-    result["recall"] = tp / (tp + fn) if tp + fn else 0.0
-    result["f1"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    from sklearn import metrics as skm
+
+    matrix = skm.confusion_matrix(y, pred, labels=[0, 1])
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        y, pred, average="binary", pos_label=1, zero_division=0
+    )
+    positives = int(matrix[1].sum())
+    result["confusion_matrix"] = [_ints(row) for row in matrix]
+    result["base_rate"] = positives / n
+    result["accuracy"] = _num(skm.accuracy_score(y, pred))
+    result["precision"] = _num(precision)
+    result["recall"] = _num(recall)
+    result["f1"] = _num(f1)
 
     if _is_probability(p):
-        on_true = np.clip(p, _EPS, 1 - _EPS)
-        on_false = np.clip(1 - p, _EPS, 1 - _EPS)
-        result["log_loss"] = _num(-np.mean(np.log(np.where(y == 1, on_true, on_false))))
-        result["brier"] = _num(np.mean((p - y) ** 2))
+        result["log_loss"] = _num(skm.log_loss(y, p, labels=[0, 1]))
+        result["brier"] = _num(skm.brier_score_loss(y, p, pos_label=1, labels=[0, 1]))
         result["calibration"] = _calibration(y, p)
 
-    ranking = _Ranking(y, p)
-    if ranking.both_classes:
-        auc = ranking.auc()
+    if 0 < positives < n:
+        auc = skm.roc_auc_score(y, p)
         result["roc_auc"] = _num(auc)
         result["gini"] = _num(2 * auc - 1)
-        result["ks"] = _num(ranking.ks())
-        fpr, tpr = _thin(*ranking.roc(), curve_points)
+        # TPR - FPR at threshold t is F_negatives(t) - F_positives(t): the one-sided statistic.
+        ks = stats.ks_2samp(p[y == 0], p[y == 1], alternative="greater", method="asymp")
+        result["ks"] = _num(ks.statistic)
+        fpr, tpr, _ = skm.roc_curve(y, p, drop_intermediate=False)
+        fpr, tpr = _thin(fpr, tpr, curve_points)
         result["roc_curve"] = {"fpr": _floats(fpr), "tpr": _floats(tpr)}
-    if ranking.positives:
-        result["pr_auc"] = _num(ranking.average_precision())
-        recall, precision = _thin(*ranking.pr(), curve_points)
-        result["pr_curve"] = {"recall": _floats(recall), "precision": _floats(precision)}
-        result["lift"] = ranking.lift()
+    if positives:
+        result["pr_auc"] = _num(skm.average_precision_score(y, p))
+        # scikit-learn lists the curve by increasing threshold, ending at (recall 0, precision 1).
+        precisions, recalls, _ = skm.precision_recall_curve(y, p)
+        recall_curve, precision_curve = _thin(recalls[::-1], precisions[::-1], curve_points)
+        result["pr_curve"] = {
+            "recall": _floats(recall_curve),
+            "precision": _floats(precision_curve),
+        }
+        result["lift"] = _lift(y, p)
     return result
 
 
@@ -310,30 +398,22 @@ def binary_classification(
 # Multiclass and regression
 
 
-def _rank_auc(y: np.ndarray, score: np.ndarray) -> float | None:
-    """Mann-Whitney AUC of binary labels; ties count one half."""
-    positives = int(y.sum())
-    negatives = y.size - positives
-    if not positives or not negatives:
-        return None
-    ranks = stats.rankdata(score)
-    return _num((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
-
-
 def multiclass_classification(y_true: np.ndarray, proba: np.ndarray, y_pred: np.ndarray) -> dict:
     """Metrics of a k-class classifier; classes are the indices 0..k-1 of ``proba``'s columns.
+    Functions are ``sklearn.metrics``'s.
 
-    - ``n``; ``accuracy`` = share of rows with y_pred = y_true.
-    - ``precision_macro``, ``recall_macro``, ``f1_macro``: unweighted mean over the classes that
-      occur in y_true or y_pred (scikit-learn's default label set) of the per-class precision
-      tp / (tp + fp), recall tp / (tp + fn) and F1 2tp / (2tp + fp + fn), each 0 when its
-      denominator is 0.
-    - ``roc_auc_ovr``: unweighted mean over all k classes of the AUC of "class j versus the rest"
-      scored by proba[:, j] (ties count one half); None unless every class occurs in y_true and
-      at least two classes do (where scikit-learn refuses to compute it).
-    - ``log_loss`` = -mean(log clip(proba[i, y_i], eps, 1 - eps)), proba not renormalised; None if
-      proba has values outside [0, 1].
-    - ``confusion_matrix``: k x k counts, rows = true class, columns = predicted class.
+    - ``n``; ``accuracy``: ``accuracy_score``.
+    - ``precision_macro``, ``recall_macro``, ``f1_macro``: ``precision_recall_fscore_support(
+      average="macro", zero_division=0)``: the unweighted mean over the classes that occur in
+      y_true or y_pred of the per-class figures, each 0 when its denominator is 0.
+    - ``roc_auc_ovr``: the unweighted mean over all k classes of ``roc_auc_score(y_true == j,
+      proba[:, j])``, which is ``roc_auc_score(multi_class="ovr", average="macro")`` without its
+      demand that every row of proba sum to 1; None unless every class occurs in y_true and
+      k >= 2 (where scikit-learn refuses to compute it).
+    - ``log_loss``: ``log_loss(labels=range(k))``, proba clipped, not renormalised; None if
+      proba has values outside [0, 1] or k < 2 (scikit-learn needs two labels).
+    - ``confusion_matrix``: ``confusion_matrix(labels=range(k))``, rows = true class, columns =
+      predicted class.
     """
     scores = np.asarray(proba, dtype=np.float64)
     if scores.ndim != 2:
@@ -345,7 +425,6 @@ def multiclass_classification(y_true: np.ndarray, proba: np.ndarray, y_pred: np.
     pred = _class_indices(y_pred, k, "y_pred")
     n = _same_length(y, pred, scores)
 
-    cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
     result: dict[str, Any] = {
         "n": n,
         "accuracy": None,
@@ -354,47 +433,45 @@ def multiclass_classification(y_true: np.ndarray, proba: np.ndarray, y_pred: np.
         "f1_macro": None,
         "roc_auc_ovr": None,
         "log_loss": None,
-        "confusion_matrix": [_ints(row) for row in cm],
+        "confusion_matrix": [[0] * k for _ in range(k)],
     }
     if n == 0:
         return result
 
-    tp = np.diag(cm).astype(np.float64)
-    predicted = cm.sum(axis=0).astype(np.float64)
-    actual = cm.sum(axis=1).astype(np.float64)
-    labels = (predicted + actual) > 0
+    from sklearn import metrics as skm
 
-    def per_class(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-        out = np.zeros_like(numerator)
-        np.divide(numerator, denominator, out=out, where=denominator > 0)
-        return out
+    labels = np.arange(k)
+    result["confusion_matrix"] = [
+        _ints(row) for row in skm.confusion_matrix(y, pred, labels=labels)
+    ]
+    result["accuracy"] = _num(skm.accuracy_score(y, pred))
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        y, pred, average="macro", zero_division=0
+    )
+    result["precision_macro"] = _num(precision)
+    result["recall_macro"] = _num(recall)
+    result["f1_macro"] = _num(f1)
 
-    result["accuracy"] = float(tp.sum() / n)
-    result["precision_macro"] = _num(per_class(tp, predicted)[labels].mean())
-    result["recall_macro"] = _num(per_class(tp, actual)[labels].mean())
-    result["f1_macro"] = _num(per_class(2 * tp, predicted + actual)[labels].mean())
-
-    if k >= 2 and np.all(actual > 0):
-        # One sort per column; the rank sum of each class's own rows gives its one-vs-rest AUC.
-        ranks = stats.rankdata(scores, axis=0)
-        own = np.bincount(y, weights=ranks[np.arange(n), y], minlength=k)
-        aucs = (own - actual * (actual + 1) / 2) / (actual * (n - actual))
-        result["roc_auc_ovr"] = _num(aucs.mean())
-    if _is_probability(scores.ravel()):
-        chosen = np.clip(scores[np.arange(n), y], _EPS, 1 - _EPS)
-        result["log_loss"] = _num(-np.mean(np.log(chosen)))
+    if k >= 2 and np.all(np.bincount(y, minlength=k) > 0):
+        aucs = [skm.roc_auc_score(y == j, scores[:, j]) for j in range(k)]
+        result["roc_auc_ovr"] = _num(np.mean(aucs))
+    if k >= 2 and _is_probability(scores.ravel()):
+        with warnings.catch_warnings():
+            # Rows that do not sum to 1 are scored as they are (documented); no need to say so.
+            warnings.filterwarnings("ignore", message=".*do not sum to one", category=UserWarning)
+            result["log_loss"] = _num(skm.log_loss(y, scores, labels=labels))
     return result
 
 
 def regression(y_true: np.ndarray, y_pred: np.ndarray, *, sample: int = 500, seed: int = 0) -> dict:
     """Metrics of a regression model. Residual r = y_true - y_pred.
 
-    - ``n``; ``rmse`` = sqrt(mean(r^2)); ``mae`` = mean(|r|).
-    - ``r2`` = 1 - sum(r^2) / sum((y_true - mean(y_true))^2); None when y_true is constant or has
-      fewer than two values (scikit-learn would report 1.0 or 0.0 there).
-    - ``residuals.histogram``: 30 equal-width bins spanning min(r)..max(r) (``numpy.histogram``,
-      last bin closed), 31 ``edges`` and 30 ``counts``; when all residuals are equal (up to
-      rounding) the bins span median(r) - 0.5 .. median(r) + 0.5.
+    - ``n``; ``rmse``: ``sklearn.metrics.root_mean_squared_error``; ``mae``:
+      ``mean_absolute_error``; ``r2``: ``r2_score``, None when y_true is constant or has fewer
+      than two values (scikit-learn would report 1.0 or 0.0 there, or NaN).
+    - ``residuals.histogram`` (the portal's): 30 equal-width bins spanning min(r)..max(r)
+      (``numpy.histogram``, last bin closed), 31 ``edges`` and 30 ``counts``; when all residuals
+      are equal (up to rounding) the bins span median(r) - 0.5 .. median(r) + 0.5.
     - ``residuals.sample``: at most ``sample`` rows drawn without replacement with
       ``numpy.random.default_rng(seed)``, kept in input order: ``predicted`` and ``residual``.
 
@@ -416,14 +493,14 @@ def regression(y_true: np.ndarray, y_pred: np.ndarray, *, sample: int = 500, see
     if n == 0:
         return result
 
-    residual = truth - predicted
-    squared = float(np.dot(residual, residual))
-    result["rmse"] = _num(math.sqrt(squared / n))
-    result["mae"] = _num(np.mean(np.abs(residual)))
-    centred = truth - truth.mean()
-    total = float(np.dot(centred, centred))
-    result["r2"] = _num(1 - squared / total) if n >= 2 and total > 0 else None
+    from sklearn import metrics as skm
 
+    result["rmse"] = _num(skm.root_mean_squared_error(truth, predicted))
+    result["mae"] = _num(skm.mean_absolute_error(truth, predicted))
+    if n >= 2 and np.any(truth != truth[0]):
+        result["r2"] = _num(skm.r2_score(truth, predicted))
+
+    residual = truth - predicted
     try:
         counts, edges = np.histogram(residual, bins=RESIDUAL_BINS)
     except ValueError:
@@ -444,11 +521,13 @@ def regression(y_true: np.ndarray, y_pred: np.ndarray, *, sample: int = 500, see
 
 
 # --------------------------------------------------------------------------------------------
-# Stability: PSI and Kolmogorov-Smirnov. Both work on sorted non-missing values, so `stability`
-# sorts each column once and derives both from it.
+# Stability: PSI (the portal's own) and Kolmogorov-Smirnov (scipy). `stability` takes each
+# column's non-missing values once and hands them to both.
 
 
 def _as_float(values: np.ndarray | pd.Series) -> np.ndarray:
+    import pandas as pd
+
     if isinstance(values, pd.Series):
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
     array = np.asarray(values)
@@ -529,6 +608,8 @@ def psi_categorical(
     One bin per distinct value seen in either sample; all missing values (None, NaN, NA) form one
     bin. Shares floored at 1e-4 and summed as in ``psi``. None if either sample has no rows.
     """
+    import pandas as pd
+
     left = pd.Series(expected).reset_index(drop=True)
     right = pd.Series(actual).reset_index(drop=True)
     if left.size == 0 or right.size == 0:
@@ -540,51 +621,32 @@ def psi_categorical(
     return _num(_psi_of_counts(e, a))
 
 
-def _block_ends(ordered: np.ndarray) -> np.ndarray:
-    """Index of the last element of each run of equal values in a sorted array."""
-    return np.append(np.flatnonzero(np.diff(ordered)), ordered.size - 1)
-
-
-def _ks_p_value(d: float, m: int, k: int) -> float | None:
-    big, small = max(m, k), min(m, k)
-    effective = big * small / (big + small)
-    if effective <= KS_EXACT_LIMIT:
-        # scipy.stats.ks_2samp(method="asymp"), two-sided.
-        p = stats.kstwo.sf(d, np.round(effective))
-    else:
-        # kstwo.sf takes up to 0.4 s for large samples; its limit differs by less than 0.004.
-        p = stats.kstwobign.sf(math.sqrt(effective) * d)
-    return _num(np.clip(p, 0.0, 1.0))
-
-
-def _ks_sorted(a: np.ndarray, b: np.ndarray) -> dict[str, float | None]:
+def _ks_present(a: np.ndarray, b: np.ndarray) -> dict[str, float | None]:
+    """``ks_test`` of two arrays without NaN."""
     if a.size == 0 or b.size == 0:
         return {"statistic": None, "p_value": None}
-    # |F_a - F_b| can only peak where one of the two steps up, i.e. at the last copy of a value;
-    # counts stay integers so that D is exact.
-    ends_a, ends_b = _block_ends(a), _block_ends(b)
-    at_a = np.abs((ends_a + 1) * b.size - np.searchsorted(b, a[ends_a], "right") * a.size).max()
-    at_b = np.abs(np.searchsorted(a, b[ends_b], "right") * b.size - (ends_b + 1) * a.size).max()
-    d = float(max(at_a, at_b)) / (a.size * b.size)
-    return {"statistic": _num(d), "p_value": _ks_p_value(d, a.size, b.size)}
+    found = stats.ks_2samp(a, b, alternative="two-sided", method="asymp")
+    return {"statistic": _num(found.statistic), "p_value": _num(found.pvalue)}
 
 
 def ks_test(a: np.ndarray, b: np.ndarray) -> dict:
-    """Two-sample Kolmogorov-Smirnov test, NaNs ignored.
+    """Two-sample Kolmogorov-Smirnov test, NaNs ignored: ``scipy.stats.ks_2samp(a, b,
+    method="asymp")``, two-sided.
 
     ``statistic`` D = sup_x |F_a(x) - F_b(x)| with F the empirical distribution functions;
-    ``p_value`` two-sided, from the distribution of D under "same distribution" for
-    en = m n / (m + n) observations (m, n the sample sizes): ``scipy.stats.kstwo.sf(D, round(en))``
-    as in scipy's ``ks_2samp(method="asymp")`` when en <= 5000, else its large-sample limit
-    ``scipy.stats.kstwobign.sf(sqrt(en) * D)`` (absolute difference below 0.004 there).
-    Both None if either sample has no non-missing value.
+    ``p_value`` from the distribution of D under "same distribution" for en = m n / (m + n)
+    observations (m, n the sample sizes), ``scipy.stats.kstwo.sf(D, round(en))``. The asymptotic
+    method is chosen for every size, so that a p-value does not change its method with the
+    sample size. Both None if either sample has no non-missing value.
     """
     a_sorted, _ = _sorted_present(_as_float(a))
     b_sorted, _ = _sorted_present(_as_float(b))
-    return _ks_sorted(a_sorted, b_sorted)
+    return _ks_present(a_sorted, b_sorted)
 
 
 def _is_numeric(column: pd.Series) -> bool:
+    import pandas as pd
+
     dtype = column.dtype
     return bool(
         pd.api.types.is_numeric_dtype(dtype)
@@ -606,7 +668,7 @@ def stability(reference: pd.DataFrame, holdout: pd.DataFrame, columns: list[str]
         if _is_numeric(ref) and _is_numeric(hold):
             ref_sorted, ref_nan = _sorted_present(_as_float(ref))
             hold_sorted, hold_nan = _sorted_present(_as_float(hold))
-            ks = _ks_sorted(ref_sorted, hold_sorted)
+            ks = _ks_present(ref_sorted, hold_sorted)
             result.append(
                 {
                     "feature": str(name),
@@ -661,6 +723,8 @@ def categorical_baseline(
 ) -> dict:
     """{kind: "categorical", categories, counts}: the ``top`` most frequent values (as text,
     ties by text), then "other" and missing as the last two counts."""
+    import pandas as pd
+
     series = pd.Series(values).reset_index(drop=True)
     present = series[series.notna()].astype(str)
     frequency = present.value_counts()
@@ -692,6 +756,8 @@ def bin_index(spec: dict, values: np.ndarray | pd.Series | list[Any]) -> np.ndar
         found = np.searchsorted(edges, numbers, "left")
         found[np.isnan(numbers)] = len(edges) + 1
         return found
+    import pandas as pd
+
     series = pd.Series(values, dtype=object)
     index = {name: i for i, name in enumerate(spec["categories"])}
     present = series.notna().to_numpy()
@@ -711,6 +777,8 @@ def as_numbers(values: np.ndarray | pd.Series | list[Any]) -> np.ndarray:
             return numbers
     except (TypeError, ValueError):
         pass
+    import pandas as pd
+
     return _as_float(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"))
 
 
@@ -788,8 +856,9 @@ def fairness(
 
     Per group: ``n``; ``selection_rate`` = share with y_pred = 1; ``true_positive_rate`` =
     tp / (tp + fn), None without positives; ``false_positive_rate`` = fp / (fp + tn), None
-    without negatives; ``accuracy``; ``roc_auc`` of ``score`` in the group (ties count one half),
-    None without score or without both classes.
+    without negatives; ``accuracy``; ``roc_auc``: ``sklearn.metrics.roc_auc_score`` of ``score``
+    in the group, None without score or without both classes. The rates and gaps are the
+    portal's own counts (scikit-learn has no grouped metrics).
 
     ``demographic_parity_difference`` = max - min selection rate over the groups (0 with one
     group, None with none); ``equal_opportunity_difference`` = max - min true positive rate over
@@ -797,6 +866,8 @@ def fairness(
     """
     y = _labels01(y_true, "y_true")
     pred = _labels01(y_pred, "y_pred")
+    import pandas as pd
+
     if isinstance(groups, pd.Series):
         raw_groups = groups.reset_index(drop=True)
     else:
@@ -834,7 +905,7 @@ def fairness(
         auc = None
         if scores is not None:
             rows = rows_of[g]
-            auc = _rank_auc(y[rows], scores[rows])
+            auc = roc_auc(y[rows], scores[rows])
         out_groups.append(
             {
                 "group": names[g],
@@ -864,6 +935,16 @@ def fairness(
 # Model-dependent measurements
 
 
+class _ScoredByFunction:
+    """The estimator ``sklearn.inspection.permutation_importance`` is handed. It only checks that
+    there is a ``fit`` and passes the estimator to the scoring callable, which scores through the
+    caller's function instead: the sandbox's scorer knows the model, the label encoding and the
+    primary metric, and this module stays free of them."""
+
+    def fit(self, X: Any, y: Any = None) -> _ScoredByFunction:
+        return self
+
+
 def permutation_importance(
     score_fn: Callable[[pd.DataFrame], float],
     frame: pd.DataFrame,
@@ -873,12 +954,15 @@ def permutation_importance(
     max_rows: int = 5000,
     seed: int = 0,
 ) -> list[dict]:
-    """Drop in ``score_fn`` (higher is better) when one feature's values are shuffled.
+    """Drop in ``score_fn`` (higher is better) when one feature's values are shuffled:
+    ``sklearn.inspection.permutation_importance(n_repeats=n_repeats, random_state=seed)``.
 
     At most ``max_rows`` rows are used, drawn without replacement with
     ``numpy.random.default_rng(seed)`` and kept in input order with their original index labels,
-    so ``score_fn`` can align true labels by index. The baseline is ``score_fn`` on those rows;
-    each feature is then permuted ``n_repeats`` times (the other columns untouched) and
+    so ``score_fn`` can align true labels by index; they are drawn here rather than with
+    scikit-learn's ``max_samples``, which would score the unshuffled baseline on every row but
+    the shuffled ones on the sample. The baseline is ``score_fn`` on those rows; scikit-learn
+    then shuffles each of ``features`` ``n_repeats`` times (the other columns untouched) and
     importance = mean(baseline - permuted score), ``std`` = population standard deviation of
     those drops. Returned as [{feature, importance, std}], importance descending (stable).
     Raises ValueError if ``score_fn`` returns NaN or inf.
@@ -889,34 +973,36 @@ def permutation_importance(
     rows = len(frame)
     if rows > max_rows:
         frame = frame.iloc[np.sort(rng.choice(rows, size=max_rows, replace=False))]
-        rows = max_rows
+    if not features:
+        return []
+    import pandas as pd
+    from sklearn.inspection import permutation_importance as shuffled_drops
 
-    def scored(data: pd.DataFrame) -> float:
+    features = list(features)
+    others = [c for c in frame.columns if c not in set(features)]
+
+    def scoring(_estimator: Any, X: pd.DataFrame, _y: Any) -> float:
+        # scikit-learn shuffles only the columns it is given: the others join them unshuffled.
+        data = pd.concat([X, frame[others]], axis=1)[frame.columns] if others else X
         value = float(score_fn(data))
         if not math.isfinite(value):
             raise ValueError("score_fn returned a non-finite value")
         return value
 
-    baseline = scored(frame)
-    work = frame.copy()
-    result: list[dict] = []
-    for feature in features:
-        original = frame[feature]
-        drops = []
-        for _ in range(n_repeats):
-            # take + set_axis keeps the column's dtype (categoricals, nullable ints) intact.
-            work[feature] = original.take(rng.permutation(rows)).set_axis(frame.index)
-            drops.append(baseline - scored(work))
-        work[feature] = original
-        result.append(
-            {
-                "feature": str(feature),
-                "importance": float(np.mean(drops)),
-                "std": float(np.std(drops)),
-            }
-        )
-    result.sort(key=lambda item: -item["importance"])
-    return result
+    found = shuffled_drops(
+        _ScoredByFunction(),
+        frame[features],
+        None,
+        scoring=scoring,
+        n_repeats=n_repeats,
+        random_state=seed,
+    )
+    drops = zip(features, found.importances_mean, found.importances_std, strict=True)
+    ranked = sorted(drops, key=lambda drop: -float(drop[1]))  # stable: ties keep their order
+    return [
+        {"feature": str(feature), "importance": float(mean), "std": float(std)}
+        for feature, mean, std in ranked
+    ]
 
 
 def latency(

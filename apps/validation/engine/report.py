@@ -183,9 +183,7 @@ class Scorer:
         """The score permutation importance uses: higher is better."""
         predicted = self.predict(frame)
         if self.task == "binary":
-            value = metrics.binary_classification(
-                y, predicted["proba"][:, 1], predicted["pred"], curve_points=2
-            )["roc_auc"]
+            value = metrics.roc_auc(y, predicted["proba"][:, 1])
         elif self.task == "multiclass":
             value = float(np.mean(predicted["pred"] == y))
         else:
@@ -323,6 +321,8 @@ def build(
         )
     report["timings"] = timings
     report["environment"] = _environment()
+    # Which library computed each metric, with its version: model-risk reviewers ask.
+    report["implementations"] = metrics.implementations(task)
     return report
 
 
