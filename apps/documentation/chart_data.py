@@ -124,9 +124,13 @@ class Chart:
 
 
 def text_of(value: Any) -> str:
-    """A Plotly title (a string or {"text": ...}, possibly with <br> and <b>) as plain text."""
+    """A Plotly title (a string or {"text": ...}, possibly with <br> and <b>) as plain text; a
+    title's subtitle (the charts put their details there, to fit a phone) follows a comma."""
     if isinstance(value, dict):
+        subtitle = text_of(value.get("subtitle"))
         value = value.get("text", "")
+        if subtitle and isinstance(value, str):
+            value = f"{value}, {subtitle}"
     if not isinstance(value, str):
         return ""
     value = re.sub(r"<br\s*/?>", " ", value, flags=re.IGNORECASE)

@@ -2,26 +2,50 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from apps.monitoring.health import PSI_ALERT, PSI_WARNING
+from apps.validation.charts import short_labels
 
 Figure = dict[str, Any]
 
-_LAYOUT = {
-    "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
-    "height": 320,
-    "font": {"family": "system-ui, sans-serif", "size": 12},
-    "paper_bgcolor": "rgba(0,0,0,0)",
-    "plot_bgcolor": "#fbfcfd",
-    "legend": {"orientation": "h", "y": -0.25},
+_FONT = {"family": "system-ui, sans-serif", "size": 12, "color": "#1f2933"}
+_MUTED = "#52606d"
+# The top margin holds the title, the subtitle and the markers' names above the plot; the other
+# margins are minimums that plotly.js widens for tick labels, axis titles and the legend.
+_TOP = 44
+_SUBTITLE = 20
+_MARKER_NAMES = 14
+_MARGIN = {"l": 8, "r": 16, "b": 8}
+# At the bottom of the figure in container coordinates: plotly.js then reserves its height below
+# the x axis title instead of drawing it over the axis (as a legend at paper y -0.25 did).
+_LEGEND = {
+    "orientation": "h",
+    "x": 0,
+    "xanchor": "left",
+    "y": 0,
+    "yref": "container",
+    "yanchor": "bottom",
+    "font": {"size": 11},
 }
+# plotly.js's default colours, set by hand where a metric's lines share one colour.
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
 def _figure(
-    title: str, data: list[dict[str, Any]], markers: list[dict[str, Any]], **layout: Any
+    title: str,
+    data: list[dict[str, Any]],
+    markers: list[dict[str, Any]],
+    *,
+    detail: str | None = None,
+    height: int = 340,
+    **layout: Any,
 ) -> Figure:
-    """A figure with the window's switches drawn as dashed vertical lines, named on hover."""
+    """The shared layout of every monitoring chart: a short title with its details in a subtitle,
+    ``automargin`` on every axis, the legend below, and the window's switches drawn as dashed
+    vertical lines named above the plot."""
+    middle = _middle(data)
     shapes = [
         {
             "type": "line",
@@ -44,20 +68,65 @@ def _figure(
             "text": m["label"],
             "showarrow": False,
             "yanchor": "bottom",
+            # Named towards the middle of the plot, so a switch near an edge keeps its name
+            # inside the figure.
+            "xanchor": "right" if middle and datetime.fromisoformat(m["at"]) > middle else "left",
             "font": {"size": 10},
+            # Every other name one line higher, so two switches close in time stay legible.
+            "yshift": _MARKER_NAMES * (i % 2),
         }
-        for m in markers
+        for i, m in enumerate(markers)
     ]
+    heading: dict[str, Any] = {
+        "text": title,
+        "x": 0,
+        "xref": "container",
+        "xanchor": "left",
+        "y": 1,
+        "yref": "container",
+        "yanchor": "top",
+        "pad": {"l": 8, "t": 10},
+        "font": {"size": 15},
+    }
+    top = _TOP
+    if detail:
+        heading["subtitle"] = {"text": detail, "font": {"size": 11, "color": _MUTED}}
+        top += _SUBTITLE
+    top += _MARKER_NAMES * min(len(markers), 2)
+    axes = {
+        key: {**spec, "automargin": True}
+        for key, spec in layout.items()
+        if key.startswith(("xaxis", "yaxis"))
+    }
+    for key in ("xaxis", "yaxis"):
+        axes.setdefault(key, {"automargin": True})
     return {
         "data": data,
         "layout": {
-            **_LAYOUT,
-            "title": {"text": title, "x": 0},
+            # Room for the subtitle and the markers' names comes on top of the plot's height.
+            "height": height + top - _TOP,
+            "font": _FONT,
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "#fbfcfd",
+            "legend": _LEGEND,
+            "title": heading,
             "shapes": shapes,
             "annotations": notes,
             **layout,
+            **axes,
+            "margin": {**_MARGIN, "t": top},
         },
     }
+
+
+def _middle(data: list[dict[str, Any]]) -> datetime | None:
+    """The moment halfway along the time axis, or None when the x axis is not time."""
+    for trace in data:
+        times = trace.get("x") or []
+        if times and isinstance(times[0], str):
+            first, last = datetime.fromisoformat(times[0]), datetime.fromisoformat(times[-1])
+            return first + (last - first) / 2
+    return None
 
 
 def _levels(times: list[str]) -> list[dict[str, Any]]:
@@ -86,29 +155,41 @@ def _performance(
     names = [n for n in measured if n not in ("labelled_share", "label_delay_hours")]
     if not names or not any(v is not None for n in names for v in measured[n]):
         return None
-    data: list[dict[str, Any]] = [
-        {
-            "x": t,
-            "y": measured[name],
-            "mode": "lines+markers" if not name.startswith("estimated_") else "lines",
-            "name": name.replace("estimated_", "") + " (estimated)"
-            if name.startswith("estimated_")
-            else name,
-            **({"line": {"dash": "dash"}} if name.startswith("estimated_") else {}),
-        }
-        for name in names
-    ]
+    # One legend entry per metric: its estimate (dashed) and its figure at validation (dotted)
+    # share its colour and its legend group, so the legend stays a few lines long on a phone
+    # instead of pushing the plot into a sliver. The hover names each line.
+    metrics = list(dict.fromkeys(n.removeprefix("estimated_") for n in names))
+    colour = {m: COLOURS[i % len(COLOURS)] for i, m in enumerate(metrics)}
+    shown: set[str] = set()
+    data: list[dict[str, Any]] = []
+    for name in names:
+        metric = name.removeprefix("estimated_")
+        estimated = name != metric
+        data.append(
+            {
+                "x": t,
+                "y": measured[name],
+                "mode": "lines" if estimated else "lines+markers",
+                "name": f"{metric} (estimated)" if estimated else metric,
+                "legendgroup": metric,
+                "showlegend": metric not in shown,
+                "line": {"color": colour[metric], **({"dash": "dash"} if estimated else {})},
+            }
+        )
+        shown.add(metric)
     data += [
         {
             "x": [t[0], t[-1]],
-            "y": [validated[name]] * 2,
+            "y": [validated[metric]] * 2,
             "mode": "lines",
-            "name": f"{name} at validation",
-            "line": {"dash": "dot"},
-            "hoverinfo": "skip",
+            "name": f"{metric} at validation",
+            "legendgroup": metric,
+            "showlegend": False,
+            "line": {"dash": "dot", "color": colour[metric]},
+            "hovertemplate": f"{metric} at validation: %{{y:.3f}}<extra></extra>",
         }
-        for name in names
-        if name in validated
+        for metric in metrics
+        if metric in validated
     ]
     data.append(
         {
@@ -118,18 +199,23 @@ def _performance(
             "name": "labelled share",
             "yaxis": "y2",
             "opacity": 0.25,
+            "marker": {"color": "#7f7f7f"},
         }
     )
     return _figure(
-        "Performance by time of prediction: measured from outcomes, estimated from scores",
+        "Performance over time",
         data,
         markers,
+        detail="solid: measured, dashed: estimated, dotted: validation",
+        height=_TOP + 300 + 22 * ((len(metrics) + 2) // 2),
         yaxis={"title": {"text": "metric"}},
         yaxis2={
             "title": {"text": "labelled share"},
             "overlaying": "y",
             "side": "right",
             "range": [0, 1],
+            "tickformat": ".0%",
+            "showgrid": False,
         },
     )
 
@@ -148,8 +234,14 @@ def figures(
                     {"x": t, "y": found["rows"], "mode": "lines", "name": "rows", "yaxis": "y2"},
                 ],
                 markers,
-                yaxis={"title": {"text": "requests"}},
-                yaxis2={"title": {"text": "rows"}, "overlaying": "y", "side": "right"},
+                yaxis={"title": {"text": "requests"}, "rangemode": "tozero"},
+                yaxis2={
+                    "title": {"text": "rows"},
+                    "overlaying": "y",
+                    "side": "right",
+                    "rangemode": "tozero",
+                    "showgrid": False,
+                },
             ),
         ),
         (
@@ -161,6 +253,7 @@ def figures(
                     for kind, counts in found["refused"].items()
                 ],
                 markers,
+                height=380,
                 barmode="stack",
                 yaxis={"title": {"text": "requests"}, "rangemode": "tozero"},
             ),
@@ -168,24 +261,26 @@ def figures(
         (
             "latency",
             _figure(
-                "Latency (ms, at most 9 % above the true value)",
+                "Latency (ms)",
                 [
                     {"x": t, "y": found[f"latency_p{q}"], "mode": "lines", "name": f"p{q}"}
                     for q in (50, 95, 99)
                 ],
                 markers,
+                detail="at most 9 % above the true value",
                 yaxis={"title": {"text": "ms"}, "rangemode": "tozero"},
             ),
         ),
         (
             "score-drift",
             _figure(
-                "Score drift (PSI against the validation holdout)",
+                "Score drift (PSI)",
                 [
                     {"x": t, "y": found["score_psi"], "mode": "lines+markers", "name": "score PSI"},
                     *_levels(t),
                 ],
                 markers,
+                detail="against the validation holdout",
                 yaxis={"title": {"text": "PSI"}, "rangemode": "tozero"},
             ),
         ),
@@ -199,7 +294,7 @@ def figures(
             (
                 "feature-drift",
                 _figure(
-                    "Feature drift (PSI per feature against the baseline)",
+                    "Feature drift (PSI)",
                     [
                         {
                             "type": "heatmap",
@@ -214,30 +309,59 @@ def figures(
                                 [0.5, "#d9822b"],
                                 [1, "#b3261e"],
                             ],
-                            "colorbar": {"title": {"text": "PSI"}},
+                            # Under the plot, not beside it: at 390 px a bar on the right takes
+                            # the room of the hours.
+                            "colorbar": {
+                                "title": {"text": "PSI", "side": "right"},
+                                "orientation": "h",
+                                "thickness": 10,
+                                "len": 160,
+                                "lenmode": "pixels",
+                                "x": 0,
+                                "xref": "container",
+                                "xanchor": "left",
+                                "xpad": 8,
+                                "y": 0,
+                                "yref": "container",
+                                "yanchor": "bottom",
+                                "ypad": 4,
+                            },
                             "hoverongaps": False,
+                            "hovertemplate": "%{y}, %{x}: PSI %{z:.3f}<extra></extra>",
                         }
                     ],
                     markers,
-                    height=max(260, 40 + 26 * len(names)),
-                    margin={"l": 140, "r": 20, "t": 40, "b": 50},
+                    detail="per feature, against the baseline",
+                    height=max(280, _TOP + 120 + 24 * len(names)),
+                    yaxis=_feature_axis(names),
                 ),
             )
         )
     return charts
 
 
+def _feature_axis(names: list[str]) -> dict[str, Any]:
+    """Feature names stay the categories (hover shows them whole); ticks show them cut."""
+    return {
+        "type": "category",
+        "tickmode": "array",
+        "tickvals": names,
+        "ticktext": short_labels(names),
+    }
+
+
 def score_comparison(histograms: dict[str, list[float]]) -> Figure:
     """A live version's and its challenger's score distributions, in the same 100 bins."""
     centres = [(k + 0.5) / 100 for k in range(100)]
     return _figure(
-        "Score distribution, live version and challenger",
+        "Score distribution",
         [
             {"x": centres, "y": shares, "type": "bar", "name": name, "opacity": 0.6}
             for name, shares in histograms.items()
             if shares
         ],
         [],
+        detail="live version and challenger, same 100 bins",
         barmode="overlay",
         xaxis={"title": {"text": "score (probability of the positive class)"}, "range": [0, 1]},
         yaxis={"title": {"text": "share of rows"}, "rangemode": "tozero"},
