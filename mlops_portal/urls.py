@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LogoutView
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path
+from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.accounts import views as accounts
@@ -23,10 +26,27 @@ api_v1: list[URLPattern | URLResolver] = [
     # A page for people: anonymous visitors go to the login page rather than getting a 401.
     path(
         "docs/",
-        login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        # Our template: the portal's header and a way back around Swagger UI, whose files come
+        # from drf-spectacular-sidecar (settings: SWAGGER_UI_DIST), never from a CDN.
+        login_required(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api-schema", template_name="api/swagger_ui.html", title="API docs"
+            )
+        ),
         name="api-docs",
     ),
 ]
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Browsers ask for /favicon.ico whatever a page links (JSON answers link nothing): send
+    them to the portal's icon. Public, like the static files it points to."""
+    response = HttpResponsePermanentRedirect(static("favicon.svg"))
+    # A day, not forever: the static name carries a hash that changes with the icon.
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
 
 handler400 = "apps.accounts.views.bad_request"
 handler404 = "apps.accounts.views.page_not_found"
@@ -49,6 +69,7 @@ urlpatterns = [
     path("", include("apps.deployments.urls")),
     path("", include("apps.documentation.urls")),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
 ]

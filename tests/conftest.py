@@ -285,5 +285,15 @@ def sign_in(page, username: str, password: str | None = None) -> None:  # type: 
     page.get_by_role("button", name="Sign in").click()
 
 
+def confirm(page, **click) -> None:  # type: ignore[no-untyped-def]
+    """Answer yes in the portal's confirmation dialog (``#confirm-dialog`` in base.html); the
+    form is submitted by that click, so ``click`` takes Playwright's click options."""
+    from playwright.sync_api import expect
+
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.locator("button[value=confirm]").click(**click)
+
+
 def open_nav(page, label: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True).click()

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 EXPECTED = {
     "alice": ["Data scientist", "Your jobs", "Your recent activity"],
     "bob": ["Data scientist", "Your jobs"],
-    "ivan": ["Model operations (IT)", "Background work"],
+    "ivan": ["Model operations", "Background work"],
     "rita": ["Risk owner", "Your recent activity"],
     "carl": ["Compliance", "Audit trail integrity", "Security events, last 24 hours"],
     "admin": ["Administrator", "Background work", "Audit trail integrity"],

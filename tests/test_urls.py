@@ -32,6 +32,7 @@ OPEN = {
     "healthz": {200, 403, 405, 503},  # states only, for load balancers
     "api/v1/auth/token/": {400, 401, 405, 415, 429},  # exchanges a password, gives nothing away
     "serve/<slug:model>/<slug:environment>/<str:action>": {401, 404, 405},  # its own keys
+    "favicon.ico": {301, 403, 405},  # to the static icon; other methods refused (CSRF: 403)
 }
 # Django's admin is behind its own login (staff only), tested by Django; the static files are
 # public by design.
@@ -98,3 +99,40 @@ def test_nothing_answered_to_a_signed_in_user_may_be_stored(people, alices_model
         if "no-store" not in response.get("Cache-Control", ""):
             stored[route] = response.status_code
     assert stored == {}
+
+
+def test_favicon_ico_sends_anyone_to_the_portals_icon():
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == "/static/favicon.svg"
+    assert "max-age=86400" in response["Cache-Control"]
+    assert Client().post("/favicon.ico").status_code == 405
+
+
+def test_the_api_docs_keep_the_portals_header_and_load_nothing_from_elsewhere(people):
+    assert Client().get("/api/v1/docs/").url.startswith("/login/")
+    client = Client()
+    client.force_login(people.alice)
+    response = client.get("/api/v1/docs/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    # The portal's header, its navigation with "API docs" as the current page, and a way back.
+    assert '<a class="brand" href="/">MLOps Portal</a>' in page
+    assert '<a href="/api/v1/docs/" aria-current="page">API docs</a>' in page
+    assert '<p class="muted"><a href="/">Dashboard</a> /</p>' in page
+    assert '<div id="swagger-ui"></div>' in page
+    # Swagger UI from the installed sidecar package and its start-up script from this address:
+    # the Content-Security-Policy (script-src 'self') runs them, and nothing comes from a CDN.
+    scripts = re.findall(r"<script([^>]*)>", page)
+    sources = [re.search(r'src="([^"]+)"', attributes) for attributes in scripts]
+    assert all(sources), scripts  # no inline script, which the policy would refuse
+    paths = [found[1] for found in sources if found]
+    assert any(
+        "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle" in p for p in paths
+    )
+    assert "/api/v1/docs/?script=" in paths
+    assert all(p.startswith("/") and not p.startswith("//") for p in paths), paths
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    start = client.get("/api/v1/docs/?script=")
+    assert start.status_code == 200 and start["Content-Type"].startswith("application/javascript")
+    assert "SwaggerUIBundle" in start.content.decode()

@@ -12,18 +12,25 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
+from django.utils.text import capfirst
 
 from apps.core.permissions import is_administrator
+from apps.core.templatetags.words import ROLE_TITLES
+
+
+def _title(code: str) -> str:
+    # The words live in one place (apps/core/templatetags/words.py); a label starts a phrase.
+    return capfirst(ROLE_TITLES[code])
 
 
 class Role(models.TextChoices):
-    DATA_SCIENTIST = "data_scientist", "Data scientist"
-    MODEL_OPS = "model_ops", "Model operations (IT)"
-    RISK_OWNER = "risk_owner", "Risk owner"
-    COMPLIANCE = "compliance", "Compliance"
+    DATA_SCIENTIST = "data_scientist", _title("data_scientist")
+    MODEL_OPS = "model_ops", _title("model_ops")
+    RISK_OWNER = "risk_owner", _title("risk_owner")
+    COMPLIANCE = "compliance", _title("compliance")
     # Policies, webhooks, other teams' models and tokens: the administrators' permissions, each
     # granted to this group by the migration of the app that owns it. Superusers hold them all.
-    ADMIN = "admin", "Administrator"
+    ADMIN = "admin", _title("admin")
 
 
 ADMIN = Role.ADMIN.value

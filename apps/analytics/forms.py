@@ -20,6 +20,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from apps.accounts.models import Team
 from apps.analytics import changes
+from apps.core.formats import day
 from apps.registry.models import RegisteredModel
 
 DEFAULT_DAYS = 90
@@ -138,7 +139,7 @@ class PeriodForm(forms.Form):
             return data
         for name, value in (("from", first), ("to", last)):
             if value is not None and not EARLIEST <= value <= LATEST:
-                self.add_error(name, f"Choose a date between {EARLIEST} and {LATEST}.")
+                self.add_error(name, f"Choose a date between {day(EARLIEST)} and {day(LATEST)}.")
                 return data
         if first is None and last is None:
             first, last = default.first, default.last

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from apps.audit import chain, services
-from apps.audit.forms import AuditFilterForm
+from apps.audit.forms import AuditFilterForm, EventFilterForm
 from apps.audit.models import AuditEvent
 from apps.core.audit_actions import AuditAction
 from apps.core.exports import csv_cell
@@ -30,8 +30,8 @@ class ComplianceView(PortalView):
 
     def filtered(self) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
         assert self.queryset is not None
-        form = AuditFilterForm(self.request.GET or None)
         events: QuerySet[AuditEvent] = self.queryset
+        form = AuditFilterForm(self.request.GET or None, events=events)
         if form.is_bound and form.is_valid():
             events = form.apply(events)
         elif form.is_bound:
@@ -73,9 +73,19 @@ class ExportCsv(ComplianceView):
 
 
 def export_csv(
-    request: HttpRequest, form: AuditFilterForm, events: QuerySet[AuditEvent]
+    request: HttpRequest,
+    form: EventFilterForm,
+    events: QuerySet[AuditEvent],
+    *,
+    subject: Model | None = None,
+    name: str = "audit",
 ) -> HttpResponseBase:
-    """The filtered events as CSV, streamed; the export itself is audited."""
+    """The filtered events as CSV, streamed; the export itself is audited.
+
+    ``subject`` is the object whose events these are (a model, from its history tab): the export
+    is then recorded against it, so it shows in that object's history too. ``name`` starts the
+    file's name.
+    """
     if form.errors:
         # An empty file would read as "no such events": say which filter is wrong instead.
         problems = [
@@ -89,13 +99,19 @@ def export_csv(
             content_type="text/plain; charset=utf-8",
         )
     with transaction.atomic():
-        services.record(
-            request.user,
-            AuditAction.AUDIT_EXPORTED,
-            object_type="audit.chain",
-            object_repr="audit trail",
-            after={"filters": {k: v for k, v in request.GET.items() if v}},
-        )
+        filters = {k: v for k, v in request.GET.items() if v}
+        if subject is None:
+            services.record(
+                request.user,
+                AuditAction.AUDIT_EXPORTED,
+                object_type="audit.chain",
+                object_repr="audit trail",
+                after={"filters": filters},
+            )
+        else:
+            services.record(
+                request.user, AuditAction.AUDIT_EXPORTED, subject, after={"filters": filters}
+            )
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:
@@ -105,7 +121,7 @@ def export_csv(
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
     return response
 
 

@@ -33,6 +33,15 @@ The stores (attributes of ``registry``), and the protocol of what each holds:
 - ``model_flags``: ``(model ids) -> {model id: [Flag]}``, marks on a model wherever models are
   listed (the inventory, the monitoring portfolio): "periodic review overdue". One call per
   list, so a page's query count does not grow with its rows.
+- ``live_versions``: ``(model ids) -> {model id: [Live]}``, where each model's versions serve
+  (environment, version, since when, as the live version or a challenger): "what is live where"
+  on the inventory, the dashboards and the model and version pages. One call per list.
+- ``waiting_for``: ``(version) -> list[str]``, whom or what a version waits for before it can
+  go on, one phrase each ("the risk owner's sign-off (Rita Okafor)"): said on its page, and in
+  the refusal of an action that cannot happen yet.
+- ``audit_subjects``: ``AuditSubject``, what the audit trail can be filtered by that spans many
+  audited objects (a model: itself, its versions, deployments, findings, ...); the registered
+  name is the URL parameter (``/audit/?model=<slug>``).
 - ``rules``: ``(user, obj) -> None`` raising PermissionDenied: "may this person do this to this
   object", one answer for the service that does it and the page that offers it (``can``).
 """
@@ -41,11 +50,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-    from django.db.models import QuerySet
+    from django.db.models import Q, QuerySet
     from django.http import HttpRequest
 
 T = TypeVar("T")
@@ -149,6 +159,39 @@ class Flag:
 
 
 FlagSource = Callable[[list[int]], Mapping[int, list[Flag]]]
+
+
+@dataclass(frozen=True)
+class AuditSubject:
+    """A filter of the audit trail offered by the app that owns what it names (the registry: a
+    model), so that ``audit`` imports no app above it."""
+
+    label: str
+    # (value, what people read) for the pick list; the value is what the URL carries.
+    choices: Callable[[], list[tuple[str, str]]]
+    # The condition on AuditEvent rows that picks every event of the value's objects.
+    events: Callable[[str], Q]
+
+
+@dataclass(frozen=True)
+class Live:
+    """A version serving in an environment: the live version, or a challenger beside it."""
+
+    environment: str
+    version: int
+    since: datetime | None
+    role: str = "live version"  # or "shadow challenger", "canary challenger, 10 % of requests"
+    is_production: bool = False
+    url: str = ""  # the version's page
+
+    @property
+    def is_challenger(self) -> bool:
+        return self.role != "live version"
+
+
+LiveSource = Callable[[list[int]], Mapping[int, list[Live]]]
+# (version) -> whom or what it waits for: "the risk owner's sign-off (Rita Okafor)".
+WaitSource = Callable[[Any], list[str]]
 SignOffRecords = Callable[[Any], list[tuple[str, list[str], list[list[str]]]]]
 Janitor = Callable[[], object]
 
@@ -224,6 +267,27 @@ class Registry:
     sign_off_records: Store[SignOffRecords] = field(
         default_factory=lambda: Store("sign_off_records")
     )
+    audit_subjects: Store[AuditSubject] = field(
+        default_factory=lambda: Store("audit_subjects", AuditSubject)
+    )
+    live_versions: Store[LiveSource] = field(default_factory=lambda: Store("live_versions"))
+    waiting_for: Store[WaitSource] = field(default_factory=lambda: Store("waiting_for"))
 
 
 registry = Registry()
+
+
+def live_versions(model_ids: list[int]) -> dict[int, list[Live]]:
+    """Where each model's versions serve (``registry.live_versions``), production first."""
+    found: dict[int, list[Live]] = {}
+    for source in registry.live_versions:
+        for model_id, live in source(model_ids).items():
+            found.setdefault(model_id, []).extend(live)
+    for live in found.values():
+        live.sort(key=lambda row: (not row.is_production, row.environment, row.is_challenger))
+    return found
+
+
+def waiting_for(version: Any) -> list[str]:
+    """Whom or what ``version`` waits for (``registry.waiting_for``), one phrase each."""
+    return [phrase for source in registry.waiting_for for phrase in source(version)]

@@ -28,7 +28,7 @@ from django.views import View
 
 from apps.core.errors import Conflict
 from apps.core.permissions import not_found_message, require, user_of, visible_to
-from apps.core.registry import Flag, Section, Store, registry
+from apps.core.registry import Flag, Section, Store, live_versions, registry
 
 
 def refuse_unscoped_overrides(cls: type, forbidden: tuple[str, ...]) -> None:
@@ -140,6 +140,15 @@ def flag_models(models: Iterable[Any], key: Callable[[Any], int] = lambda row: r
             found.setdefault(model_id, []).extend(flags)
     for row in rows:
         row.flags = found.get(key(row), [])
+
+
+def live_models(models: Iterable[Any], key: Callable[[Any], int] = lambda row: row.pk) -> None:
+    """Set ``live`` on each row of a listed page: where its model's versions serve, production
+    first (``registry.live_versions``), asked once per page."""
+    rows = list(models)
+    found = live_versions([key(row) for row in rows])
+    for row in rows:
+        row.live = found.get(key(row), [])
 
 
 def contributed(

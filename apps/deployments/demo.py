@@ -27,6 +27,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from apps.core.templatetags.words import role_title
 from apps.deployments import services as deployments
 from apps.deployments.models import Deployment, ServingKey
 from apps.jobs import services as jobs
@@ -220,7 +221,7 @@ def _decided(version: ModelVersion, reviewer: User, reason: str, stdout: Out) ->
     except (ValidationError, PermissionDenied, reviews.Conflict) as refused:
         _note(stdout, f"{reviewer} could not sign off {version}: {_message(refused)}")
         return False
-    role = decision.role.replace("_", " ")
+    role = role_title(decision.role)
     stdout.write(f"  {reviewer} approved {version} ({role} sign-off)\n")
     return True
 

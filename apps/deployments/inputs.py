@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 _NUMBER = (int, float)
 
@@ -123,4 +124,8 @@ def checked_columns(payload: Any, signature: dict[str, Any], max_rows: int) -> d
 
 def to_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
     """Checked columns as the DataFrame the model takes (missing values become NaN or None)."""
+    # Imported here, not at start-up: a serving process whose models all take arrays never
+    # pays for pandas (Scorer), and the serving tier starts without it.
+    import pandas as pd
+
     return pd.DataFrame(columns, columns=list(columns))

@@ -20,8 +20,9 @@ from django.utils import timezone
 from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
 from apps.core.errors import required_reason
+from apps.core.formats import listing
 from apps.core.permissions import require, visible_to
-from apps.core.registry import JobKind
+from apps.core.registry import JobKind, waiting_for
 from apps.deployments.models import Deployment, Environment, Placement, ServingKey
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
@@ -99,9 +100,12 @@ def _check_deployable(version: ModelVersion, target: Environment) -> None:
     """What any version must meet to serve in ``target``, as the live version or as a
     challenger: approved, the environment's promotion rule, a validated copy to load."""
     if version.status != ModelVersion.Status.APPROVED:
+        # Say who is next, so the refusal is also the answer to "what now?".
+        waiting = waiting_for(version)
         raise ValidationError(
             f"Only approved versions deploy; version {version.number} is "
-            f"{version.get_status_display().lower()}."
+            f"{version.get_status_display().lower()}"
+            + (f", waiting for {listing(waiting)}." if waiting else ".")
         )
     prerequisite = target.requires_live_in
     if (

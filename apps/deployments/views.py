@@ -234,6 +234,11 @@ class History(PortalView):
                 "environments": Environment.objects.all(),
                 "environment": environment,
                 "model": request.GET.get("model", ""),
+                # The filter offers the models whose deployments this person may see: the
+                # restriction the list itself goes through (a deployment follows its model).
+                "models": RegisteredModel.objects.restrict(self.person)
+                .only("slug", "name")
+                .order_by("name"),
                 "on": request.GET.get("on", ""),
                 "at": request.GET.get("at", ""),
                 "moment": moment,

@@ -19,6 +19,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import object_type_of
 from apps.core.audit_actions import AuditAction
 from apps.core.registry import registry
+from apps.core.templatetags.words import role_title
 from apps.deployments.models import Deployment
 from apps.documentation.document import Figure, Table
 from apps.findings.services import applying_to
@@ -281,7 +282,7 @@ def sign_offs(version: ModelVersion) -> Filled:
                 ["Sign-off", "Reviewer", "Decision", "Reason", "Date"],
                 [
                     [
-                        d.role.replace("_", " "),
+                        role_title(d.role),
                         _person(d.reviewer),
                         d.get_verdict_display(),
                         d.reason,

@@ -8,10 +8,11 @@ class FindingsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.registry import DemoStep, registry
-        from apps.findings import dashboard, demo, events, services, version_page
+        from apps.findings import dashboard, demo, events, model_history, services, version_page
 
         registry.dashboard_panels.add("findings", dashboard.panels)
         registry.version_sections.add("findings", version_page.sections)
+        registry.model_history.add("findings", model_history.audited_with)
         registry.approval_blockers.add("findings", services.approval_blockers)
         registry.rules.add("findings.remediate", services.check_can_remediate)
         registry.rules.add("findings.verify", services.check_can_verify)

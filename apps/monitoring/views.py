@@ -75,7 +75,10 @@ class Portfolio(PortalView):
                 "chosen": chosen,
                 "sort": sort if sort in SORTS else "state",
                 "sorts": list(SORTS),
-                "teams": Team.objects.all(),
+                # Only the teams of models this person may see: a team's name is not for all.
+                "teams": Team.objects.filter(
+                    pk__in=RegisteredModel.objects.restrict(self.person).values("team")
+                ).order_by("name"),
                 "tiers": RegisteredModel.RiskTier.choices,
                 "environments": Environment.objects.all(),
                 "states": Health.State.choices,

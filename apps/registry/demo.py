@@ -7,10 +7,9 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -18,9 +17,17 @@ from apps.accounts.models import Team
 from apps.registry import services
 from apps.registry.models import RegisteredModel
 
+if TYPE_CHECKING:
+    # At run time pandas is imported by the functions that build frames: this module is
+    # imported at start-up (its seed is a demo step), and no web or serving process should pay
+    # for pandas before it uses it.
+    import pandas as pd
+
 
 def loan_applications(n: int, seed: int) -> pd.DataFrame:
     """Synthetic consumer-loan applications whose default risk follows plausible drivers."""
+    import pandas as pd
+
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
         {
@@ -54,6 +61,8 @@ def loan_applications(n: int, seed: int) -> pd.DataFrame:
 
 def card_transactions(n: int, seed: int) -> pd.DataFrame:
     """Synthetic card transactions, about 3% fraudulent."""
+    import pandas as pd
+
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
         {

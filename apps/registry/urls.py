@@ -10,6 +10,11 @@ urlpatterns = [
     path("<slug:slug>/", views.ModelDetail.as_view(), name="model-detail"),
     path("<slug:slug>/edit/", views.ModelEdit.as_view(), name="model-edit"),
     path("<slug:slug>/history/", views.ModelHistory.as_view(), name="model-history"),
+    path(
+        "<slug:slug>/history/export.csv",
+        views.ModelHistory.as_view(export=True),
+        name="model-history-export",
+    ),
     path("<slug:slug>/share/", views.Share.as_view(), name="model-share"),
     path("<slug:slug>/unshare/", views.Unshare.as_view(), name="model-unshare"),
     path("<slug:slug>/versions/new/", views.VersionUpload.as_view(), name="version-upload"),

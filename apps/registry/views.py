@@ -5,15 +5,16 @@ from functools import cached_property
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 
-from apps.audit.models import AuditEvent
-from apps.audit.services import object_type_of
+from apps.audit.forms import EventFilterForm
+from apps.audit.views import export_csv
+from apps.core.formats import listing
 from apps.core.permissions import can, require
-from apps.core.registry import registry
-from apps.core.views import PortalView, contributed, flag_models
-from apps.registry import services, uploads
+from apps.core.registry import live_versions, registry, waiting_for
+from apps.core.views import PortalView, contributed, flag_models, live_models
+from apps.registry import history, services, uploads
 from apps.registry.filters import InventoryFilterForm, inventory
 from apps.registry.forms import ModelEditForm, RegisterModelForm, ShareForm, UploadVersionForm
 from apps.registry.models import ModelVersion, RegisteredModel, StoredFile
@@ -44,6 +45,7 @@ class ModelList(PortalView):
         models = form.apply(inventory(self.queryset, self.person))
         page = Paginator(models, PAGE_SIZE).get_page(request.GET.get("page"))
         flag_models(page.object_list)
+        live_models(page.object_list)
         query = request.GET.copy()
         query.pop("page", None)
         return render(
@@ -131,28 +133,35 @@ class ModelDetail(ModelView):
                 "can_upload": can(user, "registry.upload", model),
                 "share_form": ShareForm(),
                 "sections": contributed(registry.model_sections, request, model),
+                "live": live_versions([model.pk]).get(model.pk, []),
             },
         )
 
 
 class ModelHistory(ModelView):
     """This model's audit events, those of its versions the person may see, and those of what
-    other apps keep about it (``registry.model_history``: deployments, serving keys, ...)."""
+    other apps keep about it (``registry.model_history``: deployments, serving keys, ...),
+    filtered by person, action and dates; ``export=True`` (the ``export.csv`` route) gives the
+    filtered events as CSV, to whoever may see the model page, audited like the trail's export."""
 
-    def get(self, request: HttpRequest, slug: str) -> HttpResponse:
+    export = False
+
+    def get(self, request: HttpRequest, slug: str) -> HttpResponseBase:
         model = self.model
-        versions = model.versions.restrict(self.person).values_list("pk", flat=True)
-        events = AuditEvent.objects.filter(
-            object_type=object_type_of(model), object_id=str(model.pk)
-        ) | AuditEvent.objects.filter(
-            object_type=object_type_of(ModelVersion()), object_id__in=[str(pk) for pk in versions]
-        )
-        for source in registry.model_history:
-            for object_type, ids in source(model).items():
-                events |= AuditEvent.objects.filter(object_type=object_type, object_id__in=ids)
-        page = Paginator(events.order_by("-id"), 50).get_page(request.GET.get("page"))
+        events = history.model_events(model, self.person)
+        form = EventFilterForm(request.GET or None, events=events)
+        if form.is_bound:
+            events = form.apply(events) if form.is_valid() else events.none()
+        if self.export:
+            return export_csv(request, form, events, subject=model, name=f"history-{model.slug}")
+        page = Paginator(events, 50).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
         return render(
-            request, "registry/registeredmodel_history.html", {"model": model, "page": page}
+            request,
+            "registry/registeredmodel_history.html",
+            {"model": model, "page": page, "form": form, "query": query.urlencode()},
+            status=400 if form.errors else 200,
         )
 
 
@@ -255,6 +264,12 @@ class VersionDetail(PortalView):
                 "version": version,
                 "sections": contributed(registry.version_sections, request, version),
                 "tabs": [tab for source in registry.version_tabs for tab in source(version)],
+                "live_here": [
+                    live
+                    for live in live_versions([version.model_id]).get(version.model_id, [])
+                    if live.version == version.number
+                ],
+                "waiting_for": listing(waiting_for(version)),
             },
         )
 

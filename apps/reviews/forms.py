@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 
 from apps.accounts.models import Team
+from apps.core.templatetags.words import role_group
 from apps.registry.forms import RiskOwnerChoice, risk_owners
 from apps.registry.models import RegisteredModel
 from apps.reviews.models import Decision, ModelChange
@@ -43,8 +44,12 @@ class CommentForm(forms.Form):
 
 
 class ReviewPolicyForm(forms.Form):
-    model_ops = forms.IntegerField(label="Model operations sign-offs", min_value=0, max_value=5)
-    risk_owner = forms.IntegerField(label="Risk owner sign-offs", min_value=0, max_value=5)
+    model_ops = forms.IntegerField(
+        label=f"Sign-offs from {role_group('model_ops')}", min_value=0, max_value=5
+    )
+    risk_owner = forms.IntegerField(
+        label=f"Sign-offs from {role_group('risk_owner')}", min_value=0, max_value=5
+    )
     allow_exceptions = forms.BooleanField(
         required=False,
         label="A version that failed validation may go to review with a justification",

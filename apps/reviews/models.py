@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.core.permissions import RestrictedQuerySet
+from apps.core.templatetags.words import role_title
 from apps.registry.models import ModelVersion, RegisteredModel
 
 # The roles whose sign-off a review policy can require, in the order reviewers usually act.
@@ -166,7 +167,7 @@ class Decision(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.reviewer} {self.verdict} ({self.role})"
+        return f"{self.reviewer} {self.get_verdict_display().lower()} ({role_title(self.role)})"
 
 
 class Comment(models.Model):

@@ -23,6 +23,7 @@ from apps.core.audit_actions import AuditAction
 from apps.core.errors import Conflict
 from apps.core.permissions import can, require, visible_to
 from apps.core.registry import registry as registry_of_apps
+from apps.core.templatetags.words import role_group
 from apps.notifications import services as notifications
 from apps.registry import services as registry
 from apps.registry.models import ModelVersion, RegisteredModel
@@ -230,7 +231,7 @@ def _role_for(actor: User, review: Review) -> tuple[str, int]:
     required = [role for role in SIGN_OFF_ROLES if review.policy.required.get(role)]
     held = [role for role in required if role in roles_of(actor)]
     if not held:
-        names = " or ".join(r.replace("_", " ") for r in required)
+        names = " or ".join(role_group(r) for r in required)
         raise PermissionDenied(f"This review needs sign-off from {names}; you hold no such role.")
     open_to_you = [(role, slot) for role, slot in open_slots(review) if role in held]
     for role, slot in open_to_you:

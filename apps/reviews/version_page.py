@@ -8,7 +8,7 @@ from apps.core.markdown import render_markdown
 from apps.core.permissions import can, user_of
 from apps.core.registry import Section
 from apps.registry.models import ModelVersion
-from apps.reviews import lead_times, services
+from apps.reviews import lead_times, services, waiting
 from apps.reviews.forms import CommentForm, DecisionForm, RequestReviewForm
 from apps.reviews.models import Comment, Review
 
@@ -17,7 +17,7 @@ def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
     user = user_of(request)
     review = (
         Review.objects.filter(version=version)
-        .select_related("requested_by", "policy")
+        .select_related("requested_by", "policy", "risk_owner")
         .prefetch_related("decisions__reviewer")
         .first()
     )
@@ -29,7 +29,11 @@ def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
     sign_offs = []
     if review is not None:
         decided = {(d.role, d.slot): d for d in review.decisions.all()}
-        sign_offs = [(role, slot, decided.get((role, slot))) for role, slot in review.policy.slots]
+        owed = waiting.open_sign_offs(review)
+        sign_offs = [
+            (role, slot, decided.get((role, slot)), owed.get((role, slot)))
+            for role, slot in review.policy.slots
+        ]
     comments = Comment.objects.filter(version=version).select_related("author")
     durations = lead_times.stage_times(version)  # once: each call queries reports and decisions
     return [

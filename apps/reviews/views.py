@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from apps.accounts.models import Team
 from apps.core.permissions import can, require
 from apps.core.views import ActionView, PortalView
 from apps.registry.models import ModelVersion, RegisteredModel
@@ -129,16 +130,24 @@ class LeadTimes(PortalView):
         team = request.GET.get("team", "")
         if team:
             versions = versions.filter(model__team__slug=team)
-        teams = (
-            RegisteredModel.objects.restrict(self.person)
-            .values_list("team__slug", "team__name")
-            .order_by("team__name")
-            .distinct()
+        # Team rows picked by a subquery of the models the person may see: one option per team
+        # however many models it owns, and no join that could repeat it.
+        teams = list(
+            Team.objects.filter(
+                pk__in=RegisteredModel.objects.restrict(self.person).values("team")
+            ).order_by("name")
         )
+        team_name = next((t.name for t in teams if t.slug == team), "")
         return render(
             request,
             "reviews/lead_times.html",
-            {"rows": lead_times.summary(versions), "days": days, "team": team, "teams": teams},
+            {
+                "rows": lead_times.summary(versions),
+                "days": days,
+                "team": team,
+                "team_name": team_name,
+                "teams": teams,
+            },
         )
 
 

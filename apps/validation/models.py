@@ -134,6 +134,10 @@ class ValidationReport(models.Model):
         return f"validation of {self.version}: {self.outcome}"
 
     @property
+    def duration_seconds(self) -> float:
+        return self.duration_ms / 1000
+
+    @property
     def headline_metrics(self) -> list[tuple[str, float | None]]:
         """(label, value) of the single-number metrics the report holds, in reading order."""
         metrics = self.data.get("metrics", {})

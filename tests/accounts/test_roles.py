@@ -68,3 +68,13 @@ def test_navigation_follows_the_role(people):
     assert 'href="/audit/"' not in _dashboard(people.alice)
     assert 'href="/admin/"' in _dashboard(people.admin)
     assert 'href="/admin/"' not in _dashboard(people.ivan)
+
+
+def test_every_role_is_named_in_words_as_people_say_them(people):
+    from apps.core.templatetags.words import ROLE_GROUPS, ROLE_TITLES
+
+    # One place holds the words: a role added without them would show its code.
+    assert set(ROLE_GROUPS) == set(ROLE_TITLES) == set(Role.values)
+    ivan = _dashboard(people.ivan)
+    assert "Your workspace as Model operations." in ivan
+    assert "model_ops" not in ivan and "(IT)" not in ivan

@@ -35,6 +35,7 @@ PUBLIC = {
     "apps.deployments.serving.django_view",  # the serving endpoint: its own keys
     "drf_spectacular.views.SpectacularAPIView",  # the schema: IsAuthenticated in settings
     "drf_spectacular.views.SpectacularSwaggerSplitView",  # behind login_required in urls.py
+    "mlops_portal.urls.favicon",  # a redirect to the static icon
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.deployments import services
-from tests.conftest import sign_in
+from tests.conftest import confirm, sign_in
 from tests.deployments.conftest import deploy_now
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -24,9 +24,10 @@ def row(page, environment: str):  # type: ignore[no-untyped-def]
     return page.locator("#deployments").get_by_role("row").filter(has=header)
 
 
-def confirm_and_click(page, button, **click) -> None:  # type: ignore[no-untyped-def]
-    page.once("dialog", lambda dialog: dialog.accept())
-    button.click(**click)
+def click_and_confirm(page, button, **click) -> None:  # type: ignore[no-untyped-def]
+    """Click a governed action's button, then confirm in the dialog (which submits the form)."""
+    button.click()
+    confirm(page, **click)
 
 
 def test_ivan_deploys_to_staging_then_production_and_rolls_back(
@@ -39,7 +40,7 @@ def test_ivan_deploys_to_staging_then_production_and_rolls_back(
     ivan.goto("/models/loan-default/versions/2/")
     expect(row(ivan, "Production")).to_contain_text("version 1")
 
-    confirm_and_click(ivan, row(ivan, "Staging").get_by_role("button", name="Deploy to Staging"))
+    click_and_confirm(ivan, row(ivan, "Staging").get_by_role("button", name="Deploy to Staging"))
     expect(ivan.get_by_text("Deployment to staging queued")).to_be_visible()
     # The page reloads itself when the deployment is live.
     expect(row(ivan, "Staging")).to_contain_text("this version", timeout=WORKER_MS)
@@ -49,14 +50,14 @@ def test_ivan_deploys_to_staging_then_production_and_rolls_back(
     expect(row(ivan, "Staging")).to_contain_text("this version")
 
     production = row(ivan, "Production").get_by_role("button", name="Deploy to Production")
-    confirm_and_click(ivan, production)
+    click_and_confirm(ivan, production)
     expect(ivan.get_by_text("Deployment to production queued")).to_be_visible()
     expect(row(ivan, "Production")).to_contain_text("this version", timeout=WORKER_MS)
     history = ivan.get_by_role("listitem").filter(has_text="Deploy to Production by ivan")
     expect(history).to_contain_text("Live")
 
     rollback = row(ivan, "Production").get_by_role("button", name="Roll back to version 1")
-    confirm_and_click(ivan, rollback)
+    click_and_confirm(ivan, rollback)
     expect(ivan.get_by_text("Rolled back in production")).to_be_visible()
     expect(ivan).to_have_url(re.compile(r"/models/loan-default/versions/1/#deployments$"))
     expect(row(ivan, "Production")).to_contain_text("this version")
@@ -83,7 +84,7 @@ def test_a_deploy_clicked_as_the_page_reloads_itself_still_reaches_the_server(
     held = []  # the submission, kept on its way to the server while the staging deployment ends
     ivan.route("**/versions/2/deploy/", lambda route: held.append(route))
     deploy = row(ivan, "Production").get_by_role("button", name="Deploy to Production")
-    confirm_and_click(ivan, deploy, no_wait_after=True)  # the navigation is held, on purpose
+    click_and_confirm(ivan, deploy, no_wait_after=True)  # the navigation is held, on purpose
     for _ in range(100):
         if held:
             break
@@ -119,7 +120,7 @@ def test_ivan_starts_a_shadow_compares_it_on_live_traffic_and_promotes_it(
     ivan.goto("/models/loan-default/versions/2/")
     staging = row(ivan, "Staging")
     staging.get_by_label("Try beside it as").select_option("shadow")
-    confirm_and_click(ivan, staging.get_by_role("button", name="Start challenger"))
+    click_and_confirm(ivan, staging.get_by_role("button", name="Start challenger"))
     expect(ivan.get_by_text("as a shadow challenger; this page shows it starting")).to_be_visible()
     expect(row(ivan, "Staging")).to_contain_text("Shadow challenger, since", timeout=WORKER_MS)
 
@@ -150,7 +151,7 @@ def test_ivan_starts_a_shadow_compares_it_on_live_traffic_and_promotes_it(
     ivan.goto("/models/loan-default/versions/2/")
     row(ivan, "Staging").get_by_label("Reason").fill("Agrees with v1 and scores faster")
     promote = row(ivan, "Staging").get_by_role("button", name="Promote version 2")
-    confirm_and_click(ivan, promote)
+    click_and_confirm(ivan, promote)
     expect(ivan.get_by_text("Version 2 is the live version in staging")).to_be_visible()
     expect(row(ivan, "Staging")).to_contain_text("this version")
     assert errors == []

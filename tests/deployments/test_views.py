@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
@@ -38,7 +39,10 @@ def test_which_version_was_live_in_production_on_a_given_date(client, people, v1
     rows = march.context["live_then"]
     assert [(d.model.slug, d.version.number) for d in rows] == [("loan-default", 1)]
     page = march.content.decode()
-    assert "Live at 3 Mar 2026 12:00" in page and "ivan (model_ops, approve)" in page
+    assert "Live at 3 Mar 2026 12:00" in page
+    # Who allowed it, in words: the role a person held and what they decided.
+    assert "ivan (model operations, approved); rita (risk owner, approved)" in page
+    assert "model_ops" not in page and "risk_owner" not in page
     july = client.get("/deployments/", {"on": "2026-07-01", "environment": "production"})
     assert [d.version.number for d in july.context["live_then"]] == [2]
     before = client.get("/deployments/", {"on": "2026-06-01", "at": "08:59"})
@@ -55,6 +59,32 @@ def test_which_version_was_live_in_production_on_a_given_date(client, people, v1
     client.force_login(people.bob)  # not his model
     assert client.get("/deployments/").context["live_then"] == []
     assert "No version has gone live yet" in client.get("/deployments/").content.decode()
+
+
+def _options(page: str, select_id: str) -> list[tuple[str, str]]:
+    """(value, label) of each option of the select with ``select_id``, as a reader picks them."""
+    select = page.split(f'<select id="{select_id}"', 1)[1].split("</select>", 1)[0]
+    return re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+
+
+def test_the_deployments_model_filter_offers_the_models_the_person_may_see_by_name(
+    client, people, alices_model, bobs_model
+):
+    client.force_login(people.alice)  # sees her team's model, not bob's team's
+    page = client.get("/deployments/").content.decode()
+    assert _options(page, "model") == [("", "All"), ("loan-default", "Loan default")]
+    assert 'id="start-model"' not in page  # starting a challenger is for model operations
+    chosen = client.get("/deployments/", {"model": "loan-default"}).content.decode()
+    assert '<option value="loan-default" selected>Loan default</option>' in chosen
+
+    client.force_login(people.bob)
+    page = client.get("/deployments/").content.decode()
+    assert _options(page, "model") == [("", "All"), ("card-fraud", "Card fraud")]
+    assert "loan-default" not in page and "Loan default" not in page
+
+    client.force_login(people.carl)  # compliance reads every model, in name order
+    names = [label for _, label in _options(client.get("/deployments/").content.decode(), "model")]
+    assert names == ["All", "Card fraud", "Loan default"]
 
 
 def test_the_version_page_offers_deploying_to_model_ops_only(client, people, v1):
@@ -101,6 +131,11 @@ def test_serving_keys_page_shows_a_new_key_once_and_revokes(client, people, v1):
     client.force_login(people.ivan)
     empty = client.get(url)
     assert "No keys yet" in empty.content.decode() and empty["Cache-Control"] == "no-store"
+    # The way back, as on the model's other pages: Inventory / <model> / Serving keys.
+    assert (
+        '<a href="/models/">Inventory</a> / <a href="/models/loan-default/">Loan default</a> /'
+        in empty.content.decode()
+    )
     created = client.post(url, {"name": "loan origination", "environment": "staging"})
     raw = created.context["created"]["raw"]
     assert raw in created.content.decode() and "shown only once" in created.content.decode()

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from apps.documentation import services
 from apps.documentation.models import Revision
 from apps.registry import storage
-from tests.conftest import sign_in
+from tests.conftest import confirm, sign_in
 from tests.deployments.conftest import approved_version
 from tests.documentation.test_documentation import export_now
 from tests.reviews.conftest import new_version
@@ -27,8 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def decide(page, verdict: str, reason: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label(verdict).check()
     page.get_by_label("Reason").fill(reason)
-    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Record decision").click()
+    confirm(page)
 
 
 def test_documentation_findings_and_the_audited_pdf_from_upload_to_approval(
@@ -89,8 +89,8 @@ def test_documentation_findings_and_the_audited_pdf_from_upload_to_approval(
     rita.goto("/models/loan-default/versions/1/")
     rita.get_by_role("link", name="Holdout overlaps the training period").click()
     rita.get_by_label("Reason").fill("Checked the new split.")
-    rita.once("dialog", lambda dialog: dialog.accept())
     rita.get_by_role("button", name="Verify and close").click()
+    confirm(rita)
     expect(rita.get_by_text("Closed", exact=False).first).to_be_visible()
     rita.goto("/models/loan-default/versions/1/")
     decide(rita, "Approved", "Risk accepted.")

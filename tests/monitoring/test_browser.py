@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.monitoring import health, rollup
-from tests.conftest import open_nav, sign_in
+from tests.conftest import confirm, open_nav, sign_in
 from tests.monitoring.test_portfolio import _requests
 from tests.validation.conftest import models
 
@@ -92,8 +92,8 @@ def test_ivan_rolls_the_drifting_version_back_and_rita_reads_the_decision(
     review = page.locator("#review li").filter(has_text="Drift in income")
     review.get_by_label("Decision").select_option(label="Roll back")
     review.get_by_label("Reason").fill("Incomes moved past what v2 was trained on; v1 holds up")
-    page.once("dialog", lambda dialog: dialog.accept())  # "Record this decision?"
     review.get_by_role("button", name="Record the decision").click()
+    confirm(page)  # "Record this decision?"
     expect(page.get_by_text("Decided: roll back.")).to_be_visible()
     assert errors == []
     restored = Deployment.objects.get(environment__slug="production", status="live")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from apps.recertification import services
-from tests.conftest import sign_in
+from tests.conftest import confirm, sign_in
 from tests.recertification.conftest import approved_long_ago
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def attest(page, outcome: str, statement: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label(outcome, exact=True).check()
     page.get_by_label("Statement").fill(statement)
-    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Attest").click()
+    confirm(page)
 
 
 def test_an_overdue_model_is_recertified_and_leaves_the_overdue_list(people, live, new_page):

@@ -77,10 +77,34 @@ def test_the_model_page_shows_versions_files_and_access(people, alices_version, 
     assert "Version 1" in page and "uploaded by Alice" in page
     holdout = alices_version.files.get(role="holdout")
     assert holdout.sha256[:16] in page and "100 rows \N{MULTIPLICATION SIGN} 3 columns" in page
-    assert "team retail-credit" in page and "risk owner" in page
+    assert "team Retail credit" in page and "risk owner" in page
     assert "Upload a version" not in page and "Edit details" not in page  # rita may only view
     owner_page = client_for(people.alice).get(f"{M}/").content.decode()
     assert "Upload a version" in owner_page and "Share with" in owner_page
+
+
+def _access_card(page: str) -> list[str]:
+    """The "Who has access" card's lines as a reader sees them: tags dropped, spaces folded."""
+    card = page.split('id="sharing-h"', 1)[1].split("</ul>", 1)[0]
+    items = card.split("<li>")[1:]
+    return [" ".join(re.sub(r"<[^>]+>", " ", item).split()) for item in items]
+
+
+def test_who_has_access_names_roles_teams_and_levels_in_words(people, alices_version):
+    model = alices_version.model
+    services.share_model(model.pk, actor=people.alice, grantee="group:team:fraud", level="view")
+    services.grant_model_operations(model)  # what a first review request does
+    page = client_for(people.alice).get(f"{M}/").content.decode()
+    lines = _access_card(page)
+    assert lines[:4] == [
+        "team Retail credit can change · owning team",
+        "rita can view · risk owner",
+        "compliance can view",
+        "model operations can view submitted versions",
+    ], lines
+    assert lines[4].startswith("team Fraud detection can view · shared"), lines
+    for code in ("model_ops", "team:", "can submitted", "group "):
+        assert not any(code in line for line in lines), (code, lines)
 
 
 def test_registering_and_editing_through_the_forms(people):
@@ -120,7 +144,9 @@ def test_registering_and_editing_through_the_forms(people):
     assert response.status_code == 302
     history = alice.get("/models/mortgage-pd/history/").content.decode()
     assert "model.updated" in history and "model.registered" in history
-    assert "<del>Price mortgages</del>" in history and "<ins>Price all mortgages</ins>" in history
+    # The change reads as words ("Field: before → after"), whatever the markup around them.
+    changes = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", history))
+    assert "Use case: Price mortgages → Price all mortgages" in changes
     # The edit form offers no governed field: a tier sent anyway is ignored, not applied.
     form = alice.get("/models/mortgage-pd/edit/").content.decode()
     assert 'name="risk_tier"' not in form and 'name="risk_owner"' not in form

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import sign_in
+from tests.conftest import confirm, sign_in
 from tests.reviews.conftest import new_version
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -16,8 +16,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def decide(page, verdict: str, reason: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label(verdict).check()
     page.get_by_label("Reason").fill(reason)
-    page.once("dialog", lambda dialog: dialog.accept())  # "Record this decision?"
     page.get_by_role("button", name="Record decision").click()
+    confirm(page)  # "Record this decision?"
 
 
 def test_alice_requests_review_ivan_approves_rita_signs_off(people, alices_model, files, new_page):

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.reviews import services
-from tests.conftest import sign_in
+from tests.conftest import confirm, sign_in
 from tests.reviews.conftest import new_version
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,8 +42,8 @@ def test_alice_proposes_a_lower_tier_rita_refuses_and_ivan_sees_only_the_submitt
     expect(governance.get_by_text("Waiting for approval: Risk tier high → low")).to_be_visible()
     governance.get_by_label("Reject").check()
     governance.get_by_label("Reason").fill("Still a high-risk lending decision.")
-    rita.once("dialog", lambda dialog: dialog.accept())
     governance.get_by_role("button", name="Record decision").click()
+    confirm(rita)
     expect(rita.get_by_text("Change rejected.")).to_be_visible()
     assert RegisteredModel.objects.get(pk=alices_model.pk).risk_tier == "high"
 

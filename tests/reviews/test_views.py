@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
@@ -10,6 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.jobs.models import Job
+from apps.registry import services as registry
 from apps.registry.models import ModelVersion
 from apps.reviews import services, version_page
 from apps.validation.models import ValidationReport
@@ -46,13 +49,13 @@ def test_reviewers_see_the_decision_form_and_the_author_does_not(people, validat
     assert "Record decision" in client_for(people.ivan).get(f"{V}/").content.decode()
     assert "Record decision" in client_for(people.rita).get(f"{V}/").content.decode()
     alice_page = client_for(people.alice).get(f"{V}/").content.decode()
-    assert "Record decision" not in alice_page and "waiting since" in alice_page
+    assert "Record decision" not in alice_page and "waiting for" in alice_page
     response = client_for(people.ivan).post(
         f"{V}/decide/", {"decision": "approve", "reason": "Infra ok"}, follow=True
     )
     assert "Recorded: approved." in response.content.decode()
     page = client_for(people.alice).get(f"{V}/").content.decode()
-    assert "“Infra ok”" in page and "Approved (model ops)" in page  # timeline
+    assert "“Infra ok”" in page and "Approved (model operations)" in page  # timeline
     late = client_for(people.ivan).post(
         f"{V}/decide/", {"decision": "approve", "reason": "x"}, follow=True
     )
@@ -110,6 +113,63 @@ def test_admins_edit_review_policies(people):
     assert "two IT" in admin.get("/reviews/policies/").content.decode()
     bad = admin.post("/reviews/policies/low/", {"model_ops": 0, "risk_owner": 0, "note": "none"})
     assert bad.status_code == 400 and "at least one sign-off" in bad.content.decode()
+
+
+def _cells(page: str) -> list[list[str]]:
+    """The rows of the page's tables as a reader sees them: cell texts, tags dropped."""
+    rows = re.findall(r"<tr>(.*?)</tr>", page, flags=re.S)
+    return [
+        [
+            " ".join(re.sub(r"<[^>]+>", " ", c).split())
+            for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, flags=re.S)
+        ]
+        for r in rows
+    ]
+
+
+def test_review_policies_name_roles_in_words(people):
+    page = client_for(people.alice).get("/reviews/policies/").content.decode()
+    header, *rows = _cells(page)
+    assert header[1:3] == ["Sign-offs from model operations", "Sign-offs from risk owners"]
+    by_tier = {row[0]: row for row in rows}
+    # High risk refuses failed validation outright: the column says "no", not a fragment.
+    assert by_tier["High"][1:4] == ["1", "1", "no"]
+    assert by_tier["Low"][3] == "yes, with a justification"
+    assert "High risk v1 (1 model operations sign-off, 1 risk owner sign-off)" in page
+    assert "model_ops" not in page and "risk_owner" not in page
+    form = client_for(people.admin).get("/reviews/policies/high/").content.decode()
+    assert "Sign-offs from model operations" in form and "Sign-offs from risk owners" in form
+
+
+def test_the_lead_times_team_filter_lists_each_visible_team_once(people, alices_model, files):
+    for name in ("Mortgage PD", "Card limits"):  # three models of one team
+        registry.register_model(
+            actor=people.alice,
+            name=name,
+            use_case="x",
+            team=people.retail,
+            risk_tier="low",
+            risk_owner=people.rita,
+        )
+    registry.register_model(
+        actor=people.bob,
+        name="Card fraud",
+        use_case="x",
+        team=people.fraud,
+        risk_tier="low",
+        risk_owner=people.rita,
+    )
+    new_version(alices_model, people.alice, files)
+
+    def teams(user, **query: str) -> tuple[list[str], str]:
+        page = client_for(user).get("/reviews/lead-times/", query).content.decode()
+        select = page.split('<select id="team"', 1)[1].split("</select>", 1)[0]
+        return re.findall(r">([^<]+)</option>", select), page
+
+    assert teams(people.carl)[0] == ["All", "Fraud detection", "Retail credit"]
+    options, page = teams(people.alice, team="retail-credit")
+    assert options == ["All", "Retail credit"]  # bob's team's model is not hers to see
+    assert "Versions uploaded in the last 90 days by team Retail credit" in page
 
 
 def _reviewed(people, version, comments: int) -> None:
