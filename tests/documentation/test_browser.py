@@ -114,7 +114,7 @@ def test_documentation_findings_and_the_audited_pdf_from_upload_to_approval(
     data = saved.read_bytes()
     assert data.startswith(b"%PDF") and hashlib.sha256(data).hexdigest() == shown
     carl.goto("/audit/")
-    carl.get_by_label("Action").fill("documentation.exported")
+    carl.get_by_label("Action").select_option("documentation.exported")
     carl.get_by_role("button", name="Apply").click()
     expect(carl.get_by_text(shown).first).to_be_visible()
 

@@ -36,7 +36,7 @@ def test_ivan_finds_the_drifting_model_and_its_charts_render(people, live, new_p
 
     expect(page.get_by_role("heading", name="Loan default in Production")).to_be_visible()
     for name in ("Requests and rows", "Latency", "Score drift", "Feature drift"):
-        chart = page.get_by_role("img", name=re.compile(name))
+        chart = page.get_by_role("figure", name=re.compile(name))
         expect(chart.locator("svg.main-svg").first).to_be_attached()
     assert errors == []
 
@@ -87,7 +87,7 @@ def test_ivan_rolls_the_drifting_version_back_and_rita_reads_the_decision(
     row = page.get_by_role("row", name=re.compile("Loan default.*Production"))
     expect(row.get_by_text("Alert", exact=True)).to_be_visible()
     row.get_by_role("link", name="Charts").click()
-    chart = page.get_by_role("img", name=re.compile("Feature drift"))
+    chart = page.get_by_role("figure", name=re.compile("Feature drift"))
     expect(chart.locator("svg.main-svg").first).to_be_attached()
     review = page.locator("#review li").filter(has_text="Drift in income")
     review.get_by_label("Decision").select_option(label="Roll back")
