@@ -1,5 +1,19 @@
 # The portal's production image: web (gunicorn), worker and beat all run from it.
-FROM python:3.11-slim
+#
+# The base image is pinned by digest, so that a rebuild gets exactly the image that was reviewed
+# and scanned, not whatever the tag points at that day. Pass it as a build argument
+# (docker-compose.yml takes it from PORTAL_PYTHON_BASE); to pin or update it:
+#   docker buildx imagetools inspect python:3.11-slim-bookworm    # prints "Digest: sha256:…"
+#   PORTAL_PYTHON_BASE=python:3.11-slim-bookworm@sha256:<that digest>
+ARG PYTHON_BASE
+FROM ${PYTHON_BASE}
+# A tag alone builds from whatever it points at today: refuse it.
+ARG PYTHON_BASE
+RUN case "$PYTHON_BASE" in \
+      *@sha256:????????????????????????????????????????????????????????????????) ;; \
+      *) echo "PYTHON_BASE must name an image by digest (...@sha256:<64 hex>), got '$PYTHON_BASE'" >&2; \
+         exit 1 ;; \
+    esac
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -26,5 +40,8 @@ RUN pip install --no-cache-dir --no-deps . \
 
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "mlops_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--threads", "4", "--timeout", "120", "--access-logfile", "-"]
+# Processes and threads per web container, from the environment; exec: gunicorn, not the shell,
+# receives docker's SIGTERM and shuts down gracefully.
+ENV GUNICORN_WORKERS=3 \
+    GUNICORN_THREADS=4
+CMD ["sh", "-c", "exec gunicorn mlops_portal.wsgi --bind 0.0.0.0:8000 --workers \"$GUNICORN_WORKERS\" --threads \"$GUNICORN_THREADS\" --timeout 120 --access-logfile -"]

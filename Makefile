@@ -17,8 +17,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 
 # Stamps record which lock is installed; editing a lock reinstalls on the next make.
-$(VENV)/.runtime: requirements.lock pyproject.toml cli/pyproject.toml | $(BIN)/python
+# honcho runs the Procfile (`make run`); a development tool, it is not in the image's lock but
+# installed alone, at the version and hashes the dev lock gives it.
+$(VENV)/.runtime: requirements.lock requirements-dev.lock pyproject.toml cli/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --require-hashes --no-deps -c requirements-dev.lock honcho
 	$(BIN)/pip install --quiet --no-deps -e .
 	$(BIN)/pip install --quiet --no-deps -e ./cli  # its one dependency, requests, is in the lock
 	touch $@

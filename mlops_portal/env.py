@@ -150,3 +150,46 @@ def storage_from_url(url: str) -> dict[str, object]:
     raise ConfigurationError(
         f"PORTAL_STORAGE_URL must start with s3:// or azure:// (or be empty); got {url!r}"
     )
+
+
+def url_with_password(name: str, url: str, password: str | None) -> str:
+    """``url`` with ``password`` (read from a secret file) in its user-info part.
+
+    Compose keeps passwords out of the environment that ``docker inspect`` shows: the URL names
+    the host and user, the password comes from ``*_PASSWORD_FILE``. A URL that already carries a
+    different password is refused: which of the two is meant cannot be guessed. The same one is
+    accepted, so a process that hands the merged URL on to its children reads it again unchanged.
+    """
+    from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+    if not password:
+        return url
+    parts = urlsplit(url)
+    if parts.password is not None:
+        if unquote(parts.password) == password:
+            return url
+        raise ConfigurationError(
+            f"{name} carries a password and a password file is configured too: give one"
+        )
+    if not parts.hostname:
+        raise ConfigurationError(f"{name} names no host to send the password to: {url!r}")
+    user, _, host = parts.netloc.rpartition("@")  # the user as written, already URL-escaped
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def cache_from_url(url: str) -> dict[str, object]:
+    """The CACHES["default"] entry for ``PORTAL_CACHE_URL``.
+
+    - empty (the embedded default): each process's own memory, as Django does when CACHES is not
+      set; rate limits are then counted per process;
+    - ``redis://[:password@]host:6379/1`` (or ``rediss://``): one Redis shared by every web
+      process on every host, so the API's rate limits hold however many processes answer.
+    """
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if not url.startswith(("redis://", "rediss://")):
+        raise ConfigurationError(
+            f"PORTAL_CACHE_URL must start with redis:// or rediss:// (or be empty); got {url!r}"
+        )
+    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}

@@ -18,6 +18,7 @@ import dj_database_url
 
 from mlops_portal.env import (
     ConfigurationError,
+    cache_from_url,
     env_bool,
     env_int,
     env_list,
@@ -25,6 +26,7 @@ from mlops_portal.env import (
     env_secret,
     env_str,
     storage_from_url,
+    url_with_password,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -137,6 +139,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "apps.core.timezones.ReaderTimeZoneMiddleware",  # times in the reader's zone
     "apps.accounts.middleware.IdleSessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -164,8 +167,14 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}")
+# The password may come from a file (DATABASE_PASSWORD_FILE, a Docker secret) instead of the URL,
+# so that it is not in the environment `docker inspect` shows.
 DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    "default": dj_database_url.parse(
+        url_with_password("DATABASE_URL", DATABASE_URL, env_secret("DATABASE_PASSWORD")),
+        conn_max_age=60,
+        conn_health_checks=True,
+    )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
@@ -303,6 +312,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No validator badge: Swagger UI would send the schema's address to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
@@ -353,6 +364,14 @@ PORTAL_PREDICTION_LOG_DAYS = env_int("PORTAL_PREDICTION_LOG_DAYS", 180, minimum=
 # Unknown model and environment names a serving process remembers as "not live here" (so that
 # probing them costs no query each), the oldest forgotten first.
 PORTAL_SERVING_MISSES_KEPT = 1024
+# Estimators one serving process keeps loaded (a live version and its challenger count as two);
+# past this the least recently used is dropped and loaded again when it is next asked for.
+PORTAL_SERVING_MAX_MODELS = env_int("PORTAL_SERVING_MAX_MODELS", 20, minimum=1)
+# Bearer token for GET /serve/_status (what a serving process holds). Unset: it answers 404, since
+# the list says which models are live.
+PORTAL_SERVING_STATUS_TOKEN = env_secret("PORTAL_SERVING_STATUS_TOKEN")
+if PORTAL_SERVING_STATUS_TOKEN is not None and len(PORTAL_SERVING_STATUS_TOKEN) < 32:
+    raise ConfigurationError("PORTAL_SERVING_STATUS_TOKEN must be at least 32 characters long")
 
 # Uploads above this size are spooled to a temporary file instead of memory. The first handler
 # stops a file passing its role's limit (PORTAL_MAX_*) before the others keep its bytes, and a
@@ -364,9 +383,33 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 
+# --- Redis: broker and cache ------------------------------------------------------------------
+# The Redis password may come from a file (REDIS_PASSWORD_FILE, a Docker secret); it is put into
+# the redis:// URLs of the broker and the cache, which then name only host and database.
+REDIS_PASSWORD = env_secret("REDIS_PASSWORD")
+
+
+def _with_redis_password(name: str, url: str) -> str:
+    if url.startswith(("redis://", "rediss://")):
+        return url_with_password(name, url, REDIS_PASSWORD)
+    return url
+
+
+# Throttles (the API's rate limits) count in the cache: PORTAL_CACHE_URL=redis://… shares the
+# count between every process on every host. Empty: each process's memory, as before.
+PORTAL_CACHE_URL = _with_redis_password("PORTAL_CACHE_URL", env_str("PORTAL_CACHE_URL", ""))
+CACHES = {"default": cache_from_url(PORTAL_CACHE_URL)}
+
 # --- Celery -----------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = _with_redis_password(
+    "CELERY_BROKER_URL", env_str("CELERY_BROKER_URL", "filesystem://")
+)
+if REDIS_PASSWORD and "CELERY_BROKER_URL" in os.environ:
+    # Celery reads the CELERY_BROKER_URL environment variable before its configuration, so the
+    # variable must carry the password too. The merged URL stays in this process's environment
+    # (and its children's; the validation sandbox gets an empty one), never in the container's.
+    os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from mlops_portal.env import (
     ConfigurationError,
+    cache_from_url,
     env_bool,
     env_int,
     env_list,
     env_networks,
     env_secret,
     storage_from_url,
+    url_with_password,
 )
+
+BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def test_env_bool_accepts_the_usual_spellings_and_refuses_others(monkeypatch):
@@ -82,3 +92,133 @@ def test_storage_url_names_the_store_and_refuses_typos(monkeypatch, tmp_path):
     ):
         with pytest.raises(ConfigurationError):
             storage_from_url(wrong)
+
+
+def test_a_password_from_a_file_goes_into_the_url_escaped(monkeypatch):
+    url = url_with_password("DATABASE_URL", "postgresql://portal@db:5432/portal", "p@ss:w/rd%")
+    assert url == "postgresql://portal:p%40ss%3Aw%2Frd%25@db:5432/portal"
+    assert (
+        url_with_password("B", "redis://redis:6379/0", "s3cret") == "redis://:s3cret@redis:6379/0"
+    )
+    assert url_with_password("B", "redis://redis:6379/0", None) == "redis://redis:6379/0"
+    # A child process reads the merged URL again, with the same file: nothing changes.
+    assert url_with_password("DATABASE_URL", url, "p@ss:w/rd%") == url
+
+
+def test_a_url_with_another_password_than_the_file_is_refused():
+    with pytest.raises(ConfigurationError, match="DATABASE_URL carries a password") as refused:
+        url_with_password("DATABASE_URL", "postgresql://portal:old@db/portal", "new")
+    assert "old" not in str(refused.value) and "new" not in str(refused.value)
+    with pytest.raises(ConfigurationError, match="CELERY_BROKER_URL names no host"):
+        url_with_password("CELERY_BROKER_URL", "redis:///0", "s3cret")
+
+
+def test_the_cache_url_names_redis_or_keeps_each_process_its_own_memory():
+    assert cache_from_url("") == {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    assert cache_from_url("redis://:pw@redis:6379/1") == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://:pw@redis:6379/1",
+    }
+    for wrong in ("memcached://cache:11211", "redis", "/var/cache"):
+        with pytest.raises(ConfigurationError, match="PORTAL_CACHE_URL must start with redis://"):
+            cache_from_url(wrong)
+
+
+_SHOW_SETTINGS = """
+import json, os
+import django
+django.setup()
+from django.conf import settings
+from mlops_portal.celery import app
+print(json.dumps({
+    "database": settings.DATABASES["default"],
+    "broker": settings.CELERY_BROKER_URL,
+    "broker_celery_uses": app.conf.broker_url,
+    "broker_environment": os.environ.get("CELERY_BROKER_URL"),
+    "cache": settings.CACHES["default"],
+}, default=str))
+"""
+
+
+def _settings_under(env: dict[str, str], tmp_path: Path) -> dict[str, object]:
+    """The settings a process started with ``env`` (and nothing of this one's) reads."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("PORTAL_", "DATABASE_", "CELERY_", "REDIS_"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", _SHOW_SETTINGS],
+        cwd=BASE_DIR,
+        env={
+            **inherited,
+            "DJANGO_SETTINGS_MODULE": "mlops_portal.settings",
+            "PORTAL_VAR_DIR": str(tmp_path / "var"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_compose_style_settings_read_the_database_and_redis_passwords_from_files(tmp_path):
+    (tmp_path / "postgres_password").write_text("pg p@ss\n")
+    (tmp_path / "redis_password").write_text("redis/secret\n")
+    seen = _settings_under(
+        {
+            "DATABASE_URL": "postgresql://portal@postgres:5432/portal",
+            "DATABASE_PASSWORD_FILE": str(tmp_path / "postgres_password"),
+            "CELERY_BROKER_URL": "redis://redis:6379/0",
+            "PORTAL_CACHE_URL": "redis://redis:6379/1",
+            "REDIS_PASSWORD_FILE": str(tmp_path / "redis_password"),
+        },
+        tmp_path,
+    )
+    database = seen["database"]
+    assert isinstance(database, dict)
+    assert (database["HOST"], database["USER"], database["PASSWORD"]) == (
+        "postgres",
+        "portal",
+        "pg p@ss",
+    )
+    with_password = "redis://:redis%2Fsecret@redis:6379/0"
+    # Celery prefers the environment variable to its configuration: both carry the password.
+    assert seen["broker"] == seen["broker_celery_uses"] == seen["broker_environment"]
+    assert seen["broker"] == with_password
+    assert seen["cache"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://:redis%2Fsecret@redis:6379/1",
+    }
+
+
+def test_without_those_settings_the_embedded_defaults_stay(tmp_path):
+    seen = _settings_under({}, tmp_path)
+    database = seen["database"]
+    assert isinstance(database, dict)
+    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert seen["broker"] == seen["broker_celery_uses"] == "filesystem://"
+    assert seen["broker_environment"] is None
+    assert seen["cache"] == {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+
+def test_a_password_file_and_a_different_password_in_the_url_stop_the_start(tmp_path):
+    (tmp_path / "redis_password").write_text("from-the-file\n")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "CELERY_"))}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env={
+            **inherited,
+            "PORTAL_VAR_DIR": str(tmp_path / "var"),
+            "CELERY_BROKER_URL": "redis://:in-the-url@redis:6379/0",
+            "REDIS_PASSWORD_FILE": str(tmp_path / "redis_password"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "CELERY_BROKER_URL carries a password and a password file" in result.stderr

@@ -6,17 +6,25 @@ second per model and environment to notice a switch, a new key or a revoked one.
 therefore touches no table: it checks the key against the cached hashes, validates the rows,
 predicts, and appends to an in-memory log that a background thread writes in batches.
 
-``ServingApp`` answers ``/serve/`` directly in front of Django's WSGI application (see wsgi.py);
-``django_view`` gives the same handler to Django's URLconf, for the development and test servers.
+A process keeps at most ``PORTAL_SERVING_MAX_MODELS`` estimators loaded, dropping the least
+recently used and loading it again when it is next asked for; ``Models.preload`` loads the
+production models before the first request, and ``GET /serve/_status`` (with its own token) says
+what a process holds.
+
+``ServingApp`` answers ``/serve/`` directly in front of Django's WSGI application (see wsgi.py),
+or alone in the serving tier (serving_wsgi.py); ``django_view`` gives the same handler to
+Django's URLconf, for the development and test servers.
 """
 
 from __future__ import annotations
 
 import atexit
 import hashlib
+import hmac
 import json
 import logging
 import math
+import os
 import queue
 import random
 import re
@@ -25,7 +33,7 @@ import time
 import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
@@ -50,6 +58,9 @@ _PATH = re.compile(
     r"^/serve/(?P<model>[-a-zA-Z0-9_]+)/(?P<environment>[-a-zA-Z0-9_]+)/"
     r"(?P<action>predict|feedback)/?$"
 )
+# What a serving process holds. One segment, and "_" is in no slug: it cannot be a model's path.
+STATUS_PATH = "/serve/_status"
+_NOT_FOUND = "Use /serve/<model>/<environment>/predict."
 
 
 # The array path below gives a model fitted on a DataFrame the same values in the same column
@@ -151,6 +162,15 @@ class Live:
     signature: dict[str, Any]
     key_hashes: frozenset[str]
     challenger: Challenger | None = None
+    # When this process loaded it (for /serve/_status), and when it last answered with it
+    # (monotonic: what the least recently used is chosen by).
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    last_used: float = field(default_factory=time.monotonic)
+
+    @property
+    def estimators(self) -> int:
+        """How many loaded models this holds: its own, and its challenger's."""
+        return 1 if self.challenger is None else 2
 
 
 def routes_to_challenger(model: str, routing_key: str | None, traffic: int) -> bool:
@@ -179,7 +199,12 @@ class Models:
 
     Names that are not live (a probe, a typo) are remembered as misses too, so that asking again
     costs no query, but only the ``PORTAL_SERVING_MISSES_KEPT`` latest: made-up names cannot
-    grow the cache without bound."""
+    grow the cache without bound.
+
+    At most ``PORTAL_SERVING_MAX_MODELS`` estimators stay loaded (a challenger counts as one):
+    loading one more drops the least recently used, whose next request loads it again. A request
+    for a fresh model takes no lock, so it only stamps its ``last_used``; the least recently used
+    is looked for (among at most the maximum) when a model is loaded, under the lock."""
 
     def __init__(self) -> None:
         self._live: dict[tuple[str, str], Live] = {}
@@ -195,8 +220,16 @@ class Models:
     def get(self, model: str, environment: str) -> Live | None:
         key = (model, environment)
         now = time.monotonic()
-        if self._fresh(key, now):
-            return self._live.get(key)
+        refresh = settings.PORTAL_SERVING_REFRESH_SECONDS
+        # Read once each, without the lock: a model dropped meanwhile is either still answered
+        # with (it was live a moment ago) or, its check gone, refreshed below.
+        live = self._live.get(key)
+        if live is not None:
+            if now - self._checked.get(key, -1e9) < refresh:
+                live.last_used = now
+                return live
+        elif now - self._misses.get(key, -1e9) < refresh:
+            return None
         with self._lock:  # one thread refreshes; the others wait and find it fresh
             if not self._fresh(key, now):
                 held = self._live.get(key)
@@ -210,13 +243,17 @@ class Models:
                     logger.exception("could not refresh %s in %s", model, environment)
                     found = held
                 self._remember(key, found)
-            return self._live.get(key)
+            live = self._live.get(key)
+            if live is not None:
+                live.last_used = now
+            return live
 
     def _remember(self, key: tuple[str, str], found: Live | None) -> None:
         checked = time.monotonic()
         if found is not None:
             self._live[key], self._checked[key] = found, checked
             self._misses.pop(key, None)
+            self._bound(keep=key)
             return
         self._live.pop(key, None)
         self._checked.pop(key, None)
@@ -224,6 +261,80 @@ class Models:
         self._misses.move_to_end(key)
         while len(self._misses) > settings.PORTAL_SERVING_MISSES_KEPT:
             self._misses.popitem(last=False)
+
+    def _bound(self, keep: tuple[str, str]) -> None:
+        """Drop the least recently used models past ``PORTAL_SERVING_MAX_MODELS`` estimators,
+        never ``keep``, the one just asked for (the lock is held)."""
+        held = sum(live.estimators for live in self._live.values())
+        while held > settings.PORTAL_SERVING_MAX_MODELS:
+            others = [k for k in self._live if k != keep]
+            if not others:
+                return  # one live version and its challenger, with a maximum of 1: both serve
+            oldest = min(others, key=lambda k: self._live[k].last_used)
+            self._checked.pop(oldest, None)
+            dropped = self._live.pop(oldest)
+            held -= dropped.estimators
+            logger.info(
+                "dropped %s v%s in %s from memory (at most %s models); it loads again on demand",
+                dropped.model,
+                dropped.version,
+                dropped.environment,
+                settings.PORTAL_SERVING_MAX_MODELS,
+            )
+
+    def preload(self) -> list[tuple[str, str]]:
+        """Load the models live in production environments, the most recently switched first,
+        up to ``PORTAL_SERVING_MAX_MODELS``: their first request then finds them in memory
+        instead of paying 1.5 to 2.7 s. Never raises: a database that cannot be reached or a
+        model that fails to load is logged, and that model loads on demand as before.
+        Returns the (model, environment) pairs held."""
+        from apps.deployments.models import Placement
+
+        try:
+            wanted = list(
+                Placement.objects.filter(environment__is_production=True)
+                .order_by("-switched_at", "pk")
+                .values_list("model__slug", "environment__slug")[
+                    : settings.PORTAL_SERVING_MAX_MODELS
+                ]
+            )
+        except Exception:
+            logger.exception("could not read the production placements; nothing was preloaded")
+            return []
+        loaded = []
+        for model, environment in wanted:
+            if sum(live.estimators for live in self._live.values()) >= (
+                settings.PORTAL_SERVING_MAX_MODELS
+            ):
+                break  # challengers filled it: what is loaded would only be dropped again
+            try:
+                if self.get(model, environment) is not None:
+                    loaded.append((model, environment))
+            except Exception:
+                logger.exception("could not preload %s in %s", model, environment)
+        logger.info("preloaded %s of %s production models", len(loaded), len(wanted))
+        return loaded
+
+    def held(self) -> list[dict[str, Any]]:
+        """What this process holds, the most recently used first (for /serve/_status)."""
+        with self._lock:
+            lives = sorted(self._live.values(), key=lambda live: -live.last_used)
+        now, wall = time.monotonic(), time.time()
+        return [
+            {
+                "model": live.model,
+                "environment": live.environment,
+                "version": live.version,
+                "loaded_at": live.loaded_at.isoformat(),
+                "last_used": datetime.fromtimestamp(
+                    wall - (now - live.last_used), tz=UTC
+                ).isoformat(),
+                "challenger": None
+                if live.challenger is None
+                else {"version": live.challenger.version, "mode": live.challenger.mode},
+            }
+            for live in lives
+        ]
 
     def forget(self) -> None:
         with self._lock:
@@ -319,6 +430,7 @@ class PredictionLog:
         self._refused: Counter[tuple[int, int, int]] = Counter()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._written = 0
         # Tests that run the handler in their own process turn the thread off and flush() when
         # they choose: its writes would land outside their transaction.
         self.in_background = True
@@ -375,6 +487,20 @@ class PredictionLog:
             except Exception:
                 logger.exception("could not write prediction logs; they will be retried")
 
+    def figures(self) -> dict[str, Any]:
+        """The buffer as /serve/_status reports it: records waiting, the most it keeps, records
+        written since the process started, and losses and refusals counted but not yet stored."""
+        with self._lock:
+            return {
+                "logging": bool(settings.PORTAL_PREDICTION_LOGGING),
+                "buffered": len(self._buffer),
+                "buffer_max": settings.PORTAL_PREDICTION_LOG_BUFFER,
+                "written": self._written,
+                "lost_not_yet_stored": sum(self._lost.values()),
+                "refused_not_yet_stored": sum(self._refused.values()),
+                "writer_running": self._thread is not None and self._thread.is_alive(),
+            }
+
     def discard(self) -> None:
         """Forget what is buffered: for tests, whose transactions roll the deployments back."""
         with self._lock:
@@ -408,7 +534,10 @@ class PredictionLog:
             with self._lock:  # keep them for the next flush rather than lose them
                 self._buffer[:0] = batch
                 self._bound()
+                self._written += written
             raise
+        with self._lock:
+            self._written += written
         return written
 
     def _one_by_one(self, row: Any, batch: list[dict[str, Any]]) -> int:
@@ -857,7 +986,9 @@ def feedback(live: Live, body: bytes) -> dict[str, Any]:
             Feedback(deployment_id=deployment_id, request_id=request_id, outcomes=outcomes)
             for deployment_id in answered
         )
-    return {"recorded": len(outcomes), "request_id": request_id}
+    # The answer's own "request_id" is this feedback call's (``_json`` adds it, as for every
+    # answer, equal to its X-Request-ID); the prediction it is about goes under its own key.
+    return {"recorded": len(outcomes), "prediction_request_id": request_id}
 
 
 def _predictions(live: Live, request_id: str) -> dict[int, int]:
@@ -901,9 +1032,11 @@ def handle(
     """One request: (status, JSON body). Never raises for a client's mistake."""
     held: Live | None = None
     try:
+        if path.rstrip("/") == STATUS_PATH:
+            return status(method, headers)
         matched = _PATH.match(path)
         if matched is None:
-            raise Response(404, {"error": "Use /serve/<model>/<environment>/predict."})
+            raise Response(404, {"error": _NOT_FOUND})
         if method != "POST":
             raise Response(405, {"error": "Use POST."})
         model, environment = matched["model"], matched["environment"]
@@ -934,6 +1067,28 @@ def handle(
     except Exception:
         logger.exception("serving request %s failed", request_id)
         return _refused(held, 500, {"error": "The portal failed to answer; the failure is logged."})
+
+
+def status(method: str, headers: Callable[[str], str | None]) -> tuple[int, dict[str, Any]]:
+    """``GET /serve/_status``: what this process holds, for whoever has
+    ``PORTAL_SERVING_STATUS_TOKEN``. Not a serving key's business (the list says which models
+    are live, in every environment); with no token configured the path does not exist."""
+    token = settings.PORTAL_SERVING_STATUS_TOKEN
+    if not token:
+        raise Response(404, {"error": _NOT_FOUND})
+    scheme, _, given = (headers("HTTP_AUTHORIZATION") or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        raise Response(401, {"error": "Send the status token as 'Authorization: Bearer <token>'."})
+    if method != "GET":
+        raise Response(405, {"error": "Use GET."})
+    return 200, {
+        "pid": os.getpid(),
+        "max_models": settings.PORTAL_SERVING_MAX_MODELS,
+        "models": MODELS.held(),
+        "prediction_log": LOG.figures(),
+    }
 
 
 def _refused(held: Live | None, status: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -975,9 +1130,10 @@ def _json(
 
 
 class ServingApp:
-    """WSGI: answers /serve/ itself, hands everything else to the portal's Django application."""
+    """WSGI: answers /serve/ itself, hands everything else to the portal's Django application,
+    or, without one (the serving tier, serving_wsgi.py), answers it with a JSON 404."""
 
-    def __init__(self, portal: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(self, portal: Callable[..., Iterable[bytes]] | None = None) -> None:
         self.portal = portal
         if not settings.PORTAL_PREDICTION_LOGGING:
             logger.warning(
@@ -989,7 +1145,14 @@ class ServingApp:
     ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/serve/"):
-            return self.portal(environ, start_response)
+            if self.portal is not None:
+                return self.portal(environ, start_response)
+            request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
+            line, headers, content = _json(
+                404, {"error": f"This server answers predictions only. {_NOT_FOUND}"}, request_id
+            )
+            start_response(line, headers)
+            return [content]
         stream = environ["wsgi.input"]
         # What Django does around each of its requests: drop a connection that broke or aged.
         close_old_connections()

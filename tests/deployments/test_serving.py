@@ -121,9 +121,19 @@ def test_every_prediction_is_logged_in_batches_and_feedback_is_recorded(client, 
 
     feedback_url = "/serve/loan-default/staging/feedback"
     recorded = call(
-        client, key, {"request_id": "loan-app-000123", "outcomes": [0, 1, 0]}, url=feedback_url
+        client,
+        key,
+        {"request_id": "loan-app-000123", "outcomes": [0, 1, 0]},
+        url=feedback_url,
+        HTTP_X_REQUEST_ID="feedback-000042",
     )
-    assert recorded.status_code == 200 and recorded.json()["recorded"] == 3
+    # The answer names the prediction the outcomes are for apart from the feedback call's own id.
+    assert recorded.status_code == 200 and recorded.json() == {
+        "recorded": 3,
+        "prediction_request_id": "loan-app-000123",
+        "request_id": "feedback-000042",
+    }
+    assert recorded["X-Request-ID"] == "feedback-000042"
     stored = Feedback.objects.get(request_id="loan-app-000123")
     assert stored.outcomes == [0, 1, 0] and stored.deployment == logged.deployment
     refused = call(client, key, {"outcomes": [1]}, url=feedback_url)

@@ -39,7 +39,7 @@ def test_which_version_was_live_in_production_on_a_given_date(client, people, v1
     rows = march.context["live_then"]
     assert [(d.model.slug, d.version.number) for d in rows] == [("loan-default", 1)]
     page = march.content.decode()
-    assert "Live at 3 Mar 2026 12:00" in page
+    assert "Live at 3 Mar 2026, 12:00" in page
     # Who allowed it, in words: the role a person held and what they decided.
     assert "ivan (model operations, approved); rita (risk owner, approved)" in page
     assert "model_ops" not in page and "risk_owner" not in page

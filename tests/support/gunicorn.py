@@ -57,7 +57,8 @@ class Gunicorn:
             raise RuntimeError(f"gunicorn exited:\n{self.output()}")
         try:
             return requests.get(f"{self.url}/serve/", timeout=2).status_code == 404
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not up yet, or slow to answer its first request on a loaded machine: ask again.
             return False
 
     def stop(self) -> None:
