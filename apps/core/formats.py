@@ -28,9 +28,15 @@ def when(value: datetime | None) -> str:
     return date_format(value, WHEN)
 
 
-def day(value: date | datetime | None) -> str:
-    if value is None:
+def day(value: date | datetime | str | None) -> str:
+    """A date; also one held as ISO text in a JSON record ("2026-12-06")."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        try:
+            return date_format(date.fromisoformat(value), DAY)
+        except ValueError:
+            return value
     if isinstance(value, datetime) and timezone.is_aware(value):
         value = timezone.localtime(value)
     return date_format(value, DAY)
