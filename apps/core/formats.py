@@ -89,3 +89,11 @@ def listing(phrases: list[str]) -> str:
 def hours(value: float | None) -> str:
     """A duration held in hours (lead times), written like any other: "3 h 12 min", "2 d 3 h"."""
     return "" if value is None else duration(value * 3600)
+
+
+def when_with_zone(value: datetime | None) -> str:
+    """``when`` with the zone named ("5 Dec 2026, 14:05 CET"): for what is read away from the
+    portal, such as an exported document."""
+    if value is None:
+        return ""
+    return f"{when(value)} {timezone.localtime(value).strftime('%Z')}"

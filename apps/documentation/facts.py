@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q
-from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import object_type_of
+from apps.core import formats
 from apps.core.audit_actions import AuditAction
 from apps.core.registry import registry
 from apps.core.templatetags.words import role_title
@@ -51,7 +51,7 @@ def _person(user: Any) -> str:
 def _when(moment: Any) -> str:
     if moment is None:
         return "—"
-    return timezone.localtime(moment).strftime("%-d %B %Y, %H:%M %Z")
+    return formats.when_with_zone(moment)
 
 
 def _number(value: Any, places: int = 4) -> str:
@@ -224,7 +224,7 @@ def _review(version: ModelVersion) -> Review | None:
 def exceptions(version: ModelVersion) -> Filled:
     review = _review(version)
     if review is None or not review.is_exception:
-        return Filled(empty="None: the version went to review within policy.")
+        return Filled(empty="No policy exception: the version went to review within policy.")
     return Filled(
         facts=[
             ("Requested by", f"{_person(review.requested_by)} on {_when(review.requested_at)}"),
@@ -250,7 +250,7 @@ def findings(version: ModelVersion) -> Filled:
                         f.get_state_display()
                         + (f", closed {_when(f.closed_at)}" if f.closed_at else ""),
                         _person(f.owner),
-                        f.due_date.isoformat(),
+                        formats.day(f.due_date),
                         f"{_person(f.raised_by)}, {_when(f.raised_at)}",
                     ]
                     for f in found

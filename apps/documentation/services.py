@@ -26,6 +26,7 @@ from django.utils import timezone
 from plotly.offline import get_plotlyjs
 
 from apps.audit import services as audit
+from apps.core import formats
 from apps.core.audit_actions import AuditAction
 from apps.core.errors import Conflict
 from apps.core.markdown import render_markdown
@@ -139,7 +140,7 @@ def _title(version: ModelVersion) -> str:
 
 
 def _stamp(moment: Any) -> str:
-    return timezone.localtime(moment).strftime("%-d %B %Y, %H:%M %Z")
+    return formats.when_with_zone(moment)
 
 
 def document_of(version: ModelVersion, revision: Revision | None = None) -> Document:

@@ -184,7 +184,7 @@ def test_every_auto_filled_part_equals_the_portals_records(people, alices_model,
 
     sign_offs = part(document, "sign_offs").tables[0].rows
     assert [(row[0], row[1].split(" (")[-1].rstrip(")"), row[2], row[3]) for row in sign_offs] == [
-        ("model ops", "ivan", "Approved", "Infra ok"),
+        ("model operations", "ivan", "Approved", "Infra ok"),
         ("risk owner", "rita", "Approved", "Risk ok"),
     ]
     deployed = part(document, "deployments").tables[0].rows

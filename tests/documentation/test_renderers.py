@@ -95,7 +95,7 @@ def _document() -> Document:
     return Document(
         title="Loan default v3: model documentation",
         subtitle="Revision 3, draft",
-        generated="5 December 2026, 20:15 UTC",
+        generated="5 Dec 2026, 20:15 UTC",
         parts=[
             Part(
                 key="purpose",
