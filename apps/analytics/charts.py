@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.analytics.changes import ChangeAnalytics
+from apps.validation.charts import laid_out
 
 Figure = dict[str, Any]
 
@@ -38,42 +39,6 @@ def changes_over_time(found: ChangeAnalytics) -> Figure:
 
 
 def _figure(title: str, data: list[dict[str, Any]], *, detail: str, **layout: Any) -> Figure:
-    """The layout of the analytics charts, read at 1366 px and 390 px alike: a short title with
-    its details in a subtitle, ``automargin`` on the axes so tick labels and titles push the
-    margins instead of being cut, and the legend at the bottom of the figure (container
-    coordinates), where plotly.js reserves room for it below the x axis title. The height grows
-    with the number of kinds, so that a legend wrapping to several lines on a phone does not
-    squeeze the bars."""
-    axes = {
-        k: {**v, "automargin": True} for k, v in layout.items() if k.startswith(("xaxis", "yaxis"))
-    }
-    return {
-        "data": data,
-        "layout": {
-            "title": {
-                "text": title,
-                "x": 0,
-                "xref": "container",
-                "xanchor": "left",
-                "y": 1,
-                "yref": "container",
-                "yanchor": "top",
-                "pad": {"l": 8, "t": 10},
-                "font": {"size": 15},
-                "subtitle": {"text": detail, "font": {"size": 11, "color": "#52606d"}},
-            },
-            "height": 360 + 18 * len(data),
-            "legend": {
-                "orientation": "h",
-                "x": 0,
-                "xanchor": "left",
-                "y": 0,
-                "yref": "container",
-                "yanchor": "bottom",
-                "font": {"size": 11},
-            },
-            **layout,
-            **axes,
-            "margin": {"t": 64, "r": 16, "b": 8, "l": 8},
-        },
-    }
+    """The portal's chart layout (``laid_out``), its height growing with the number of kinds,
+    so that a legend wrapping to several lines on a phone does not squeeze the bars."""
+    return laid_out(title, data, detail=detail, height=340 + 18 * len(data), **layout)

@@ -6,29 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from apps.monitoring.health import PSI_ALERT, PSI_WARNING
-from apps.validation.charts import short_labels
+from apps.validation.charts import TOP, laid_out, short_labels
 
 Figure = dict[str, Any]
 
-_FONT = {"family": "system-ui, sans-serif", "size": 12, "color": "#1f2933"}
-_MUTED = "#52606d"
-# The top margin holds the title, the subtitle and the markers' names above the plot; the other
-# margins are minimums that plotly.js widens for tick labels, axis titles and the legend.
-_TOP = 44
-_SUBTITLE = 20
+# Above the plot, room for the markers' names (up to two lines: every other one sits higher).
 _MARKER_NAMES = 14
-_MARGIN = {"l": 8, "r": 16, "b": 8}
-# At the bottom of the figure in container coordinates: plotly.js then reserves its height below
-# the x axis title instead of drawing it over the axis (as a legend at paper y -0.25 did).
-_LEGEND = {
-    "orientation": "h",
-    "x": 0,
-    "xanchor": "left",
-    "y": 0,
-    "yref": "container",
-    "yanchor": "bottom",
-    "font": {"size": 11},
-}
 # plotly.js's default colours, set by hand where a metric's lines share one colour.
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
@@ -77,46 +60,16 @@ def _figure(
         }
         for i, m in enumerate(markers)
     ]
-    heading: dict[str, Any] = {
-        "text": title,
-        "x": 0,
-        "xref": "container",
-        "xanchor": "left",
-        "y": 1,
-        "yref": "container",
-        "yanchor": "top",
-        "pad": {"l": 8, "t": 10},
-        "font": {"size": 15},
-    }
-    top = _TOP
-    if detail:
-        heading["subtitle"] = {"text": detail, "font": {"size": 11, "color": _MUTED}}
-        top += _SUBTITLE
-    top += _MARKER_NAMES * min(len(markers), 2)
-    axes = {
-        key: {**spec, "automargin": True}
-        for key, spec in layout.items()
-        if key.startswith(("xaxis", "yaxis"))
-    }
-    for key in ("xaxis", "yaxis"):
-        axes.setdefault(key, {"automargin": True})
-    return {
-        "data": data,
-        "layout": {
-            # Room for the subtitle and the markers' names comes on top of the plot's height.
-            "height": height + top - _TOP,
-            "font": _FONT,
-            "paper_bgcolor": "rgba(0,0,0,0)",
-            "plot_bgcolor": "#fbfcfd",
-            "legend": _LEGEND,
-            "title": heading,
-            "shapes": shapes,
-            "annotations": notes,
-            **layout,
-            **axes,
-            "margin": {**_MARGIN, "t": top},
-        },
-    }
+    return laid_out(
+        title,
+        data,
+        detail=detail,
+        height=height,
+        extra_top=_MARKER_NAMES * min(len(markers), 2),
+        shapes=shapes,
+        annotations=notes,
+        **layout,
+    )
 
 
 def _middle(data: list[dict[str, Any]]) -> datetime | None:
@@ -207,7 +160,7 @@ def _performance(
         data,
         markers,
         detail="solid: measured, dashed: estimated, dotted: validation",
-        height=_TOP + 300 + 22 * ((len(metrics) + 2) // 2),
+        height=TOP + 300 + 22 * ((len(metrics) + 2) // 2),
         yaxis={"title": {"text": "metric"}},
         yaxis2={
             "title": {"text": "labelled share"},
@@ -332,7 +285,7 @@ def figures(
                     ],
                     markers,
                     detail="per feature, against the baseline",
-                    height=max(280, _TOP + 120 + 24 * len(names)),
+                    height=max(280, TOP + 120 + 24 * len(names)),
                     yaxis=_feature_axis(names),
                 ),
             )

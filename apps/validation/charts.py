@@ -3,7 +3,7 @@
 Each function takes the report's JSON and returns a figure dict, or None when the report has
 nothing to draw for it (a regression model has no ROC curve).
 
-Every figure goes through ``_figure``, the one place that decides how a chart is laid out, so that
+Every figure goes through ``laid_out``, the one place that decides how a chart is laid out, so that
 all of them read at 1366 px and at 390 px wide: a short title (details go to a subtitle),
 ``automargin`` on every axis so tick labels and axis titles push the margins instead of being
 clipped, and the legend at the bottom of the figure (container coordinates), where plotly.js
@@ -19,10 +19,11 @@ Figure = dict[str, Any]
 
 _FONT = {"family": "system-ui, sans-serif", "size": 12, "color": "#1f2933"}
 _MUTED = "#52606d"
-# The top margin holds the title (and the subtitle under it); the other margins are minimums that
-# plotly.js widens for tick labels, axis titles and the legend (``automargin``).
-_TOP = 44
-_TOP_WITH_DETAIL = 64
+# The top margin holds the title; a subtitle adds its line, and a caller may ask for more room
+# above the plot (monitoring's marker names). The other margins are minimums that plotly.js
+# widens for tick labels, axis titles and the legend (``automargin``).
+TOP = 44
+_SUBTITLE = 20
 _MARGIN = {"l": 8, "r": 16, "b": 8}
 _LEGEND = {
     "orientation": "h",
@@ -56,15 +57,18 @@ _DARK_TEXT = "#1f2933"
 _LIGHT_TEXT = "#ffffff"
 
 
-def _figure(
+def laid_out(
     title: str,
     data: list[dict[str, Any]],
     *,
     detail: str | None = None,
     height: int = 340,
+    extra_top: int = 0,
     **layout: Any,
 ) -> Figure:
-    """The shared layout: title and subtitle, automargin on every axis, the legend below."""
+    """The portal's chart layout (validation, monitoring and analytics charts all use it): title
+    and subtitle, automargin on every axis, the legend below. Room for the subtitle and
+    ``extra_top`` comes on top of the plot's ``height``, not out of it."""
     heading: dict[str, Any] = {
         "text": title,
         "x": 0,
@@ -76,8 +80,10 @@ def _figure(
         "pad": {"l": 8, "t": 10},
         "font": {"size": 15},
     }
+    top = TOP + extra_top
     if detail:
         heading["subtitle"] = {"text": detail, "font": {"size": 11, "color": _MUTED}}
+        top += _SUBTITLE
     axes = {
         key: {**spec, "automargin": True}
         for key, spec in layout.items()
@@ -88,8 +94,7 @@ def _figure(
     return {
         "data": data,
         "layout": {
-            # A subtitle's line comes on top of the plot's height, not out of it.
-            "height": height + (_TOP_WITH_DETAIL - _TOP if detail else 0),
+            "height": height + top - TOP,
             "font": _FONT,
             "paper_bgcolor": "rgba(0,0,0,0)",
             "plot_bgcolor": "#fbfcfd",
@@ -97,7 +102,7 @@ def _figure(
             "title": heading,
             **layout,
             **axes,
-            "margin": {**_MARGIN, "t": _TOP_WITH_DETAIL if detail else _TOP},
+            "margin": {**_MARGIN, "t": top},
         },
     }
 
@@ -145,7 +150,7 @@ def roc(report: dict[str, Any]) -> Figure | None:
     if not curve:
         return None
     auc = report["metrics"].get("roc_auc")
-    return _figure(
+    return laid_out(
         f"ROC curve (AUC {auc:.3f})" if auc is not None else "ROC curve",
         [
             {"x": curve["fpr"], "y": curve["tpr"], "mode": "lines", "name": "this version"},
@@ -160,7 +165,7 @@ def precision_recall(report: dict[str, Any]) -> Figure | None:
     curve = report.get("metrics", {}).get("pr_curve")
     if not curve:
         return None
-    return _figure(
+    return laid_out(
         "Precision-recall",
         [{"x": curve["recall"], "y": curve["precision"], "mode": "lines", "name": "this version"}],
         detail=f"average precision {report['metrics'].get('pr_auc', 0):.3f}",
@@ -173,7 +178,7 @@ def calibration(report: dict[str, Any]) -> Figure | None:
     curve = report.get("metrics", {}).get("calibration")
     if not curve:
         return None
-    return _figure(
+    return laid_out(
         "Calibration",
         [
             {
@@ -248,7 +253,7 @@ def confusion(report: dict[str, Any]) -> Figure | None:
         for actual, row in zip(labels, matrix, strict=True)
         for predicted, count in zip(labels, row, strict=True)
     ]
-    return _figure(
+    return laid_out(
         "Confusion matrix",
         [
             {
@@ -277,7 +282,7 @@ def lift(report: dict[str, Any]) -> Figure | None:
     if not data:
         return None
     shares = [round(100 * f, 1) for f in data["fraction"]]
-    return _figure(
+    return laid_out(
         "Cumulative lift and gain",
         [
             {"type": "bar", "x": shares, "y": data["lift"], "name": "cumulative lift"},
@@ -316,7 +321,7 @@ def importance(report: dict[str, Any]) -> Figure | None:
         return None
     top = list(reversed(rows[:20]))
     names = [r["feature"] for r in top]
-    return _figure(
+    return laid_out(
         "Permutation importance",
         [
             {
@@ -345,7 +350,7 @@ def stability(report: dict[str, Any]) -> Figure | None:
     colours = [
         "#1d7a3a" if r["psi"] < 0.1 else "#8a5a00" if r["psi"] < 0.25 else "#b3261e" for r in rows
     ]
-    return _figure(
+    return laid_out(
         "Population stability index per feature",
         [
             {
@@ -381,7 +386,7 @@ def champion(report: dict[str, Any]) -> Figure | None:
         return None
     keys = list(data["metrics"])
     mine = report.get("metrics", {})
-    return _figure(
+    return laid_out(
         "Champion vs this version",
         [
             {"type": "bar", "x": keys, "y": [data["metrics"][k] for k in keys], "name": "champion"},
@@ -397,7 +402,7 @@ def residuals(report: dict[str, Any]) -> Figure | None:
     if not data:
         return None
     sample = data["sample"]
-    return _figure(
+    return laid_out(
         "Residuals against predictions",
         [
             {
