@@ -53,6 +53,8 @@ AREAS: dict[str, tuple[str, str]] = {
     "documentation": ("Documentation", "All documentation events"),
     "environment": ("Environments", "All environment events"),
     "webhook": ("Webhooks", "All webhook events"),
+    "sso": ("Single sign-on", "All single sign-on mapping events"),
+    "mlflow": ("MLflow", "All MLflow events"),
 }
 
 Choices = list[tuple[str, Any]]
