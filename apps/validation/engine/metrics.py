@@ -31,7 +31,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
 
 if TYPE_CHECKING:
     # Imported by the functions that use it: monitoring imports this module at start-up, and
@@ -376,6 +375,8 @@ def binary_classification(
         result["roc_auc"] = _num(auc)
         result["gini"] = _num(2 * auc - 1)
         # TPR - FPR at threshold t is F_negatives(t) - F_positives(t): the one-sided statistic.
+        from scipy import stats  # here, not at import: scipy.stats costs web processes ~1 s
+
         ks = stats.ks_2samp(p[y == 0], p[y == 1], alternative="greater", method="asymp")
         result["ks"] = _num(ks.statistic)
         fpr, tpr, _ = skm.roc_curve(y, p, drop_intermediate=False)
@@ -625,6 +626,8 @@ def _ks_present(a: np.ndarray, b: np.ndarray) -> dict[str, float | None]:
     """``ks_test`` of two arrays without NaN."""
     if a.size == 0 or b.size == 0:
         return {"statistic": None, "p_value": None}
+    from scipy import stats  # here, not at import (see binary_classification)
+
     found = stats.ks_2samp(a, b, alternative="two-sided", method="asymp")
     return {"statistic": _num(found.statistic), "p_value": _num(found.pvalue)}
 
