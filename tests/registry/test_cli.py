@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from apps.accounts import services as accounts
 from tests.support.cli import cli_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -118,3 +119,20 @@ def test_errors_carry_the_portals_message_and_a_non_zero_exit(people, cli, files
     assert elsewhere.returncode == 2 and "Not logged in to http://127.0.0.1:9" in elsewhere.stderr
     unreachable = cli("models", "--url", "http://127.0.0.1:9", "--token", "mlp_x", check=False)
     assert unreachable.returncode == 3 and "Cannot reach the portal" in unreachable.stderr
+
+
+def test_login_with_a_token_from_the_tokens_page_for_single_sign_on(people, cli):
+    """People who sign in through the identity provider have no portal password: they make a
+    token on the API tokens page and hand it to the CLI."""
+    _, raw = accounts.create_token(actor=people.alice, name="laptop")
+
+    wrong = cli("login", "--token-stdin", stdin="mlp_not-a-token\n", check=False)
+    assert wrong.returncode == 1 and "Invalid token." in wrong.stderr
+    assert not cli.config.exists()
+
+    stored = cli("login", "--token-stdin", stdin=raw + "\n")
+    assert "as alice" in stored.stdout
+    saved = json.loads(cli.config.read_text())
+    assert (saved["token"], saved["username"]) == (raw, "alice")
+    assert stat.S_IMODE(cli.config.stat().st_mode) == 0o600
+    cli("models")  # the stored token is used: no "Not logged in", exit 0

@@ -142,6 +142,8 @@ def emit(args: argparse.Namespace, data: Any, human: str) -> None:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
+    if args.token_stdin:
+        return _login_with_token(args)
     portal = connect(args, need_token=False)
     username = args.username or input("Username: ")
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
@@ -161,6 +163,27 @@ def cmd_login(args: argparse.Namespace) -> int:
         {k: v for k, v in body.items() if k != "token"},
         f"Logged in to {portal.url} as {username}; token stored in {path} "
         f"(expires {body['expires_at'][:10]}).",
+    )
+    return 0
+
+
+def _login_with_token(args: argparse.Namespace) -> int:
+    """Store a token made on the portal's "API tokens" page: for people who sign in through
+    single sign-on and have no portal password to exchange for one."""
+    url = args.url or os.environ.get("PORTAL_URL") or load_login().get("url")
+    if not url:
+        raise CliError("Say which portal: --url or PORTAL_URL.", USAGE)
+    token = sys.stdin.readline().strip()
+    if not token:
+        raise CliError(
+            "Give the token on standard input (from the portal's API tokens page).", USAGE
+        )
+    me = Portal(url, token).call("GET", "me/")  # refused (401) if the token is not valid there
+    path = store_login(url, token, me["username"])
+    emit(
+        args,
+        me,
+        f"Logged in to {url.rstrip('/')} as {me['username']}; token stored in {path}.",
     )
     return 0
 
@@ -536,6 +559,12 @@ def parser() -> argparse.ArgumentParser:
         "--password-stdin",
         action="store_true",
         help="read the password from standard input instead of prompting",
+    )
+    login.add_argument(
+        "--token-stdin",
+        action="store_true",
+        help="store a token made on the portal's API tokens page, read from standard input "
+        "(for single sign-on, where you have no portal password)",
     )
     login.add_argument("--name", default="mlops-portal CLI", help="the token's name")
     login.add_argument("--days", type=int, default=90, help="days until the token expires")
