@@ -104,6 +104,9 @@ class ServingTier(Gunicorn):
                 "2",
                 "--threads",
                 "2",
+                # Each test server its own: gunicorn's default control socket is one path per
+                # user, which the first server to stop removes from under the others.
+                "--no-control-socket",
             ],
             cwd=django_settings.BASE_DIR,
             env=self.env,

@@ -42,6 +42,9 @@ class Gunicorn:
                 "1",
                 "--threads",
                 "4",
+                # Each test server its own: gunicorn's default control socket is one path per
+                # user, which the first server to stop removes from under the others.
+                "--no-control-socket",
             ],
             cwd=settings.BASE_DIR,
             env=self.env,
