@@ -192,7 +192,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Authentication and sessions --------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out credentials early
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, refusing local passwords of all but superusers when
+    # PORTAL_LOCAL_LOGIN=0. Sign-ins through the identity provider are attached to it too.
+    "apps.accounts.backends.PortalModelBackend",
+    # LDAP / Active Directory (docs/ldap.md); inert while PORTAL_LDAP_URL is empty. After the
+    # local backend, so a break-glass administrator's password is never sent to the directory.
+    "apps.accounts.ldap.LdapBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -231,6 +236,69 @@ AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "apps.accounts.views.locked_out"
 
 GUARDIAN_ANONYMOUS_USER_NAME = None  # nothing is public: no anonymous object permissions
+
+# --- Single sign-on (OpenID Connect; docs/sso.md) -----------------------------------------------
+# Local passwords: off (0) leaves password sign-in to superusers only, the break-glass accounts.
+PORTAL_LOCAL_LOGIN = env_bool("PORTAL_LOCAL_LOGIN", True)
+# OpenID Connect is on when a discovery URL (or an issuer) and a client id are set.
+PORTAL_OIDC_ISSUER = env_str("PORTAL_OIDC_ISSUER", "").strip()
+PORTAL_OIDC_DISCOVERY_URL = env_str("PORTAL_OIDC_DISCOVERY_URL", "").strip() or (
+    f"{PORTAL_OIDC_ISSUER.rstrip('/')}/.well-known/openid-configuration"
+    if PORTAL_OIDC_ISSUER
+    else ""
+)
+PORTAL_OIDC_CLIENT_ID = env_str("PORTAL_OIDC_CLIENT_ID", "").strip()
+PORTAL_OIDC_CLIENT_SECRET = env_secret("PORTAL_OIDC_CLIENT_SECRET") or ""
+PORTAL_OIDC_SCOPES = env_str("PORTAL_OIDC_SCOPES", "openid profile email")
+if "openid" not in PORTAL_OIDC_SCOPES.split():
+    raise ConfigurationError(
+        f"PORTAL_OIDC_SCOPES must include openid (it is what asks for an ID token); "
+        f"got {PORTAL_OIDC_SCOPES!r}"
+    )
+PORTAL_OIDC_GROUPS_CLAIM = env_str("PORTAL_OIDC_GROUPS_CLAIM", "groups")
+PORTAL_OIDC_USERNAME_CLAIM = env_str("PORTAL_OIDC_USERNAME_CLAIM", "preferred_username")
+PORTAL_OIDC_PROVIDER_NAME = env_str("PORTAL_OIDC_PROVIDER_NAME", "single sign-on")
+PORTAL_OIDC_TIMEOUT_SECONDS = env_int("PORTAL_OIDC_TIMEOUT_SECONDS", 10, minimum=1)
+# How often an open session is re-checked with the provider (a disabled person's session ends
+# at the next check): at most the idle timeout, so "within the idle timeout" holds.
+PORTAL_OIDC_RECHECK_SECONDS = min(
+    env_int("PORTAL_OIDC_RECHECK_SECONDS", PORTAL_SESSION_IDLE_SECONDS, minimum=10),
+    PORTAL_SESSION_IDLE_SECONDS,
+)
+# Whom a person without access should ask, on the "no access" page.
+PORTAL_ACCESS_CONTACT = env_str("PORTAL_ACCESS_CONTACT", "your administrator")
+# Group mapping rows to add at deployment (`manage.py sso_group_map`), as JSON:
+# {"provider group": "role" | "team:<slug>" | [...]}. Administrators edit the rows in the admin.
+PORTAL_SSO_GROUP_MAP = env_str("PORTAL_SSO_GROUP_MAP", "")
+
+# --- LDAP / Active Directory sign-in (docs/ldap.md); on when PORTAL_LDAP_URL is set ---------------
+PORTAL_LDAP_URL = env_str("PORTAL_LDAP_URL", "").strip()  # several, space-separated: tried in order
+PORTAL_LDAP_START_TLS = env_bool("PORTAL_LDAP_START_TLS", False)
+PORTAL_LDAP_CA_FILE = env_str("PORTAL_LDAP_CA_FILE", "").strip()
+PORTAL_LDAP_TIMEOUT_SECONDS = env_int("PORTAL_LDAP_TIMEOUT_SECONDS", 5, minimum=1)
+# Either a DN template (bind as the person directly) ...
+PORTAL_LDAP_USER_DN_TEMPLATE = env_str("PORTAL_LDAP_USER_DN_TEMPLATE", "").strip()
+# ... or a search with a read-only service account (Active Directory).
+PORTAL_LDAP_BIND_DN = env_str("PORTAL_LDAP_BIND_DN", "").strip()
+PORTAL_LDAP_BIND_PASSWORD_FILE = env_str("PORTAL_LDAP_BIND_PASSWORD_FILE", "").strip()
+PORTAL_LDAP_USER_SEARCH_BASE = env_str("PORTAL_LDAP_USER_SEARCH_BASE", "").strip()
+PORTAL_LDAP_USER_FILTER = env_str("PORTAL_LDAP_USER_FILTER", "(uid={username})")
+PORTAL_LDAP_USERNAME_ATTRIBUTE = env_str("PORTAL_LDAP_USERNAME_ATTRIBUTE", "uid")
+PORTAL_LDAP_FIRST_NAME_ATTRIBUTE = env_str("PORTAL_LDAP_FIRST_NAME_ATTRIBUTE", "givenName")
+PORTAL_LDAP_LAST_NAME_ATTRIBUTE = env_str("PORTAL_LDAP_LAST_NAME_ATTRIBUTE", "sn")
+PORTAL_LDAP_EMAIL_ATTRIBUTE = env_str("PORTAL_LDAP_EMAIL_ATTRIBUTE", "mail")
+# Groups: an attribute of the person (memberOf), or a search.
+PORTAL_LDAP_GROUP_ATTRIBUTE = env_str("PORTAL_LDAP_GROUP_ATTRIBUTE", "").strip()
+PORTAL_LDAP_GROUP_SEARCH_BASE = env_str("PORTAL_LDAP_GROUP_SEARCH_BASE", "").strip()
+PORTAL_LDAP_GROUP_FILTER = env_str(
+    "PORTAL_LDAP_GROUP_FILTER", "(&(objectClass=groupOfNames)(member={dn}))"
+)
+PORTAL_LDAP_GROUP_NAME_ATTRIBUTE = env_str("PORTAL_LDAP_GROUP_NAME_ATTRIBUTE", "cn")
+# How often an open session is checked against the directory: at most the idle timeout.
+PORTAL_LDAP_RECHECK_SECONDS = min(
+    env_int("PORTAL_LDAP_RECHECK_SECONDS", PORTAL_SESSION_IDLE_SECONDS, minimum=10),
+    PORTAL_SESSION_IDLE_SECONDS,
+)
 
 # --- Security headers and HTTPS ---------------------------------------------------------------
 PORTAL_HTTPS = env_bool("PORTAL_HTTPS", False)
@@ -367,6 +435,9 @@ PORTAL_SERVING_MISSES_KEPT = 1024
 # Estimators one serving process keeps loaded (a live version and its challenger count as two);
 # past this the least recently used is dropped and loaded again when it is next asked for.
 PORTAL_SERVING_MAX_MODELS = env_int("PORTAL_SERVING_MAX_MODELS", 20, minimum=1)
+# Serve a version on onnxruntime when validation converted it to ONNX and checked it answers like
+# the model on the whole holdout (docs/serving-fast-path.md); off: always scikit-learn.
+PORTAL_SERVING_ONNX = env_bool("PORTAL_SERVING_ONNX", True)
 # Bearer token for GET /serve/_status (what a serving process holds). Unset: it answers 404, since
 # the list says which models are live.
 PORTAL_SERVING_STATUS_TOKEN = env_secret("PORTAL_SERVING_STATUS_TOKEN")
@@ -526,5 +597,6 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # Authlib logs the PKCE code verifier at DEBUG.
+    "loggers": {"axes": {"level": "WARNING"}, "authlib": {"level": "WARNING"}},
 }

@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LogoutView
 from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path
@@ -54,7 +53,9 @@ handler404 = "apps.accounts.views.page_not_found"
 urlpatterns = [
     path("", accounts.Dashboard.as_view(), name="dashboard"),
     path("login/", accounts.PortalLoginView.as_view(), name="login"),
-    path("logout/", LogoutView.as_view(), name="logout"),
+    path("login/sso/", accounts.SsoStart.as_view(), name="sso-login"),
+    path("login/sso/callback/", accounts.SsoCallback.as_view(), name="sso-callback"),
+    path("logout/", accounts.PortalLogoutView.as_view(), name="logout"),
     path("account/", include("apps.accounts.urls")),
     path("inbox/", include("apps.notifications.urls")),
     path("audit/", include("apps.analytics.urls")),

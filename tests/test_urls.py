@@ -33,6 +33,8 @@ OPEN = {
     "api/v1/auth/token/": {400, 401, 405, 415, 429},  # exchanges a password, gives nothing away
     "serve/<slug:model>/<slug:environment>/<str:action>": {401, 404, 405},  # its own keys
     "favicon.ico": {301, 403, 405},  # to the static icon; other methods refused (CSRF: 403)
+    "login/sso/": {302, 403, 404, 405},  # to the identity provider (404: SSO off; CSRF: 403)
+    "login/sso/callback/": {400, 401, 403, 404, 405, 502},  # the provider's answer, checked
 }
 # Django's admin is behind its own login (staff only), tested by Django; the static files are
 # public by design.

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from apps.accounts import services
-from apps.accounts.models import ApiToken, Team
+from apps.accounts.models import ApiToken, ExternalIdentity, GroupMapping, Team
 from apps.audit import services as audit
 from apps.audit.admin import AuditedAdmin, ReadOnlyAdmin
 from apps.core.audit_actions import AuditAction
@@ -111,3 +111,59 @@ class ApiTokenAdmin(ReadOnlyAdmin):
             for token in queryset:
                 services.revoke_token(token.pk, actor=user_of(request))
         messages.success(request, f"{len(queryset)} token(s) revoked.")
+
+
+@admin.register(GroupMapping)
+class GroupMappingAdmin(AuditedAdmin):
+    """Which identity provider group gives which role or team. A change here changes people's
+    rights at their next sign-in through the provider, so every save and delete is audited with
+    the mapping before and after (GROUP_MAPPING_SAVED / GROUP_MAPPING_DELETED)."""
+
+    audit_name = "sso"  # unused: this admin names its own audit actions below
+    list_display = ["provider_group", "role", "team", "note", "updated_at"]
+    list_filter = ["role", "team"]
+    search_fields = ["provider_group", "note"]
+
+    def audit_snapshot(self, obj: GroupMapping) -> dict[str, Any]:
+        return {
+            "provider_group": obj.provider_group,
+            "role": obj.role or None,
+            "team": obj.team.slug if obj.team_id and obj.team else None,
+            "note": obj.note,
+        }
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        admin.ModelAdmin.save_related(self, request, form, formsets, change)
+        before: dict[str, Any] | None = getattr(form, "_audit_before", None)
+        after = self.audit_snapshot(form.instance)
+        if before is not None:
+            before, after = audit.changed(before, after)
+            if not after:
+                return
+        audit.record(
+            user_of(request),
+            AuditAction.GROUP_MAPPING_SAVED,
+            form.instance,
+            before=before,
+            after=after,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: GroupMapping) -> None:
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            audit.record(
+                user_of(request),
+                AuditAction.GROUP_MAPPING_DELETED,
+                obj,
+                before=self._stored_snapshot(obj),
+            )
+            admin.ModelAdmin.delete_model(self, request, obj)
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(ReadOnlyAdmin):
+    """Which portal account a person at the identity provider signs in as. Made at their first
+    sign-in; read-only here (deleting the account removes its links)."""
+
+    list_display = ["user", "provider", "subject", "created_at", "last_sign_in_at"]
+    list_filter = ["provider"]
+    search_fields = ["user__username", "subject"]

@@ -12,7 +12,11 @@ class AccountsConfig(AppConfig):
         from axes.signals import user_locked_out
         from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
-        from apps.accounts import dashboard, services
+        from apps.accounts import (
+            dashboard,
+            ldap,  # noqa: F401 - registers its system check
+            services,
+        )
         from apps.core.registry import registry
 
         user_logged_in.connect(services.record_login, dispatch_uid="audit-login")

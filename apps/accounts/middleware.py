@@ -9,6 +9,8 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 
+from apps.accounts import ldap, oidc
+
 # Pages that refresh themselves send this header; their requests do not count as activity.
 POLL_HEADER = "X-Portal-Poll"
 _ACTIVITY_KEY = "portal_last_activity"
@@ -16,7 +18,11 @@ _WRITE_EVERY_SECONDS = 60
 
 
 class IdleSessionTimeoutMiddleware:
-    """Signs a user out after PORTAL_SESSION_IDLE_SECONDS without a request of their own."""
+    """Signs a user out after PORTAL_SESSION_IDLE_SECONDS without a request of their own, and,
+    for a session opened through the identity provider or the directory, when that no longer
+    accepts it (asked at most every PORTAL_OIDC_RECHECK_SECONDS / PORTAL_LDAP_RECHECK_SECONDS:
+    ``oidc.recheck``, ``ldap.recheck``), so that the open session of a person disabled there
+    ends within the idle timeout."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -31,6 +37,22 @@ class IdleSessionTimeoutMiddleware:
                 minutes = settings.PORTAL_SESSION_IDLE_SECONDS // 60
                 messages.info(
                     request, f"You were signed out after {minutes} minutes of inactivity."
+                )
+            elif oidc.is_sso_session(request) and not oidc.recheck(request):
+                request.logout_reason = "the identity provider ended the session"  # type: ignore[attr-defined]
+                logout(request)
+                messages.info(
+                    request,
+                    f"You were signed out: {oidc.provider_name()} no longer accepts your "
+                    "session. Sign in again.",
+                )
+            elif ldap.is_ldap_session(request) and not ldap.recheck(request):
+                request.logout_reason = "the directory ended the session"  # type: ignore[attr-defined]
+                logout(request)
+                messages.info(
+                    request,
+                    "You were signed out: the bank's directory no longer gives you access to "
+                    "the portal. Sign in again.",
                 )
             elif POLL_HEADER not in request.headers and (
                 _ACTIVITY_KEY not in request.session or now - last >= _WRITE_EVERY_SECONDS
@@ -58,12 +80,22 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 class ContentSecurityPolicyMiddleware:
+    """``CONTENT_SECURITY_POLICY`` on every answer. With single sign-on on, ``form-action`` also
+    names the identity provider's origins: the browser applies it to where a form's answer
+    redirects, and signing out (a form) ends at the provider's end-session address."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        policy = CONTENT_SECURITY_POLICY
+        origins = oidc.provider_origins() if oidc.enabled() else []
+        if origins:
+            policy = policy.replace(
+                "form-action 'self'", " ".join(["form-action 'self'", *origins])
+            )
+        response.headers.setdefault("Content-Security-Policy", policy)
         return response
 
 

@@ -6,8 +6,10 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
+from apps.accounts.roles import Role
 from apps.core.permissions import Person, RestrictedQuerySet
 
 TOKEN_PREFIX = "mlp_"  # noqa: S105 - a visible marker, not a secret
@@ -90,3 +92,89 @@ class ApiToken(HashedSecret, models.Model):
         if self.revoked_at is not None:
             return "revoked"
         return "active" if self.expires_at > timezone.now() else "expired"
+
+
+class GroupMapping(models.Model):
+    """One group of the identity provider (OpenID Connect or LDAP) and the portal role or team it
+    gives. Administrators edit these in the Django admin; each save and delete is audited.
+
+    At every sign-in through the provider a person's roles and teams are set to exactly what
+    their groups map to (apps.accounts.identity). Group names are compared without regard to
+    case: Active Directory treats them so, and Entra ID's object ids are written either way.
+    """
+
+    provider_group = models.CharField(
+        max_length=255,
+        help_text="The group as the identity provider sends it: a name, an Entra ID object id, "
+        "or an LDAP group DN. Case does not matter.",
+    )
+    role = models.CharField(
+        max_length=32,
+        choices=Role.choices,
+        blank=True,
+        help_text="The role this group gives (leave empty when it gives a team).",
+    )
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="group_mappings",
+        help_text="The team this group makes a person a member of (leave empty for a role).",
+    )
+    note = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["provider_group", "role", "team__name"]
+        constraints = [
+            models.CheckConstraint(
+                name="groupmapping_role_xor_team",
+                condition=(models.Q(team__isnull=True) & ~models.Q(role=""))
+                | (models.Q(team__isnull=False) & models.Q(role="")),
+                violation_error_message="A mapping gives either a role or a team: choose one.",
+            ),
+            models.UniqueConstraint(
+                Lower("provider_group"),
+                "role",
+                name="groupmapping_unique_role",
+                condition=~models.Q(role=""),
+                violation_error_message="This group already gives this role.",
+            ),
+            models.UniqueConstraint(
+                Lower("provider_group"),
+                "team",
+                name="groupmapping_unique_team",
+                condition=models.Q(team__isnull=False),
+                violation_error_message="This group already gives this team.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        gives = f"team {self.team}" if self.team_id else f"role {self.get_role_display()}"
+        return f"{self.provider_group} → {gives}"
+
+
+class ExternalIdentity(models.Model):
+    """The link between a portal account and a person at an identity provider.
+
+    Found by (provider, subject), never by username: a provider's username can be re-used or
+    collide with a local account's, its subject (OIDC ``sub``, LDAP DN) names one person.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identities"
+    )
+    provider = models.CharField(max_length=16)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "external identities"
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "subject"], name="externalidentity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.subject}"

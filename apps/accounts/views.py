@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
+from django.contrib.auth import login, logout
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import (
     RequestDataTooBig,
@@ -9,22 +13,148 @@ from django.core.exceptions import (
     TooManyFilesSent,
     ValidationError,
 )
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
-from django.views import defaults
+from django.utils.decorators import method_decorator
+from django.views import View, defaults
+from django.views.decorators.cache import never_cache
 
-from apps.accounts import services
+from apps.accounts import ldap, oidc, services
+from apps.accounts.backends import BACKEND_PATH
 from apps.accounts.dashboard import panels_for
 from apps.accounts.forms import TokenCreateForm
-from apps.accounts.models import ApiToken
+from apps.accounts.identity import NoAccess, sign_in_from_provider
+from apps.accounts.models import ApiToken, Team
 from apps.accounts.roles import ROLE_LABELS, roles_of
+from apps.audit import services as audit
+from apps.core.audit_actions import AuditAction
 from apps.core.views import ActionView, PortalView
 
 
 class PortalLoginView(LoginView):
+    """The sign-in page: "Sign in with <provider>" first when OpenID Connect is on, and the
+    password form (only for break-glass administrators when PORTAL_LOCAL_LOGIN=0)."""
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)
+        context.update(sign_in_options())
+        # Set by the LDAP backend when the directory could not be reached.
+        context["sso_unavailable"] = getattr(self.request, "sso_unavailable", "")
+        return context
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        # A directory backend (LDAP) that recognised the person but found no mapped group says
+        # so here, and raised PermissionDenied inside authenticate(): show why, not "wrong
+        # password".
+        sentence = getattr(self.request, "sso_no_access", None)
+        if sentence:
+            return no_access_page(self.request, str(sentence))
+        return super().form_invalid(form)
+
+
+def sign_in_options() -> dict[str, Any]:
+    return {
+        "oidc_enabled": oidc.enabled(),
+        "oidc_provider_name": oidc.provider_name(),
+        "local_login": settings.PORTAL_LOCAL_LOGIN,
+        "ldap_enabled": ldap.enabled(),
+    }
+
+
+def no_access_page(request: HttpRequest, message: str) -> HttpResponse:
+    """The person is known to the bank's directory but may not use the portal (403)."""
+    return render(
+        request,
+        "accounts/sso_no_access.html",
+        {"message": message, "contact": settings.PORTAL_ACCESS_CONTACT},
+        status=403,
+    )
+
+
+def _sso_refused(request: HttpRequest, refused: oidc.Refused) -> HttpResponse:
+    with transaction.atomic():
+        audit.record(
+            None,
+            AuditAction.SSO_LOGIN_FAILED,
+            object_type="auth.sso",
+            object_id=oidc.PROVIDER,
+            object_repr=oidc.provider_name(),
+            after={"provider": oidc.PROVIDER, "reason": refused.reason},
+        )
+    return render(
+        request,
+        "accounts/sso_failed.html",
+        {
+            "message": refused.message,
+            "unreachable": isinstance(refused, oidc.Unreachable),
+            **sign_in_options(),
+        },
+        status=refused.status,
+    )
+
+
+@method_decorator(never_cache, name="dispatch")
+class SsoStart(View):
+    """``/login/sso/``: off to the identity provider's sign-in, back to ``next`` afterwards."""
+
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not oidc.enabled():
+            raise Http404("Single sign-on is not set up on this portal.")
+        next_url = oidc.safe_next(request, request.GET.get("next"))
+        if request.user.is_authenticated:
+            return redirect(next_url)
+        try:
+            return oidc.authorization_redirect(request, next_url)
+        except oidc.Refused as refused:
+            return _sso_refused(request, refused)
+
+
+@method_decorator(never_cache, name="dispatch")
+class SsoCallback(View):
+    """``/login/sso/callback/``: the provider's answer. Checked, turned into an account with
+    the roles and teams its groups map to, signed in; or refused, audited and explained."""
+
+    http_method_names = ["get", "options"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not oidc.enabled():
+            raise Http404("Single sign-on is not set up on this portal.")
+        try:
+            completed = oidc.complete(request)
+        except oidc.Refused as refused:
+            return _sso_refused(request, refused)
+        try:
+            user = sign_in_from_provider(completed.person)
+        except NoAccess as exc:
+            if request.user.is_authenticated:
+                logout(request)
+            return no_access_page(request, str(exc))
+        # django.contrib.auth's login: the session key rotates, the LOGIN audit event and
+        # django-axes see it like any other sign-in.
+        login(request, user, backend=BACKEND_PATH)
+        oidc.remember(request, completed.tokens)
+        return redirect(completed.next_url)
+
+
+class PortalLogoutView(View):
+    """Sign-out (POST): ends the portal session and, for a session that signed in through the
+    identity provider, the provider's too (RP-initiated logout), back to the sign-in page."""
+
+    http_method_names = ["post", "options"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        stored = request.session.get(oidc.SESSION_KEY)
+        id_token = stored.get("id_token") if isinstance(stored, dict) else None
+        provider_logout = oidc.logout_url(request, id_token) if id_token else None
+        logout(request)
+        return redirect(provider_logout or resolve_url(settings.LOGOUT_REDIRECT_URL))
 
 
 class Dashboard(PortalView):
@@ -39,6 +169,9 @@ class Dashboard(PortalView):
             {
                 "panels": panels_for(self.person),
                 "role_titles": [ROLE_LABELS[r] for r in roles],
+                "team_names": list(
+                    Team.objects.filter(group__user=self.person).values_list("name", flat=True)
+                ),
                 "has_role": bool(roles),
             },
         )
