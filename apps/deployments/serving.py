@@ -86,6 +86,8 @@ class Scorer:
     columns by name, say, keeps the DataFrame.
     """
 
+    path = "scikit-learn"
+
     def __init__(self, estimator: Any, signature: dict[str, Any]) -> None:
         from sklearn.pipeline import Pipeline
 
@@ -135,6 +137,134 @@ class Scorer:
             return False
 
 
+# The operator domains an ONNX copy may use: the standard operators and ONNX-ML (what skl2onnx
+# writes). Anything else would be a custom operator library onnxruntime would have to load.
+ONNX_DOMAINS = frozenset({"", "ai.onnx.ml"})
+_ONNX_INPUTS = {"tensor(double)": np.float64, "tensor(float)": np.float32}
+
+
+class RefusedOnnx(ValueError):
+    """An ONNX copy serving will not run; the message says why."""
+
+
+def _onnx_graphs(graph: Any) -> Iterable[Any]:
+    """The graph and every subgraph inside its nodes' attributes (If, Loop, Scan bodies)."""
+    from onnx import AttributeProto
+
+    yield graph
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == AttributeProto.GRAPH:
+                yield from _onnx_graphs(attribute.g)
+            elif attribute.type == AttributeProto.GRAPHS:
+                for inner in attribute.graphs:
+                    yield from _onnx_graphs(inner)
+
+
+def _onnx_tensors(graph: Any) -> Iterable[Any]:
+    from onnx import AttributeProto
+
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == AttributeProto.TENSOR:
+                yield attribute.t
+            elif attribute.type == AttributeProto.TENSORS:
+                yield from attribute.tensors
+
+
+def checked_onnx(content: bytes) -> Any:
+    """The ONNX model in ``content`` if serving may run it, else RefusedOnnx.
+
+    The file came out of the validation sandbox, so it is read as untrusted before onnxruntime
+    sees it: a valid model (the ONNX checker), no external data (a tensor that points at a file
+    would make onnxruntime open a path the graph names), no functions of its own, and only the
+    standard and ONNX-ML operator domains, in the graph and in every subgraph.
+    """
+    import onnx
+    from onnx import TensorProto
+
+    try:
+        model = onnx.load_model_from_string(content)
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        raise RefusedOnnx(f"not a valid ONNX model ({type(exc).__name__})") from None
+    if model.functions:
+        raise RefusedOnnx("the model defines functions of its own")
+    domains = {entry.domain for entry in model.opset_import}
+    for graph in _onnx_graphs(model.graph):
+        domains |= {node.domain for node in graph.node}
+        for tensor in _onnx_tensors(graph):
+            if tensor.data_location == TensorProto.EXTERNAL or len(tensor.external_data):
+                raise RefusedOnnx("the model keeps tensors in external data")
+    foreign = domains - ONNX_DOMAINS
+    if foreign:
+        raise RefusedOnnx("the model uses operator domains " + ", ".join(sorted(foreign)))
+    return model
+
+
+class OnnxScorer:
+    """The fast path: the version's ONNX copy run by onnxruntime (one thread, CPU), answering
+    exactly as ``Scorer`` does. Validation kept the copy only if, on every holdout row, its label
+    output is the model's own ``predict`` and its probabilities are within 1e-6 of
+    ``predict_proba`` (regressors: predictions within 1e-6, relative above 1): see
+    docs/serving-fast-path.md. Every feature is numeric, so rows go in as one array."""
+
+    path = "onnx"
+    as_array = True
+
+    def __init__(
+        self, content: bytes, signature: dict[str, Any], classes: list[Any] | None
+    ) -> None:
+        import onnxruntime
+
+        features = signature.get("features") or []
+        if not features or any(f["kind"] != "numeric" for f in features):
+            raise RefusedOnnx("a feature is not numeric")
+        self.probabilities = signature.get("task") != "regression"
+        if self.probabilities and not classes:
+            raise RefusedOnnx("the validation report names no classes")
+        self.classes = list(classes or [])
+        checked_onnx(content)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        self.session = onnxruntime.InferenceSession(
+            content, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        inputs_ = self.session.get_inputs()
+        if len(inputs_) != 1 or inputs_[0].type not in _ONNX_INPUTS:
+            raise RefusedOnnx("the model does not take one array of numbers")
+        shape = inputs_[0].shape
+        width = shape[1] if len(shape) == 2 else -1
+        if isinstance(width, int) and width != len(features):  # a name or None: any width
+            raise RefusedOnnx(f"the model does not take {len(features)} features")
+        self.input = inputs_[0].name
+        self.dtype = _ONNX_INPUTS[inputs_[0].type]
+        outputs = self.session.get_outputs()
+        if len(outputs) < (2 if self.probabilities else 1):
+            raise RefusedOnnx("the model does not answer labels and probabilities")
+        self.outputs = [o.name for o in outputs[: 2 if self.probabilities else 1]]
+
+    def __call__(self, columns: dict[str, list[Any]]) -> dict[str, Any]:
+        """Answers for checked columns (``inputs.checked_columns``), in the model's order."""
+        rows = np.array(list(columns.values()), dtype=self.dtype).T  # missing becomes NaN
+        answered = self.session.run(self.outputs, {self.input: rows})
+        count = rows.shape[0]
+        if not self.probabilities:
+            return {"predictions": np.asarray(answered[0], dtype=float).reshape(count).tolist()}
+        proba = np.asarray(answered[1], dtype=float)
+        return {
+            "predictions": np.asarray(answered[0]).reshape(count).tolist(),
+            "classes": self.classes,
+            "probabilities": proba.round(6).tolist(),
+        }
+
+
 @dataclass(frozen=True)
 class Challenger:
     """A version running beside the live one (``mode`` shadow or canary; ``traffic`` a canary's
@@ -144,7 +274,7 @@ class Challenger:
     version: int
     mode: str
     traffic: int
-    score: Scorer
+    score: Scorer | OnnxScorer
     # Its own signature when it differs from the live version's (its rows are checked and
     # ordered by it then); None when they are the same and the live version's columns serve.
     signature: dict[str, Any] | None = None
@@ -158,7 +288,7 @@ class Live:
     model: str
     environment: str
     version: int
-    score: Scorer
+    score: Scorer | OnnxScorer
     signature: dict[str, Any]
     key_hashes: frozenset[str]
     challenger: Challenger | None = None
@@ -211,6 +341,9 @@ class Models:
         self._checked: dict[tuple[str, str], float] = {}
         self._misses: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._unloadable: set[int] = set()
+        # Versions whose ONNX copy would not load here, warned about once (they serve on
+        # scikit-learn).
+        self._onnx_refused: set[int] = set()
         self._lock = threading.Lock()
 
     def _fresh(self, key: tuple[str, str], now: float) -> bool:
@@ -329,9 +462,14 @@ class Models:
                 "last_used": datetime.fromtimestamp(
                     wall - (now - live.last_used), tz=UTC
                 ).isoformat(),
+                "serving_path": live.score.path,
                 "challenger": None
                 if live.challenger is None
-                else {"version": live.challenger.version, "mode": live.challenger.mode},
+                else {
+                    "version": live.challenger.version,
+                    "mode": live.challenger.mode,
+                    "serving_path": live.challenger.score.path,
+                },
             }
             for live in lives
         ]
@@ -341,10 +479,32 @@ class Models:
             self._live.clear()
             self._checked.clear()
             self._misses.clear()
+            self._onnx_refused.clear()
+
+    def scorer(self, version: Any, signature: dict[str, Any]) -> Scorer | OnnxScorer:
+        """The version's ONNX copy on onnxruntime when validation kept one and
+        ``PORTAL_SERVING_ONNX`` is on; otherwise (or when the copy fails its digest or its
+        checks, warned about once) the canonical .skops copy on scikit-learn."""
+        from apps.validation.evidence import load_canonical, onnx_of
+
+        if settings.PORTAL_SERVING_ONNX and version.pk not in self._onnx_refused:
+            try:
+                copy = onnx_of(version)
+                if copy is not None:
+                    return OnnxScorer(copy.content, signature, copy.classes)
+            except Exception as exc:
+                self._onnx_refused.add(version.pk)
+                logger.warning(
+                    "the ONNX copy of %s v%s is refused (%s); it serves on scikit-learn",
+                    version.model.slug,
+                    version.number,
+                    exc,
+                )
+        return Scorer(load_canonical(version), signature)
 
     def _refresh(self, model: str, environment: str, held: Live | None) -> Live | None:
         from apps.deployments.models import Placement, ServingKey
-        from apps.validation.evidence import load_canonical, signature_of
+        from apps.validation.evidence import signature_of
 
         placement = (
             Placement.objects.filter(model__slug=model, environment__slug=environment)
@@ -368,14 +528,15 @@ class Models:
             )
             return held
         version = deployment.version
-        logger.info("serving %s v%s in %s", model, version.number, environment)
         signature = signature_of(version) or {}
+        score = self.scorer(version, signature)
+        logger.info("serving %s v%s in %s on %s", model, version.number, environment, score.path)
         return Live(
             deployment.pk,
             model,
             environment,
             version.number,
-            Scorer(load_canonical(version), signature),
+            score,
             signature,
             keys,
             self._challenger(placement.challenger, None, signature),
@@ -388,7 +549,7 @@ class Models:
         share read at every refresh. One that cannot be loaded here (the deployment job loaded
         and smoke-tested it, so this is rare) is left out, logged, and the live version answers
         alone."""
-        from apps.validation.evidence import load_canonical, signature_of
+        from apps.validation.evidence import signature_of
 
         if running is None:
             return None
@@ -398,7 +559,7 @@ class Models:
             return None
         try:
             signature = signature_of(running.version) or {}
-            scorer = Scorer(load_canonical(running.version), signature)
+            scorer = self.scorer(running.version, signature)
         except Exception:
             logger.exception("challenger deployment %s could not be loaded", running.pk)
             self._unloadable.add(running.pk)

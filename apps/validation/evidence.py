@@ -3,6 +3,7 @@ by key themselves, so the report's shape can change here alone."""
 
 from __future__ import annotations
 
+import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,3 +119,44 @@ def load_canonical(version: ModelVersion) -> Any:
         return trusted.load_skops(
             Path(copy.name), extra_trusted=list(settings.PORTAL_SKOPS_TRUSTED_TYPES)
         )
+
+
+@dataclass(frozen=True)
+class OnnxCopy:
+    """The version's model converted to ONNX at validation, for the serving fast path: the
+    graph's bytes (SHA-256 checked), the classes in the model's own order and JSON types, and
+    why validation chose this path (``docs/serving-fast-path.md``)."""
+
+    content: bytes
+    sha256: str
+    classes: list[Any] | None
+    reason: str
+
+
+def onnx_of(version: ModelVersion) -> OnnxCopy | None:
+    """The ONNX copy the version's latest passing validation stored, its SHA-256 checked against
+    the one recorded; None when validation kept scikit-learn. Raises ValueError when the stored
+    bytes do not match their digest. The graph is not opened here: the caller checks it before
+    onnxruntime sees it, since it came out of the sandbox."""
+    report = _latest_passing(version.pk)
+    if report is None or not report.onnx_key or not report.onnx_sha256:
+        return None
+    path = report.data.get("serving_path") if isinstance(report.data, dict) else None
+    if not isinstance(path, dict) or path.get("path") != "onnx":
+        return None
+    # The approved canonical copy anchors the version's integrity: a version whose copy was
+    # altered serves on neither path, as it would not on scikit-learn.
+    canonical = version.files.get(role=StoredFile.Role.CANONICAL)
+    if storage.sha256_of(canonical.key) != canonical.sha256:
+        raise ValueError("the stored .skops copy does not match its recorded SHA-256")
+    copy = io.BytesIO()
+    if storage.copy_to(report.onnx_key, copy) != report.onnx_sha256:
+        raise ValueError("the stored ONNX copy does not match its recorded SHA-256")
+    content = copy.getvalue()
+    classes = path.get("classes")
+    return OnnxCopy(
+        content,
+        report.onnx_sha256,
+        list(classes) if isinstance(classes, list) else None,
+        str(path.get("reason", "")),
+    )

@@ -122,6 +122,11 @@ class ValidationReport(models.Model):
     )
     isolated = models.BooleanField(help_text="Ran in the namespace sandbox (bubblewrap).")
     duration_ms = models.PositiveIntegerField(default=0)
+    # The model converted to ONNX for the serving fast path (docs/serving-fast-path.md), stored
+    # under a generated key like the canonical copy and checked against this digest before every
+    # load; blank when the version serves on scikit-learn (``data["serving_path"]`` says why).
+    onnx_key = models.CharField(max_length=200, blank=True)
+    onnx_sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = RestrictedQuerySet["ValidationReport"].as_manager()
@@ -142,6 +147,15 @@ class ValidationReport(models.Model):
         """(label, value) of the single-number metrics the report holds, in reading order."""
         metrics = self.data.get("metrics", {})
         return [(label, metrics[key]) for key, label in HEADLINE_METRICS if key in metrics]
+
+    @property
+    def serving_path(self) -> dict[str, Any] | None:
+        """Which path the version serves on, "onnx" or "scikit-learn", and why (None for a
+        report from before the fast path, or one that could not be validated)."""
+        found = self.data.get("serving_path") if isinstance(self.data, dict) else None
+        if not isinstance(found, dict) or found.get("path") not in ("onnx", "scikit-learn"):
+            return None
+        return {"path": found["path"], "reason": str(found.get("reason", ""))}
 
     @property
     def summary(self) -> dict[str, Any]:

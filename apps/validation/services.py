@@ -81,6 +81,9 @@ class Produced:
     report: dict[str, Any] = field(default_factory=dict)
     canonical: Path | None = None
     canonical_sha256: str = ""
+    # The ONNX copy for the serving fast path, when the sandbox converted and checked one.
+    onnx: Path | None = None
+    onnx_sha256: str = ""
     champion_id: int | None = None
     isolated: bool = False
     duration_ms: int = 0
@@ -138,6 +141,33 @@ def _take_canonical(scratch: Path, report: dict[str, Any]) -> tuple[Path, str]:
             "stage wrote (its SHA-256 differs), so it is not kept.",
             "integrity",
         )
+    return taken, found
+
+
+def _take_onnx(scratch: Path, report: dict[str, Any]) -> tuple[Path | None, str]:
+    """The ONNX copy the trusted stage wrote for the serving fast path, taken out of its folder,
+    and its digest; (None, "") when there is none or it is not the one the stage reported, in
+    which case the report's ``serving_path`` says the version keeps scikit-learn, and why. Never
+    fails the validation."""
+    path = report.get("serving_path")
+    if not isinstance(path, dict) or path.get("path") != "onnx":
+        return None, ""
+    reported = str(path.get("sha256", ""))
+    taken = scratch / "model.onnx"
+    try:
+        found = sandbox.take_output(scratch, "model.onnx", taken)
+    except sandbox.SandboxFailure as failure:
+        found, problem = "", failure.message
+    else:
+        problem = "" if found == reported else "its SHA-256 differs from the one reported"
+    if problem:
+        taken.unlink(missing_ok=True)
+        report["serving_path"] = {
+            **path,
+            "path": "scikit-learn",
+            "reason": f"the ONNX copy could not be taken out of the sandbox ({problem})",
+        }
+        return None, ""
     return taken, found
 
 
@@ -223,6 +253,7 @@ def run_validation(job: Job) -> Produced:
             ValidationReport.Outcome.FAILED if failed else ValidationReport.Outcome.PASSED
         )
         produced.canonical, produced.canonical_sha256 = _take_canonical(scratch, report)
+        produced.onnx, produced.onnx_sha256 = _take_onnx(scratch, report)
     except sandbox.SandboxFailure as failure:
         produced.reasons = [failure.message]
         produced.report = {"error": failure.message, "error_kind": failure.kind}
@@ -256,7 +287,12 @@ def store_validation(job: Job, produced: Produced) -> dict[str, Any]:
             produced.reasons = [message]
             produced.report = {"error": message, "error_kind": "integrity"}
             produced.results = []
+        onnx_key, onnx_sha256 = "", ""
+        if produced.onnx is not None and produced.outcome != ValidationReport.Outcome.ERROR:
+            onnx_key, onnx_sha256 = _store_onnx(produced)
         report = ValidationReport.objects.create(
+            onnx_key=onnx_key,
+            onnx_sha256=onnx_sha256,
             version=version,
             job=job,
             policy_id=produced.policy_id,
@@ -386,6 +422,25 @@ def _store_canonical(version: ModelVersion, path: Path, sha256: str) -> bool:
         sha256=blob.sha256,
     )
     return True
+
+
+def _store_onnx(produced: Produced) -> tuple[str, str]:
+    """Store the ONNX copy under a generated key and return (key, SHA-256), read back from the
+    storage as the canonical copy is; ("", "") and the report saying why if it is not the copy
+    the trusted stage reported."""
+    assert produced.onnx is not None
+    with open(produced.onnx, "rb") as handle:
+        blob = storage.save(File(handle))
+    if blob.sha256 != produced.onnx_sha256 or storage.sha256_of(blob.key) != blob.sha256:
+        key = blob.key
+        transaction.on_commit(lambda: storage.delete([key]), robust=True)
+        produced.report["serving_path"] = {
+            **produced.report.get("serving_path", {}),
+            "path": "scikit-learn",
+            "reason": "the stored ONNX copy is not the one the validation stage wrote",
+        }
+        return "", ""
+    return blob.key, blob.sha256
 
 
 def start_validation(version: ModelVersion, *, actor: User | None) -> Job:
@@ -547,6 +602,7 @@ def report_document(report: ValidationReport) -> dict[str, object]:
         "champion_version": report.champion.number if report.champion else None,
         "isolated": report.isolated,
         "duration_ms": report.duration_ms,
+        "serving_path": report.serving_path,
         "created_at": report.created_at.isoformat(),
         "job": str(report.job.uuid),
         "report": report.data,
