@@ -9,6 +9,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 
+from apps.core.permissions import is_administrator
+
 # Sign-ins through the identity provider (apps.accounts.oidc) are attached to this backend: the
 # session names it, and it loads the person on each request like any other.
 BACKEND_PATH = "apps.accounts.backends.PortalModelBackend"
@@ -31,4 +33,4 @@ class PortalModelBackend(ModelBackend):
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None or settings.PORTAL_LOCAL_LOGIN:
             return user
-        return user if user.is_superuser else None
+        return user if is_administrator(user) else None

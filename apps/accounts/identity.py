@@ -31,6 +31,7 @@ from apps.accounts.models import ExternalIdentity, GroupMapping, Team
 from apps.accounts.roles import ADMIN, Role
 from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
+from apps.core.permissions import is_administrator
 
 # A claim longer than this is not a list of someone's groups; it is refused as malformed.
 MAX_GROUPS = 5000
@@ -283,7 +284,7 @@ def _set_access(user: User, access: Access, by: str) -> None:
     add = [role_groups[r] for r in wanted_roles - held_roles]
     add += [t.group for t in access.teams if t.slug not in held_teams]
     staff_before = user.is_staff
-    staff_after = ADMIN in wanted_roles or user.is_superuser
+    staff_after = ADMIN in wanted_roles or is_administrator(user)
     if not remove and not add and staff_before == staff_after:
         return
     if remove:

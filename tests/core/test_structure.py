@@ -29,7 +29,9 @@ BASE = Path(settings.BASE_DIR)
 # the schema generator's own views, which are behind their own login.
 PUBLIC = {
     "apps.accounts.views.PortalLoginView",  # the sign-in form
-    "django.contrib.auth.views.LogoutView",
+    "apps.accounts.views.PortalLogoutView",  # Django's LogoutView, plus the provider's sign-out
+    "apps.accounts.views.SsoStart",  # off to the identity provider
+    "apps.accounts.views.SsoCallback",  # the provider's answer: state, PKCE and ID token checked
     "apps.jobs.views.healthz",  # states only, for load balancers
     "apps.accounts.api.views.ObtainTokenView",  # exchanges a password for a token
     "apps.deployments.serving.django_view",  # the serving endpoint: its own keys
@@ -68,7 +70,7 @@ def test_every_routed_view_goes_through_a_base_that_restricts_before_any_handler
 
 def test_the_public_views_are_exactly_the_ones_named():
     routed = {_name(callback) for _, callback in _views()}
-    assert routed >= PUBLIC - {"django.contrib.auth.views.LogoutView"}
+    assert routed >= PUBLIC
 
 
 def test_a_view_that_overrides_the_scoping_hook_is_refused_when_it_is_defined():
