@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "apps.documentation",
     "apps.analytics",
     "apps.recertification",
+    "apps.integrations",
 ]
 
 MIDDLEWARE = [

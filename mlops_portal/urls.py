@@ -21,6 +21,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.findings.api.urls")),
     path("", include("apps.documentation.api.urls")),
     path("", include("apps.analytics.api.urls")),
+    path("", include("apps.integrations.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # A page for people: anonymous visitors go to the login page rather than getting a 401.
     path(
@@ -69,6 +70,7 @@ urlpatterns = [
     path("", include("apps.reviews.urls")),
     path("", include("apps.deployments.urls")),
     path("", include("apps.documentation.urls")),
+    path("", include("apps.integrations.urls")),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
     path("api/v1/", include(api_v1)),

@@ -195,6 +195,12 @@ CASES: dict[str, Case] = {
     "findings.verify": Case(
         _remediated, _json("post", "/api/v1/findings/{obj.pk}/close/", {"reason": "Checked"})
     ),
+    "integrations.link": Case(
+        _model, lambda client, obj: client.post("/models/loan-default/mlflow/unlink/", {})
+    ),
+    "integrations.import": Case(
+        _model, lambda client, obj: client.post("/models/loan-default/mlflow/import/", {})
+    ),
     "monitoring.handle_alert": Case(
         _alert,
         lambda client, alert: client.post(

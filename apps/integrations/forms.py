@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from apps.integrations.models import MlflowConnection
+
+
+class LinkForm(forms.Form):
+    connection = forms.ModelChoiceField(
+        label="MLflow server", queryset=MlflowConnection.objects.none(), empty_label=None
+    )
+    mlflow_name = forms.CharField(
+        label="MLflow registered model name",
+        max_length=256,
+        help_text="Exactly as registered in MLflow, e.g. credit-pd.",
+    )
+
+    def __init__(
+        self, *args: Any, connections: list[MlflowConnection] | None = None, **kwargs: Any
+    ):
+        super().__init__(*args, **kwargs)
+        field = self.fields["connection"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = MlflowConnection.objects.filter(
+            pk__in=[c.pk for c in connections or []]
+        ).order_by("name")
+
+
+class ImportForm(forms.Form):
+    """The version comes from the picker's radio buttons (``reference``) or, typed, from
+    ``typed_reference`` (``@candidate``, ``models:/credit-pd/7``); typed wins."""
+
+    reference = forms.CharField(required=False, widget=forms.HiddenInput)
+    typed_reference = forms.CharField(
+        label="Or type a version or alias",
+        required=False,
+        max_length=600,
+        help_text="7, @candidate, models:/name/7 or models:/name@candidate.",
+    )
+    holdout = forms.FileField(
+        label="Holdout data (CSV or Parquet)",
+        required=False,
+        help_text="The portal validates the imported model on it, whatever MLflow measured.",
+    )
+    target_column = forms.CharField(label="Target column", max_length=200)
+    sensitive_column = forms.CharField(
+        label="Sensitive column (optional)", max_length=200, required=False
+    )
+
+    def chosen_reference(self) -> str:
+        data = self.cleaned_data
+        return str(data.get("typed_reference") or data.get("reference") or "").strip()

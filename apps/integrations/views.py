@@ -1,0 +1,125 @@
+"""Pages of MLflow interop: link and unlink a model, list the MLflow versions, import one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from apps.core.views import ActionView, PortalView
+from apps.integrations import mlflow_client, services
+from apps.integrations.forms import ImportForm, LinkForm
+from apps.registry import uploads
+from apps.registry.models import RegisteredModel
+
+ANCHOR = "#mlflow"
+
+
+class Link(ActionView):
+    queryset = RegisteredModel.objects.all()
+    anchor = ANCHOR
+
+    def target(self) -> RegisteredModel:
+        found: RegisteredModel = self.get_object(slug=self.kwargs["slug"])
+        return found
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        model = self.target()
+        services.check_can_link(self.person, model)
+        form = LinkForm(request.POST, connections=services.connections_for(self.person))
+        if not form.is_valid():
+            messages.error(request, "Choose an MLflow server and name the MLflow model.")
+            return redirect(model.get_absolute_url() + ANCHOR)
+        try:
+            services.link_model(
+                model.pk,
+                actor=self.person,
+                connection=form.cleaned_data["connection"],
+                mlflow_name=form.cleaned_data["mlflow_name"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Linked to “{form.cleaned_data['mlflow_name']}” in MLflow.")
+        return redirect(model.get_absolute_url() + ANCHOR)
+
+
+class Unlink(ActionView):
+    queryset = RegisteredModel.objects.all()
+    anchor = ANCHOR
+
+    def target(self) -> RegisteredModel:
+        found: RegisteredModel = self.get_object(slug=self.kwargs["slug"])
+        return found
+
+    def perform(self, obj: RegisteredModel, form: Any) -> str:
+        services.unlink_model(obj.pk, actor=self.person)
+        return "Unlinked from MLflow. Imported versions keep their provenance."
+
+
+class Picker(PortalView):
+    """The linked MLflow model's versions, as a fragment the model page loads after itself (an
+    MLflow server that is slow must not hold up the page)."""
+
+    queryset = RegisteredModel.objects.all()
+
+    def get(self, request: HttpRequest, slug: str) -> HttpResponse:
+        model: RegisteredModel = self.get_object(slug=slug)
+        services.check_can_link(self.person, model)
+        link = services.link_of(model)
+        versions: list[services.MlflowVersion] = []
+        error = ""
+        if link is None:
+            error = "This model is not linked to MLflow."
+        else:
+            try:
+                versions = services.mlflow_versions(link)
+            except mlflow_client.MlflowError as exc:
+                error = str(exc)
+        return render(
+            request,
+            "integrations/_picker.html",
+            {"link": link, "versions": versions, "error": error},
+        )
+
+
+class Import(PortalView):
+    queryset = RegisteredModel.objects.all()
+
+    def post(self, request: HttpRequest, slug: str) -> HttpResponse:
+        model: RegisteredModel = self.get_object(slug=slug)
+        services.check_can_import(self.person, model)
+        form = ImportForm(request.POST, request.FILES)  # reads the body: first
+        stopped = uploads.refusal(request.upload_handlers)
+        back = redirect(model.get_absolute_url() + ANCHOR)
+        if stopped is not None:
+            messages.error(request, stopped.message)
+            return back
+        if not form.is_valid():
+            messages.error(request, "Name the target column of the holdout.")
+            return back
+        data = form.cleaned_data
+        try:
+            record = services.request_import(
+                model.pk,
+                actor=self.person,
+                reference=form.chosen_reference(),
+                holdout=data.get("holdout"),
+                target_column=data["target_column"],
+                sensitive_column=data.get("sensitive_column", ""),
+            )
+        except uploads.UploadRefused as refused:
+            messages.error(request, refused.message)
+            return back
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return back
+        messages.success(
+            request,
+            f"Importing {record.reference} from MLflow: the new version appears when the job "
+            "is done, then validates like an upload.",
+        )
+        return back
