@@ -131,13 +131,15 @@ def stage_timings(
     serving.LOG.discard()
     columns = inputs.checked_columns(payload, signature, max_rows)
     rows_as = "float array" if live.score.as_array else "DataFrame"
+    # Which scorer the version serves on: onnxruntime (the ONNX fast path) or scikit-learn.
+    scored_on = getattr(live.score, "path", "scikit-learn")
     return {
         "whole ServingApp call (no HTTP)": sample(whole, count),
         "parse_body (json.loads)": sample(lambda: inputs.parse_body(body), count),
         "checked_columns (signature check)": sample(
             lambda: inputs.checked_columns(payload, signature, max_rows), count
         ),
-        f"live.score(columns) (rows as {rows_as}, predict + predict_proba)": sample(
+        f"live.score(columns) (on {scored_on}, rows as {rows_as})": sample(
             lambda: live.score(columns), count
         ),
         "json.dumps(answer)": sample(lambda: json.dumps(answer).encode(), count),
