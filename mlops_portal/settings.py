@@ -215,8 +215,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# The session lives at most SESSION_COOKIE_AGE; PORTAL_SESSION_IDLE_SECONDS of inactivity ends it
-# sooner (IdleSessionTimeoutMiddleware; live-updating pages do not count as activity).
+# The session lives at most SESSION_COOKIE_AGE from the sign-in (IdleSessionTimeoutMiddleware
+# ends it then, whatever Django's sliding expiry says); PORTAL_SESSION_IDLE_SECONDS of inactivity
+# ends it sooner (live-updating pages do not count as activity).
 SESSION_COOKIE_AGE = env_int("PORTAL_SESSION_MAX_SECONDS", 12 * 3600, minimum=60)
 PORTAL_SESSION_IDLE_SECONDS = env_int("PORTAL_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
 SESSION_COOKIE_HTTPONLY = True
@@ -235,6 +236,16 @@ AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # the audit log records logins and failures
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "apps.accounts.views.locked_out"
+# Failures count per username NFKC-normalised and case-folded: "Alice", "ALICE" and a
+# full-width "Alice" are one name to the lock-out (the directory ignores case, too).
+AXES_USERNAME_CALLABLE = "apps.accounts.backends.lockout_username"
+
+# API tokens of a person who signs in through the identity provider or the directory work only
+# while they signed in (or their session was re-checked) there within this many days; a leaver's
+# tokens stop at the latest then (docs/sso.md).
+PORTAL_SSO_TOKEN_MAX_DAYS_SINCE_SIGN_IN = env_int(
+    "PORTAL_SSO_TOKEN_MAX_DAYS_SINCE_SIGN_IN", 7, minimum=1
+)
 
 GUARDIAN_ANONYMOUS_USER_NAME = None  # nothing is public: no anonymous object permissions
 

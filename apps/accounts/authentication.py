@@ -1,17 +1,32 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from apps.accounts.models import ApiToken
+from apps.accounts.models import ApiToken, ExternalIdentity
 
 # Writing last_used_at on every request would make each API call a database write.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# The token owner's links to identity providers, the most recent sign-in first.
+_newest_link = ExternalIdentity.objects.filter(user_id=OuterRef("user_id")).order_by(
+    F("last_sign_in_at").desc(nulls_last=True)
+)
+
+
+def _provider_label(provider: str) -> str:
+    """How the 401 names the provider: its display name for OpenID Connect, the directory for
+    LDAP."""
+    if provider.startswith("oidc"):
+        return str(settings.PORTAL_OIDC_PROVIDER_NAME)
+    return "the bank's directory"
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -33,12 +48,31 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "The token contains invalid characters."
             ) from None
-        token = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash(raw)).first()
+        token = (
+            ApiToken.objects.select_related("user")
+            .annotate(
+                # One query: the newest sign-in through a provider, and which provider (an
+                # account without an ExternalIdentity has None in both: a local account).
+                sso_provider=Subquery(_newest_link.values("provider")[:1]),
+                sso_last_sign_in=Subquery(_newest_link.values("last_sign_in_at")[:1]),
+            )
+            .filter(key_hash=ApiToken.hash(raw))
+            .first()
+        )
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid token.")
         if not token.is_active:
             raise exceptions.AuthenticationFailed(f"This token is {token.state}; create a new one.")
         now = timezone.now()
+        provider: str | None = getattr(token, "sso_provider", None)
+        if provider is not None:
+            last: datetime | None = getattr(token, "sso_last_sign_in", None)
+            allowed = timedelta(days=settings.PORTAL_SSO_TOKEN_MAX_DAYS_SINCE_SIGN_IN)
+            if last is None or now - last > allowed:
+                raise exceptions.AuthenticationFailed(
+                    f"Sign in to the portal through {_provider_label(provider)} again to keep "
+                    "using this token."
+                )
         if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token

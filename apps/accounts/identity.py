@@ -16,18 +16,20 @@ admin role, and stays on for a superuser. Every change is audited as done by the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.models import ExternalIdentity, GroupMapping, Team
+from apps.accounts.models import ApiToken, ExternalIdentity, GroupMapping, Team
 from apps.accounts.roles import ADMIN, Role
 from apps.audit import services as audit
 from apps.core.audit_actions import AuditAction
@@ -36,14 +38,28 @@ from apps.core.permissions import is_administrator
 # A claim longer than this is not a list of someone's groups; it is refused as malformed.
 MAX_GROUPS = 5000
 MAX_GROUP_LENGTH = 1024
-_USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
+_USERNAME_SAFE = re.compile(r"[A-Za-z0-9._@+-]+")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# Errors that a malformed answer from an identity provider can raise deep in a library (or a
+# claim the database refuses); they end a sign-in as an audited refusal (record_failure), never
+# as a server error.
+UNEXPECTED_SIGN_IN_ERRORS: tuple[type[Exception], ...] = (
+    RuntimeError,
+    KeyError,
+    TypeError,
+    ValueError,
+    DataError,
+)
+# Why a leaver's API tokens are revoked (the audit event's after["reason"]).
+PROVIDER_ENDED_SESSION = "the identity provider ended the session"
 
 
 @dataclass(frozen=True)
 class ProviderPerson:
     """What an identity provider says about the person signing in."""
 
-    # "oidc" or "ldap": names the source in audit events ("… by the identity provider (oidc)")
+    # "oidc:<issuer>" or "ldap": the link's key, and names the source in audit events
+    # ("… by the identity provider (oidc:https://login.bank.example)")
     provider: str
     subject: str  # stable id at the provider (OIDC "sub", LDAP DN)
     username: str
@@ -90,14 +106,21 @@ def groups_from_claim(value: object) -> tuple[str, ...] | None:
     return tuple(g.strip() for g in value)
 
 
+def group_key(name: str) -> str:
+    """A group name as compared: ASCII letters lower-cased, nothing else changed. Mapping names
+    are ASCII (``GroupMapping.clean``), so no Unicode case rule can make two names meet."""
+    return name.translate(_ASCII_LOWER)
+
+
 def access_for(groups: Iterable[str]) -> Access:
-    """What ``groups`` give through the mapping. Names are compared without regard to case."""
-    wanted = {g.casefold() for g in groups}
+    """What ``groups`` give through the mapping. Names are compared without regard to (ASCII)
+    case."""
+    wanted = {group_key(g) for g in groups}
     roles: set[str] = set()
     teams: dict[int, Team] = {}
     matched: set[str] = set()
     for mapping in GroupMapping.objects.select_related("team__group"):
-        if mapping.provider_group.casefold() not in wanted:
+        if group_key(mapping.provider_group) not in wanted:
             continue
         matched.add(mapping.provider_group)
         if mapping.team is not None:
@@ -159,9 +182,11 @@ def _sign_in(person: ProviderPerson) -> tuple[User | None, NoAccess | None]:
     link = (
         ExternalIdentity.objects.select_for_update()
         .select_related("user")
-        .filter(provider=person.provider, subject=person.subject)
+        .linked(person.provider, person.subject)
         .first()
     )
+    if link is None and person.provider.startswith("oidc:"):
+        link = _legacy_oidc_link(person)
     user = link.user if link is not None else None
     if user is not None and not user.is_active:
         audit.record(
@@ -209,10 +234,34 @@ def _sign_in(person: ProviderPerson) -> tuple[User | None, NoAccess | None]:
     return user, None
 
 
-def _free_username(wanted: str) -> str:
-    """``wanted``, made a valid username that no account holds (ignoring case): a local account
+def username_from_provider(wanted: str, subject: str) -> str:
+    """The provider's username, NFKC-normalised, if it is plain ASCII letters, digits and
+    ``._@+-``; otherwise ``sso-<8 hex of the subject's SHA-256>``. Look-alike characters
+    (Cyrillic or full-width letters, ligatures…) never make a name that reads like another's."""
+    name = unicodedata.normalize("NFKC", wanted).strip()
+    if name and len(name) <= 140 and _USERNAME_SAFE.fullmatch(name):
+        return name
+    return f"sso-{hashlib.sha256(subject.encode()).hexdigest()[:8]}"
+
+
+def _legacy_oidc_link(person: ProviderPerson) -> ExternalIdentity | None:
+    """A link made before providers were keyed by issuer (``"oidc"``), moved to the issuer's
+    key at its first sign-in since: the account is the same person's, not a new one."""
+    link = (
+        ExternalIdentity.objects.select_for_update()
+        .select_related("user")
+        .linked("oidc", person.subject)
+        .first()
+    )
+    if link is not None:
+        link.provider = person.provider
+        link.save(update_fields=["provider"])
+    return link
+
+
+def _free_username(base: str) -> str:
+    """``base`` (ASCII), made a username that no account holds (ignoring case): a local account
     named like the provider's person is never taken over, the new one gets ``-2``, ``-3``…"""
-    base = _USERNAME_UNSAFE.sub("", wanted)[:140] or "user"
     candidate, n = base, 1
     while User.objects.filter(username__iexact=candidate).exists():
         n += 1
@@ -222,7 +271,9 @@ def _free_username(wanted: str) -> str:
 
 def _create_account(person: ProviderPerson, by: str) -> User:
     user = User(
-        username=_free_username(person.username or person.email.split("@")[0] or "user"),
+        username=_free_username(
+            username_from_provider(person.username or person.email.split("@")[0], person.subject)
+        ),
         first_name=person.first_name[:150],
         last_name=person.last_name[:150],
         email=person.email[:254],
@@ -306,6 +357,49 @@ def _set_access(user: User, access: Access, by: str) -> None:
     audit.record(None, AuditAction.SSO_ACCESS_CHANGED, user, before=before, after=after)
 
 
+def record_failure(provider: str, provider_name: str, reason: str) -> None:
+    """Audit a refused sign-in through a provider (SSO_LOGIN_FAILED, by nobody: the person is
+    not known yet). ``reason`` never holds a token or a password."""
+    with transaction.atomic():
+        audit.record(
+            None,
+            AuditAction.SSO_LOGIN_FAILED,
+            object_type="auth.sso",
+            object_id=provider,
+            object_repr=provider_name,
+            after={"provider": provider, "reason": reason[:300]},
+        )
+
+
+@transaction.atomic
+def revoke_access(user: User, *, by: str, reason: str = PROVIDER_ENDED_SESSION) -> int:
+    """A leaver: the identity provider refused the person's session (their grant revoked, the
+    account disabled there). Their roles and teams are removed (SSO_ACCESS_CHANGED) and their
+    active API tokens revoked (TOKEN_REVOKED, ``after["reason"]``), all by the provider, in one
+    transaction. Returns how many tokens were revoked. Django groups that are neither roles nor
+    teams, and the superuser flag, are left as they are (as at a sign-in)."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    _set_access(user, Access(), by)
+    now = timezone.now()
+    tokens = list(ApiToken.objects.select_for_update().active().filter(user=user))
+    for token in tokens:
+        token.revoked_at = now
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            None,
+            AuditAction.TOKEN_REVOKED,
+            token,
+            before={"state": "active"},
+            after={
+                "state": "revoked",
+                "owner": user.get_username(),
+                "reason": reason,
+                "by": by,
+            },
+        )
+    return len(tokens)
+
+
 def _ordered(roles: set[str]) -> list[str]:
     return [r.value for r in Role if r.value in roles]
 
@@ -358,6 +452,10 @@ def load_group_map(text: str, *, source: str) -> list[GroupMapping]:
 def _mapping_from_entry(group: object, target: object) -> GroupMapping:
     if not isinstance(group, str) or not group.strip() or len(group) > 255:
         raise ValueError(f"{group!r} is not a provider group name (1 to 255 characters).")
+    if not group.isascii():
+        raise ValueError(
+            f"{group!r} has characters outside ASCII; write group names in plain ASCII."
+        )
     if not isinstance(target, str):
         raise ValueError(f"{group!r} maps to {target!r}: give a role or team:<slug>.")
     note = "from the group map"

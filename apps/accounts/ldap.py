@@ -256,6 +256,12 @@ def _connection(config: LdapConfig) -> Iterator[Connection]:
             conn.open()
             if config.start_tls and not url.startswith("ldaps:"):
                 conn.start_tls()
+                if not conn.tls_started:
+                    # With raise_exceptions off, a refused StartTLS is a False, not an error:
+                    # never go on to send a password in clear.
+                    failures.append(f"{url}: StartTLS did not start ({conn.result})")
+                    conn.unbind()
+                    continue
         except LDAPException as exc:
             failures.append(f"{url}: {exc}")
             conn.unbind()
@@ -417,6 +423,15 @@ def _person(
     )
 
 
+def _unexpected(exc: Exception) -> None:
+    """A directory answer nobody foresaw: the sign-in fails like a wrong password (audited as
+    SSO_LOGIN_FAILED with the error's kind), never as a server error."""
+    logger.exception("LDAP sign-in failed unexpectedly")
+    identity.record_failure(
+        PROVIDER, "the bank's directory", f"unexpected error: {type(exc).__name__}"
+    )
+
+
 def _service_password(config: LdapConfig) -> str:
     try:
         # Read at each sign-in, so a rotated password needs no restart.
@@ -495,6 +510,15 @@ class LdapBackend(BaseBackend):
     ) -> User | None:
         if not enabled() or not username or not password:
             return None
+        try:
+            return self._authenticate(request, username, password)
+        except identity.UNEXPECTED_SIGN_IN_ERRORS as exc:
+            _unexpected(exc)
+            return None
+
+    def _authenticate(
+        self, request: HttpRequest | None, username: str, password: str
+    ) -> User | None:
         try:
             config = LdapConfig.from_settings()
         except ImproperlyConfigured as exc:

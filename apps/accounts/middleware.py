@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,11 +15,32 @@ from apps.accounts import ldap, oidc
 # Pages that refresh themselves send this header; their requests do not count as activity.
 POLL_HEADER = "X-Portal-Poll"
 _ACTIVITY_KEY = "portal_last_activity"
+# When the person signed in (epoch seconds): the session ends SESSION_COOKIE_AGE after it.
+SIGNED_IN_KEY = "portal_signed_in_at"
 _WRITE_EVERY_SECONDS = 60
 
 
+def mark_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """``user_logged_in`` receiver: the sign-in time, from which the session's maximum length
+    counts (Django's own expiry slides with every write of the session)."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SIGNED_IN_KEY] = int(time.time())
+
+
+def _duration() -> str:
+    seconds = int(settings.SESSION_COOKIE_AGE)
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    minutes = max(1, seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 class IdleSessionTimeoutMiddleware:
-    """Signs a user out after PORTAL_SESSION_IDLE_SECONDS without a request of their own, and,
+    """Signs a user out SESSION_COOKIE_AGE after they signed in (``SIGNED_IN_KEY``; a session
+    without it, from before this rule, counts from its first request here), after
+    PORTAL_SESSION_IDLE_SECONDS without a request of their own, and,
     for a session opened through the identity provider or the directory, when that no longer
     accepts it (asked at most every PORTAL_OIDC_RECHECK_SECONDS / PORTAL_LDAP_RECHECK_SECONDS:
     ``oidc.recheck``, ``ldap.recheck``), so that the open session of a person disabled there
@@ -31,7 +53,17 @@ class IdleSessionTimeoutMiddleware:
         if request.user.is_authenticated:
             now = int(time.time())
             last = request.session.get(_ACTIVITY_KEY, now)
-            if now - last > settings.PORTAL_SESSION_IDLE_SECONDS:
+            signed_in = request.session.get(SIGNED_IN_KEY)
+            if not isinstance(signed_in, int):
+                request.session[SIGNED_IN_KEY] = signed_in = now
+            if now - signed_in > settings.SESSION_COOKIE_AGE:
+                request.logout_reason = "maximum session length"  # type: ignore[attr-defined]
+                logout(request)
+                messages.info(
+                    request,
+                    f"You were signed out: a session lasts at most {_duration()}. Sign in again.",
+                )
+            elif now - last > settings.PORTAL_SESSION_IDLE_SECONDS:
                 request.logout_reason = "idle timeout"  # type: ignore[attr-defined]
                 logout(request)
                 minutes = settings.PORTAL_SESSION_IDLE_SECONDS // 60

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -154,27 +156,66 @@ class GroupMapping(models.Model):
         gives = f"team {self.team}" if self.team_id else f"role {self.get_role_display()}"
         return f"{self.provider_group} → {gives}"
 
+    def clean(self) -> None:
+        super().clean()
+        if not self.provider_group.isascii():
+            raise ValidationError(
+                {
+                    "provider_group": "Write the group name in plain ASCII letters, digits and "
+                    "punctuation: names with other characters are compared unreliably (two "
+                    "different-looking names can be the same), so they are not accepted."
+                }
+            )
+
+
+class ExternalIdentityQuerySet(models.QuerySet["ExternalIdentity"]):
+    def linked(self, provider: str, subject: str) -> ExternalIdentityQuerySet:
+        """The link of ``subject`` at ``provider``, found by the subject's digest (indexed)."""
+        return self.filter(provider=provider, subject_digest=ExternalIdentity.digest(subject))
+
 
 class ExternalIdentity(models.Model):
     """The link between a portal account and a person at an identity provider.
 
     Found by (provider, subject), never by username: a provider's username can be re-used or
-    collide with a local account's, its subject (OIDC ``sub``, LDAP DN) names one person.
+    collide with a local account's, its subject (OIDC ``sub``, LDAP DN) names one person. The
+    provider is ``"oidc:<issuer>"`` or ``"ldap"``, so subjects of two issuers never meet. A
+    subject can be long (a DN); uniqueness is on its SHA-256 (``subject_digest``).
     """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identities"
     )
-    provider = models.CharField(max_length=16)
-    subject = models.CharField(max_length=255)
+    provider = models.CharField(max_length=300)
+    subject = models.TextField()
+    subject_digest = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
-    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+    last_sign_in_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The last sign-in or session re-check through the provider that succeeded.",
+    )
+
+    objects = ExternalIdentityQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "external identities"
         constraints = [
-            models.UniqueConstraint(fields=["provider", "subject"], name="externalidentity_unique")
+            models.UniqueConstraint(
+                fields=["provider", "subject_digest"], name="externalidentity_unique_digest"
+            )
         ]
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.subject}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.subject_digest = self.digest(self.subject)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "subject" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "subject_digest"}
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def digest(subject: str) -> str:
+        return hashlib.sha256(subject.encode()).hexdigest()

@@ -15,7 +15,9 @@ page, a log line or the audit trail.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,8 @@ from authlib.integrations.django_client import (  # type: ignore[import-untyped]
     OAuth,
 )
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.checks import CheckMessage, Error, register
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -42,9 +46,15 @@ from joserfc.errors import (
     UnsupportedAlgorithmError,
 )
 
-from apps.accounts.identity import ProviderPerson, groups_from_claim
+from apps.accounts.identity import (
+    NoAccess,
+    ProviderPerson,
+    groups_from_claim,
+    revoke_access,
+    sign_in_from_provider,
+)
 
-PROVIDER = "oidc"
+PROVIDER = "oidc"  # the kind; the link's key is "oidc:<issuer>" (provider_key)
 SESSION_KEY = "portal_sso"
 _CLIENT_NAME = "portal_oidc"
 # ID tokens are signed with the provider's private key; a symmetric or "none" algorithm from the
@@ -77,6 +87,15 @@ def enabled() -> bool:
 
 def provider_name() -> str:
     return str(settings.PORTAL_OIDC_PROVIDER_NAME)
+
+
+def provider_key(issuer: object) -> str:
+    """What links an account to a person at this provider: ``"oidc:<issuer>"``, so that the
+    same ``sub`` at two issuers never names one account. The issuer is the discovery
+    document's (which the ID token's ``iss`` must equal); without one, the discovery URL."""
+    if not isinstance(issuer, str) or not issuer:
+        issuer = str(settings.PORTAL_OIDC_DISCOVERY_URL)
+    return f"{PROVIDER}:{issuer}"
 
 
 class Refused(Exception):
@@ -205,24 +224,55 @@ class Completed:
     next_url: str
 
 
-def complete(request: HttpRequest) -> Completed:
-    """Check the provider's answer and return who signed in. Raises ``Refused``."""
-    error = request.GET.get("error")
-    if error:
-        description = request.GET.get("error_description", "")
-        raise Refused(
-            f"the provider answered with an error: {error[:100]}"
-            + (f" ({description[:200]})" if description else ""),
-            _try_again(f"{provider_name()} did not sign you in ({error[:100]})."),
+class UnknownAnswer(Refused):
+    """An answer at the callback with no state this session started (replayed, forged, sent by
+    anyone to the address, or an expired attempt): refused with 400 and a log line, not audited,
+    so that unauthenticated requests cannot fill the audit trail."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "unknown or already used state (a replayed or forged answer, or an expired attempt)",
+            _try_again("This sign-in attempt is unknown, expired or was already used."),
+            400,
         )
+
+
+# What the person reads for the provider's error codes (RFC 6749 4.1.2.1, OpenID Connect Core
+# 3.1.2.6); the provider's error_description is never shown nor stored (anyone can write it).
+_ERROR_SENTENCES = {
+    "access_denied": "The sign-in was cancelled or not allowed at {provider}.",
+    "login_required": "{provider} asked you to sign in first.",
+    "interaction_required": "{provider} needs you to finish signing in there first.",
+    "consent_required": "{provider} needs your consent before signing you in.",
+    "account_selection_required": "{provider} needs you to choose an account.",
+    "temporarily_unavailable": "{provider} is busy or under maintenance.",
+    "server_error": "{provider} had an internal error.",
+}
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def error_code(value: str) -> str:
+    """The provider's ``error`` cut to RFC 6749 error-code characters (at most 64)."""
+    found = _ERROR_CODE.match(value)
+    return found.group(0) if found else "unreadable"
+
+
+def complete(request: HttpRequest) -> Completed:
+    """Check the provider's answer and return who signed in. Raises ``Refused`` (and
+    ``UnknownAnswer`` when the answer's state is not one this session started)."""
     app = client()
     state = request.GET.get("state") or ""
     state_data = app.framework.get_state_data(request.session, state) if state else None
     if not state_data:
+        raise UnknownAnswer()
+    error = request.GET.get("error")
+    if error:
+        app.framework.clear_state_data(request.session, state)
+        code = error_code(error)
+        sentence = _ERROR_SENTENCES.get(code, "{provider} did not sign you in.")
         raise Refused(
-            "unknown or already used state (a replayed or forged answer, or an expired attempt)",
-            _try_again("This sign-in attempt is unknown, expired or was already used."),
-            400,
+            f"the provider answered with an error: {code}",
+            _try_again(sentence.format(provider=provider_name())),
         )
     next_url = safe_next(request, state_data.get("next"))
     try:
@@ -258,10 +308,11 @@ def complete(request: HttpRequest) -> Completed:
             "the provider sent no ID token",
             _try_again(f"{provider_name()} did not send an identity token."),
         )
-    return Completed(person_from_claims(claims), tokens, next_url)
+    issuer = app.load_server_metadata().get("issuer")
+    return Completed(person_from_claims(claims, issuer), tokens, next_url)
 
 
-def person_from_claims(claims: dict[str, Any]) -> ProviderPerson:
+def person_from_claims(claims: dict[str, Any], issuer: object) -> ProviderPerson:
     """The ID token's claims as a ``ProviderPerson``; a missing or malformed groups claim
     gives ``groups=None`` (no roles), never an error."""
     username = claims.get(settings.PORTAL_OIDC_USERNAME_CLAIM)
@@ -269,7 +320,7 @@ def person_from_claims(claims: dict[str, Any]) -> ProviderPerson:
         email = claims.get("email")
         username = email.split("@")[0] if isinstance(email, str) and email else ""
     return ProviderPerson(
-        provider=PROVIDER,
+        provider=provider_key(issuer),
         subject=str(claims["sub"]),
         username=str(username).strip() or str(claims["sub"]),
         first_name=_text(claims.get("given_name")),
@@ -284,6 +335,7 @@ def remember(request: HttpRequest, tokens: dict[str, Any]) -> None:
     the session key)."""
     request.session[SESSION_KEY] = {
         "provider": PROVIDER,
+        "subject": tokens.get("userinfo", {}).get("sub"),
         "id_token": tokens.get("id_token"),
         "access_token": tokens.get("access_token"),
         "refresh_token": tokens.get("refresh_token"),
@@ -319,10 +371,18 @@ def logout_url(request: HttpRequest, id_token: str | None) -> str | None:
 
 
 def recheck(request: HttpRequest) -> bool:
-    """Ask the provider whether this SSO session may go on; at most every
-    PORTAL_OIDC_RECHECK_SECONDS. False: the provider refused (a disabled person, revoked
-    tokens), and the caller signs the person out. An unreachable provider does not end the
-    session; it is asked again RETRY_SECONDS later."""
+    """Ask the provider whether this SSO session may go on, and what the person may do now; at
+    most every PORTAL_OIDC_RECHECK_SECONDS. False: the caller signs the person out.
+
+    The session's refresh token is exchanged (or, without one, userinfo is asked with the access
+    token); the person's current claims (the refreshed ID token, checked like a sign-in's, or
+    userinfo's answer) are applied through ``identity.sign_in_from_provider``: a mover's roles
+    and teams change, someone whose groups give nothing is signed out (their rights removed,
+    audited), and ``ExternalIdentity.last_sign_in_at`` moves on (which keeps their API tokens
+    working). When the provider refuses (invalid_grant, or 400/401 from userinfo), the person is
+    a leaver: ``identity.revoke_access`` removes their roles and teams and revokes their API
+    tokens before they are signed out. An unreachable provider does not end the session; it is
+    asked again RETRY_SECONDS later."""
     stored = request.session.get(SESSION_KEY)
     if not isinstance(stored, dict) or not enabled():
         return True
@@ -338,26 +398,65 @@ def recheck(request: HttpRequest) -> bool:
             for key in ("access_token", "refresh_token", "id_token", "expires_at"):
                 if fresh.get(key):
                     stored[key] = fresh[key]
-        elif stored.get("access_token"):
-            app.userinfo(token={k: stored[k] for k in ("access_token", "token_type")})
-        else:
+        elif not stored.get("access_token"):
             return False
+        else:
+            fresh = {}
+        if fresh.get("id_token") and fresh.get("access_token"):
+            claims: dict[str, Any] | None = app.parse_id_token(
+                fresh, nonce=None, claims_options=_claims_options(app), leeway=LEEWAY_SECONDS
+            )
+        else:
+            claims = app.userinfo(
+                token={"access_token": stored["access_token"], "token_type": "Bearer"}
+            )
+        issuer = app.load_server_metadata().get("issuer")
     except OAuthError as exc:
-        logger.info("The identity provider ended a session: %s", exc.error)
+        if exc.error in ("invalid_grant", "invalid_token", "access_denied"):
+            logger.info("The identity provider ended a session: %s", exc.error)
+            return _leaver(request)
+        logger.warning("Session re-check: the identity provider answered %s", exc.error)
         return False
     except requests.HTTPError as exc:
         status = exc.response.status_code if exc.response is not None else 0
-        if status in (400, 401, 403):
+        if status in (400, 401):
             logger.info("The identity provider ended a session: it answered %s", status)
+            return _leaver(request)
+        if status == 403:
+            logger.warning("Session re-check: the identity provider answered 403")
             return False
         _retry_later(request, stored, now, f"it answered {status}")
         return True
     except (requests.RequestException, ValueError) as exc:
         _retry_later(request, stored, now, _describe(exc))
         return True
+    except JoseError as exc:
+        logger.warning("Session re-check: %s; signing out", _token_fault(exc))
+        return False
+    if not isinstance(claims, dict) or "sub" not in claims:
+        logger.warning("Session re-check: the identity provider sent no claims; signing out")
+        return False
+    if stored.get("subject") and str(claims["sub"]) != stored["subject"]:
+        logger.warning("Session re-check: the identity provider named another person")
+        return False
+    try:
+        user = sign_in_from_provider(person_from_claims(dict(claims), issuer))
+    except NoAccess:
+        return False
+    if user.pk != request.user.pk:
+        return False
     stored["checked_at"] = now
     request.session[SESSION_KEY] = stored
     return True
+
+
+def _leaver(request: HttpRequest) -> bool:
+    """The provider refused the session: the person's rights and API tokens go before they are
+    signed out (the caller does that on False)."""
+    user = request.user
+    if isinstance(user, User) and user.pk is not None:
+        revoke_access(user, by=f"the identity provider ({provider_name()})")
+    return False
 
 
 def _retry_later(request: HttpRequest, stored: dict[str, Any], now: int, why: str) -> None:
@@ -404,3 +503,37 @@ def _describe(exc: Exception) -> str:
 
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
+
+
+# --- System checks (manage.py check) -------------------------------------------------------------
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@register("security")
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A discovery URL over plain http:// is refused unless it is on this machine (loopback):
+    whoever sits on the network path could hand the portal their own keys and endpoints."""
+    url = str(settings.PORTAL_OIDC_DISCOVERY_URL or "")
+    if not url:
+        return []
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return []
+    if parts.scheme == "http" and _is_loopback(parts.hostname or ""):
+        return []
+    return [
+        Error(
+            f"PORTAL_OIDC_DISCOVERY_URL must be an https:// address (got {url!r}): over plain "
+            "http anyone on the network path could forge the provider's keys and sign-ins.",
+            hint="Use the provider's https:// discovery URL (or PORTAL_OIDC_ISSUER).",
+            id="accounts.E111",
+        )
+    ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django import forms
@@ -13,7 +14,6 @@ from django.core.exceptions import (
     TooManyFilesSent,
     ValidationError,
 )
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
@@ -25,12 +25,17 @@ from apps.accounts import ldap, oidc, services
 from apps.accounts.backends import BACKEND_PATH
 from apps.accounts.dashboard import panels_for
 from apps.accounts.forms import TokenCreateForm
-from apps.accounts.identity import NoAccess, sign_in_from_provider
+from apps.accounts.identity import (
+    UNEXPECTED_SIGN_IN_ERRORS,
+    NoAccess,
+    record_failure,
+    sign_in_from_provider,
+)
 from apps.accounts.models import ApiToken, Team
 from apps.accounts.roles import ROLE_LABELS, roles_of
-from apps.audit import services as audit
-from apps.core.audit_actions import AuditAction
 from apps.core.views import ActionView, PortalView
+
+logger = logging.getLogger(__name__)
 
 
 class PortalLoginView(LoginView):
@@ -77,15 +82,11 @@ def no_access_page(request: HttpRequest, message: str) -> HttpResponse:
 
 
 def _sso_refused(request: HttpRequest, refused: oidc.Refused) -> HttpResponse:
-    with transaction.atomic():
-        audit.record(
-            None,
-            AuditAction.SSO_LOGIN_FAILED,
-            object_type="auth.sso",
-            object_id=oidc.PROVIDER,
-            object_repr=oidc.provider_name(),
-            after={"provider": oidc.PROVIDER, "reason": refused.reason},
-        )
+    if isinstance(refused, oidc.UnknownAnswer):
+        # Anyone can send this address anything: a log line, not an audit event.
+        logger.warning("Single sign-on callback without a state of this session: refused")
+    else:
+        _audit_sso_failure(refused.reason)
     return render(
         request,
         "accounts/sso_failed.html",
@@ -96,6 +97,10 @@ def _sso_refused(request: HttpRequest, refused: oidc.Refused) -> HttpResponse:
         },
         status=refused.status,
     )
+
+
+def _audit_sso_failure(reason: str) -> None:
+    record_failure(oidc.PROVIDER, oidc.provider_name(), reason)
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -126,6 +131,22 @@ class SsoCallback(View):
     def get(self, request: HttpRequest) -> HttpResponse:
         if not oidc.enabled():
             raise Http404("Single sign-on is not set up on this portal.")
+        try:
+            return self._complete(request)
+        except UNEXPECTED_SIGN_IN_ERRORS as exc:
+            # A provider answering in a shape nobody foresaw (or a claim the database refuses)
+            # is a refused sign-in, audited and explained, not a server error page.
+            logger.exception("Single sign-on callback failed unexpectedly")
+            refused = oidc.Refused(
+                f"unexpected error: {type(exc).__name__}",
+                f"The sign-in through {oidc.provider_name()} could not be completed because of "
+                "an unexpected answer. It has been recorded; try again, and tell "
+                f"{settings.PORTAL_ACCESS_CONTACT} if it happens again.",
+                status=502,
+            )
+            return _sso_refused(request, refused)
+
+    def _complete(self, request: HttpRequest) -> HttpResponse:
         try:
             completed = oidc.complete(request)
         except oidc.Refused as refused:

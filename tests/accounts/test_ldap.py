@@ -571,3 +571,16 @@ def test_passwords_in_clear_warn_in_the_system_check(settings):
     assert [m.id for m in ldap.check_settings()] == ["accounts.W101"]
     settings.PORTAL_LDAP_START_TLS = True
     assert ldap.check_settings() == []
+
+
+def test_an_unexpected_error_in_the_ldap_sign_in_is_an_audited_refusal_not_a_500(
+    settings, directory, mapping
+):
+    template_mode(settings, directory)
+    settings.PORTAL_LDAP_TIMEOUT_SECONDS = "soon"  # int() raises ValueError deep in the backend
+
+    response = _login(Client(), "alice", ALICE_PASSWORD)
+
+    assert response.status_code == 200 and "_auth_user_id" not in response.wsgi_request.session
+    failed = AuditEvent.objects.get(action=AuditAction.SSO_LOGIN_FAILED)
+    assert failed.after == {"provider": "ldap", "reason": "unexpected error: ValueError"}

@@ -468,3 +468,132 @@ def test_after_sign_in_only_a_path_on_this_site_is_followed(rf, candidate, expec
     from apps.accounts.oidc import safe_next
 
     assert safe_next(rf.get("/login/sso/"), candidate) == expected
+
+
+# --- Leavers: revoke_access --------------------------------------------------------------------
+
+
+def test_revoke_access_removes_roles_teams_and_active_tokens_in_one_audited_step(mapping):
+    from apps.accounts import services
+    from apps.accounts.identity import revoke_access
+
+    user = sign_in_from_provider(person(("MLOps-DataScientists", "Retail-Credit")))
+    user.groups.add(Group.objects.create(name="newsletter"))  # neither a role nor a team
+    active, _ = services.create_token(actor=user, name="cli")
+    already, _ = services.create_token(actor=user, name="old")
+    services.revoke_token(already.pk, actor=user)
+
+    assert revoke_access(user, by=BY) == 1
+
+    assert roles_now(user) == [] and teams_of(user) == []
+    assert user.groups.filter(name="newsletter").exists()
+    active.refresh_from_db()
+    assert active.revoked_at is not None
+    changed = AuditEvent.objects.filter(action="user.sso_access_changed").order_by("-id")[0]
+    assert changed.actor is None
+    assert changed.before == {"roles": ["data_scientist"], "teams": ["retail-credit"]}
+    assert changed.after["roles"] == [] and changed.after["teams"] == []
+    assert changed.after["by"] == BY
+    revoked = AuditEvent.objects.filter(action="token.revoked", actor=None).get()
+    assert revoked.object_id == str(active.pk)
+    assert revoked.after["reason"] == "the identity provider ended the session"
+
+
+# --- Usernames and group names from providers ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("alice.martin", "alice.martin"),
+        ("a.o'neill", None),  # an apostrophe: not in the safe set
+        ("\u0430lice", None),  # Cyrillic "a": reads like "alice"
+        ("al\u200bice", None),  # zero-width space
+        ("\uff41\uff4c\uff49\uff43\uff45", "alice"),  # full-width: NFKC makes it ASCII
+        ("\ufb01ona", "fiona"),  # the "fi" ligature
+        ("", None),
+    ],
+)
+def test_provider_usernames_are_plain_ascii_or_a_slug_of_the_subject(given, expected):
+    import hashlib
+
+    from apps.accounts.identity import username_from_provider
+
+    slug = f"sso-{hashlib.sha256(b'sub-x').hexdigest()[:8]}"
+    assert username_from_provider(given, "sub-x") == (expected or slug)
+
+
+def test_a_look_alike_username_never_takes_a_local_accounts_name(mapping):
+    UserFactory(username="alice")
+    full_width = sign_in_from_provider(
+        person(("MLOps-DataScientists",), username="\uff21\uff4c\uff49\uff43\uff45", subject="s1")
+    )
+    cyrillic = sign_in_from_provider(
+        person(("MLOps-DataScientists",), username="\u0430lice", subject="s2")
+    )
+    assert full_width.username == "Alice-2"
+    assert cyrillic.username.startswith("sso-") and len(cyrillic.username) == 12
+
+
+def test_group_mappings_refuse_names_outside_ascii(teams):
+    from django.core.exceptions import ValidationError
+
+    from apps.accounts.identity import load_group_map
+
+    with pytest.raises(ValidationError, match="plain ASCII"):
+        GroupMapping(provider_group="Gr\u00fcppe", role=Role.DATA_SCIENTIST).full_clean()
+    GroupMapping(provider_group="Gruppe", role=Role.DATA_SCIENTIST).full_clean()
+    with pytest.raises(ValueError, match="outside ASCII"):
+        load_group_map('{"Gr\u00fcppe": "data_scientist"}', source="test")
+
+
+def test_group_names_meet_only_by_ascii_case(teams):
+    GroupMapping.objects.create(provider_group="SS-Group", role=Role.DATA_SCIENTIST)
+    GroupMapping.objects.create(provider_group="Kilo", role=Role.MODEL_OPS)
+    assert access_for(["ss-group", "KILO"]).roles == {Role.DATA_SCIENTIST, Role.MODEL_OPS}
+    # Unicode case folding would make "ß" meet "ss" and the Kelvin sign meet "k": not here.
+    assert access_for(["\u00df-group", "\u212ailo"]).empty
+
+
+# --- Links: the issuer is part of the key; long subjects ----------------------------------------
+
+
+def test_the_same_subject_at_two_issuers_is_two_people(mapping):
+    first = sign_in_from_provider(
+        person(("MLOps-DataScientists",), provider="oidc:https://a.example", subject="42")
+    )
+    second = sign_in_from_provider(
+        person(("MLOps-ModelOps",), provider="oidc:https://b.example", subject="42", username="b")
+    )
+    assert first.pk != second.pk
+    assert roles_now(first) == [Role.DATA_SCIENTIST] and roles_now(second) == [Role.MODEL_OPS]
+
+
+def test_a_long_subject_links_one_account(mapping):
+    dn = "cn=" + "x" * 900 + ",ou=people,dc=bank,dc=example"
+    first = sign_in_from_provider(person(("MLOps-DataScientists",), provider="ldap", subject=dn))
+    again = sign_in_from_provider(person(("MLOps-DataScientists",), provider="ldap", subject=dn))
+    assert first.pk == again.pk
+    link = ExternalIdentity.objects.get()
+    assert link.subject == dn and link.subject_digest == ExternalIdentity.digest(dn)
+
+
+def test_a_link_from_before_issuer_keys_is_moved_to_the_issuer_not_duplicated(mapping):
+    first = sign_in_from_provider(person(("MLOps-DataScientists",), provider="oidc"))
+    again = sign_in_from_provider(
+        person(("MLOps-DataScientists",), provider="oidc:https://idp.example")
+    )
+    assert again.pk == first.pk
+    assert ExternalIdentity.objects.get().provider == "oidc:https://idp.example"
+
+
+def test_the_admin_refuses_a_mapping_name_outside_ascii(teams):
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin)
+    answer = client.post(
+        "/admin/accounts/groupmapping/add/",
+        {"provider_group": "MLOps-\u0420isk", "role": "risk_owner", "team": "", "note": ""},
+    )
+    assert answer.status_code == 200 and "plain ASCII" in answer.content.decode()
+    assert not GroupMapping.objects.exists()
