@@ -566,6 +566,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.verify_chain",
         "schedule": float(env_int("PORTAL_AUDIT_VERIFY_SECONDS", 3600, minimum=60)),
     },
+    # MLflow servers that cannot send webhooks (and deliveries that were lost).
+    "mlflow-poll": {
+        "task": "integrations.poll_mlflow",
+        "schedule": float(env_int("PORTAL_MLFLOW_POLL_SECONDS", 300, minimum=30)),
+        "options": {"queue": "default"},
+    },
 }
 
 # --- Email, notifications and logging ---------------------------------------------------------

@@ -27,6 +27,8 @@ The stores (attributes of ``registry``), and the protocol of what each holds:
 - ``approval_blockers``: ``(version) -> list[str]``, what stands in the way of approving it.
 - ``version_approved``: ``(version, actor) -> dict``, what follows approval in its transaction
   (the documentation is frozen); the returned dict joins the decision's audit record.
+- ``live_changed``: ``(versions, actor) -> None``, what follows a change of where versions serve
+  (deploy, rollback, undeploy), in its transaction (MLflow tags).
 - ``version_tabs``: ``(version) -> list[Tab]``, the tabs of the version page besides its overview.
 - ``sign_off_records``: ``(version) -> list[(caption, columns, rows)]``, tables of further
   sign-offs of a version (its periodic re-certifications) that its documentation lists.
@@ -136,6 +138,7 @@ Rule = Callable[["User", Any], None]
 # review (empty required documentation), one sentence each.
 Blocker = Callable[[Any], list[str]]
 VersionFollower = Callable[[Any, "User"], dict[str, Any]]
+LiveChangeFollower = Callable[[list[Any], "User | None"], None]
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,7 @@ class Registry:
     version_approved: Store[VersionFollower] = field(
         default_factory=lambda: Store("version_approved")
     )
+    live_changed: Store[LiveChangeFollower] = field(default_factory=lambda: Store("live_changed"))
     version_tabs: Store[TabSource] = field(default_factory=lambda: Store("version_tabs"))
     model_flags: Store[FlagSource] = field(default_factory=lambda: Store("model_flags"))
     sign_off_records: Store[SignOffRecords] = field(

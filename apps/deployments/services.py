@@ -23,6 +23,7 @@ from apps.core.errors import required_reason
 from apps.core.formats import listing
 from apps.core.permissions import require, visible_to
 from apps.core.registry import JobKind, waiting_for
+from apps.core.registry import registry as registry_of_apps
 from apps.deployments.models import Deployment, Environment, Placement, ServingKey
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
@@ -375,6 +376,8 @@ def _switch(
             **(extra or {}),
         },
     )
+    for follow in registry_of_apps.live_changed:
+        follow([incoming.version] + ([outgoing.version] if outgoing else []), actor)
 
 
 def _locked_placement(
@@ -447,6 +450,8 @@ def undeploy(model_id: int, environment: str, *, actor: User) -> Deployment:
         before={"live": current.version.number},
         after={"live": None, "environment": target.slug},
     )
+    for follow in registry_of_apps.live_changed:
+        follow([current.version], actor)
     return current
 
 

@@ -9,8 +9,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.urls import reverse
 
 from apps.audit.admin import ReadOnlyAdmin
+from apps.core.links import absolute
 from apps.core.permissions import user_of
 from apps.integrations import services
 from apps.integrations.models import MlflowConnection, MlflowImport, MlflowLink
@@ -29,10 +31,21 @@ class MlflowConnectionForm(forms.ModelForm):
     )
     tracking_url = forms.URLField(label="Tracking URL", max_length=500, assume_scheme="https")
     clear_secret = forms.BooleanField(label="Remove the stored token or password", required=False)
+    new_webhook_secret = forms.CharField(
+        label="Webhook secret",
+        required=False,
+        strip=True,
+        min_length=16,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    clear_webhook_secret = forms.BooleanField(
+        label="Remove the webhook secret (refuse every delivery)", required=False
+    )
 
     class Meta:
         model = MlflowConnection
-        fields = ["name", "tracking_url", "auth", "username", "teams"]
+        fields = ["name", "tracking_url", "auth", "username", "send_tags", "teams"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -40,6 +53,13 @@ class MlflowConnectionForm(forms.ModelForm):
         self.fields["new_secret"].help_text = (
             f"Currently {state}. Leave empty to keep it; a value typed here replaces it. "
             "Never shown again once saved."
+        )
+        hook = "set" if self.instance.pk and self.instance.webhook_secret else "not set"
+        self.fields["new_webhook_secret"].help_text = (
+            f"Currently {hook}. The secret MLflow signs its webhook deliveries with: give MLflow "
+            "the same one when you create the webhook (at least 16 characters, e.g. from "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'). Leave empty to keep "
+            "it. Never shown again once saved."
         )
 
     def clean(self) -> dict[str, Any]:
@@ -61,6 +81,11 @@ class MlflowConnectionForm(forms.ModelForm):
             return ""
         return self.cleaned_data.get("new_secret") or None
 
+    def new_webhook_secret_value(self) -> str | None:
+        if self.cleaned_data.get("clear_webhook_secret"):
+            return ""
+        return self.cleaned_data.get("new_webhook_secret") or None
+
 
 @admin.register(MlflowConnection)
 class MlflowConnectionAdmin(admin.ModelAdmin):
@@ -69,12 +94,18 @@ class MlflowConnectionAdmin(admin.ModelAdmin):
 
     form = MlflowConnectionForm
     list_display = ["name", "tracking_url", "auth", "secret_state", "updated_at"]
-    readonly_fields = ["created_by", "created_at", "updated_at"]
+    readonly_fields = ["webhook_url", "created_by", "created_at", "updated_at"]
     filter_horizontal = ["teams"]
 
     @admin.display(description="Token or password")
     def secret_state(self, obj: MlflowConnection) -> str:
         return "set" if obj.secret else "not set"
+
+    @admin.display(description="Webhook address")
+    def webhook_url(self, obj: MlflowConnection) -> str:
+        if not obj.pk:
+            return "Shown once the connection is saved."
+        return absolute(reverse("integrations:webhook", args=[obj.pk]))
 
     def save_model(
         self, request: HttpRequest, obj: MlflowConnection, form: ModelForm, change: bool
@@ -91,6 +122,7 @@ class MlflowConnectionAdmin(admin.ModelAdmin):
             user_of(request),
             obj,
             new_secret=form.new_secret_value(),
+            new_webhook_secret=form.new_webhook_secret_value(),
             teams=list(form.cleaned_data.get("teams", [])),
         )
 

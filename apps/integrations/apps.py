@@ -9,7 +9,7 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         # The job kind must be registered in every process that may list or fail a job.
         from apps.core.registry import registry
-        from apps.integrations import history, model_page, services, version_page
+        from apps.integrations import history, model_page, services, tags, version_page
 
         registry.model_sections.add("integrations", model_page.sections)
         registry.version_sections.add("integrations", version_page.sections)
@@ -17,3 +17,6 @@ class IntegrationsConfig(AppConfig):
         registry.rules.add(services.LINK, services.check_can_link)
         registry.rules.add(services.IMPORT_RULE, services.check_can_import)
         registry.job_kinds.add(services.IMPORT.name, services.IMPORT)
+        registry.job_kinds.add(tags.TAGS.name, tags.TAGS)
+        registry.version_approved.add("integrations", tags.after_approval)
+        registry.live_changed.add("integrations", tags.after_live_change)

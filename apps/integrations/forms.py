@@ -52,3 +52,30 @@ class ImportForm(forms.Form):
     def chosen_reference(self) -> str:
         data = self.cleaned_data
         return str(data.get("typed_reference") or data.get("reference") or "").strip()
+
+
+class AutomaticForm(forms.Form):
+    """Automatic import for a linked model: which MLflow events, and the holdout to validate on."""
+
+    on_version_created = forms.BooleanField(
+        label="Import each new version registered in MLflow", required=False
+    )
+    on_alias = forms.CharField(
+        label="Import the version an alias is set to",
+        required=False,
+        max_length=256,
+        help_text="An alias such as candidate; leave empty for none.",
+    )
+    holdout = forms.FileField(
+        label="Holdout data for automatic imports (CSV or Parquet)",
+        required=False,
+        help_text="Kept with the link; leave empty to keep the one already kept.",
+    )
+    target_column = forms.CharField(
+        label="The kept holdout's column to predict (its target)", max_length=200, required=False
+    )
+    sensitive_column = forms.CharField(
+        label="The kept holdout's column to measure fairness across (optional)",
+        max_length=200,
+        required=False,
+    )

@@ -242,7 +242,9 @@ class MlflowClient:
             secret=connection.secret,
         )
 
-    def _request(self, path: str) -> urllib3.BaseHTTPResponse:
+    def _request(
+        self, path: str, *, method: str = "GET", body: bytes | None = None
+    ) -> urllib3.BaseHTTPResponse:
         try:
             target = check_url(self.base + path)
         except TargetRefused as refused:
@@ -255,6 +257,8 @@ class MlflowClient:
         }
         if self._authorization:
             headers["Authorization"] = self._authorization
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         deadline = time.monotonic() + TIMEOUT_SECONDS
         failure = f"could not connect to {target.host} port {target.port}"
         for address in target.addresses:
@@ -266,8 +270,9 @@ class MlflowClient:
             )
             try:
                 response = pool.urlopen(
-                    "GET",
+                    method,
                     target.path,
+                    body=body,
                     headers=headers,
                     retries=False,
                     redirect=False,
@@ -352,6 +357,19 @@ class MlflowClient:
         if not isinstance(document, dict):
             raise MlflowError(f"The MLflow server “{self.name}” sent an unexpected answer.")
         return document
+
+    def post_json(self, endpoint: str, document: dict[str, Any]) -> None:
+        """POST ``document`` to ``/api/2.0/mlflow/<endpoint>`` (a write, such as set-tag); the
+        answer is read and dropped."""
+        response = self._request(
+            f"{API}/{endpoint}", method="POST", body=json.dumps(document).encode()
+        )
+        try:
+            response.read(MAX_JSON_BYTES)
+        except (HTTPError, OSError) as exc:
+            raise Unreachable(self._said(f"the answer broke off: {exc}")) from None
+        finally:
+            response.release_conn()
 
     def read_artifact(self, path: str, *, limit: int) -> bytes:
         """A small artifact (``MLmodel``) read whole, up to ``limit`` bytes."""

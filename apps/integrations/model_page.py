@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from apps.core.permissions import can, user_of
 from apps.core.registry import Section
 from apps.integrations import services
-from apps.integrations.forms import ImportForm, LinkForm
+from apps.integrations.forms import AutomaticForm, ImportForm, LinkForm
 from apps.integrations.models import MlflowImport
 from apps.registry.models import RegisteredModel
 
@@ -36,6 +36,17 @@ def sections(request: HttpRequest, model: RegisteredModel) -> list[Section]:
                 and any(c.pk == link.connection_id for c in connections),
                 "link_form": LinkForm(connections=connections, auto_id="mlflow-%s"),
                 "import_form": ImportForm(auto_id="mlflow-import-%s"),
+                "automatic_form": AutomaticForm(
+                    auto_id="mlflow-auto-%s",
+                    initial={
+                        "on_version_created": link.on_version_created,
+                        "on_alias": link.on_alias,
+                        "target_column": link.target_column,
+                        "sensitive_column": link.sensitive_column,
+                    }
+                    if link
+                    else None,
+                ),
                 "imports": imports,
             },
             order=60,

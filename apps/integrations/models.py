@@ -36,6 +36,15 @@ class MlflowConnection(models.Model):
     auth = models.CharField(max_length=10, choices=Auth.choices, default=Auth.NONE)
     username = models.CharField(max_length=150, blank=True, help_text="For basic authentication.")
     secret = models.CharField(max_length=500, blank=True, editable=False)
+    # The secret MLflow signs its webhook deliveries with (HMAC-SHA256): kept like ``secret``.
+    webhook_secret = models.CharField(max_length=200, blank=True, editable=False)
+    send_tags = models.BooleanField(
+        "tell MLflow the outcome",
+        default=False,
+        help_text="Set portal.status and portal.live_in tags on imported MLflow versions when "
+        "they are approved, deployed or rolled back. The connection's credentials must be "
+        "allowed to edit the MLflow model.",
+    )
     teams = models.ManyToManyField(
         Team, blank=True, related_name="mlflow_connections", help_text="Teams that may import."
     )
@@ -72,6 +81,28 @@ class MlflowLink(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Automatic import (webhooks, polling): off until someone who may import turns it on; the
+    # imports are then requested on that person's behalf, with the holdout kept here.
+    on_version_created = models.BooleanField("import each new MLflow version", default=False)
+    on_alias = models.CharField(
+        "import when this alias is set", max_length=256, blank=True, help_text="e.g. candidate"
+    )
+    automatic_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    automatic_since = models.DateTimeField(null=True, blank=True)
+    holdout_key = models.CharField(max_length=200, blank=True)
+    holdout_name = models.CharField(max_length=255, blank=True)
+    holdout_sha256 = models.CharField(max_length=64, blank=True)
+    target_column = models.CharField(max_length=200, blank=True)
+    sensitive_column = models.CharField(max_length=200, blank=True)
+    # What polling has seen: the highest version number, and where the alias pointed.
+    polled_version = models.PositiveIntegerField(default=0)
+    polled_alias_version = models.CharField(max_length=20, blank=True)
 
     objects = RestrictedQuerySet["MlflowLink"].as_manager()
 
@@ -80,6 +111,10 @@ class MlflowLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} ↔ {self.connection}: {self.mlflow_name}"
+
+    @property
+    def is_automatic(self) -> bool:
+        return bool(self.automatic_by_id and (self.on_version_created or self.on_alias))
 
 
 class MlflowImport(models.Model):
@@ -97,6 +132,11 @@ class MlflowImport(models.Model):
         RUNNING = "running", "Importing"
         IMPORTED = "imported", "Imported"
         FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        PERSON = "person", "Asked by a person"
+        WEBHOOK = "webhook", "MLflow webhook"
+        POLL = "poll", "Polling MLflow"
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="imports")
     version = models.OneToOneField(
@@ -140,6 +180,7 @@ class MlflowImport(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     requested_at = models.DateTimeField(auto_now_add=True)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.PERSON)
     finished_at = models.DateTimeField(null=True, blank=True)
     failure = models.TextField(blank=True)
 
@@ -148,6 +189,15 @@ class MlflowImport(models.Model):
     class Meta:
         ordering = ["-requested_at", "-id"]
         verbose_name = "MLflow import"
+        constraints = [
+            # An automatic import of one MLflow version happens once per model, whether the
+            # webhook or the poller saw it first (a failed one may be tried again).
+            models.UniqueConstraint(
+                fields=["model", "connection", "mlflow_name", "mlflow_version"],
+                condition=~models.Q(trigger="person") & ~models.Q(state="failed"),
+                name="integrations_automatic_import_once",
+            )
+        ]
 
     def __str__(self) -> str:
         shown = self.mlflow_version or self.reference
@@ -156,3 +206,26 @@ class MlflowImport(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (self.State.IMPORTED, self.State.FAILED)
+
+
+class MlflowDelivery(models.Model):
+    """A webhook delivery MLflow sent to the portal, kept by id so that a replay is refused.
+    Rows older than the accepted clock window are pruned: a delivery that old is refused by its
+    timestamp anyway."""
+
+    connection = models.ForeignKey(
+        MlflowConnection, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    delivery_id = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "MLflow webhook delivery"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "delivery_id"], name="integrations_delivery_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection} delivery {self.delivery_id}"

@@ -59,6 +59,8 @@ def _connection_snapshot(connection: MlflowConnection) -> dict[str, Any]:
         "auth": connection.auth,
         "username": connection.username,
         "secret": "set" if connection.secret else "not set",
+        "webhook_secret": "set" if connection.webhook_secret else "not set",
+        "send_tags": connection.send_tags,
         "teams": sorted(connection.teams.values_list("slug", flat=True)) if connection.pk else [],
     }
 
@@ -79,10 +81,12 @@ def save_connection(
     connection: MlflowConnection,
     *,
     new_secret: str | None = None,
+    new_webhook_secret: str | None = None,
     teams: list[Any] | None = None,
 ) -> MlflowConnection:
     """Create or change a connection. ``new_secret`` replaces the secret (None keeps it, "" clears
-    it); the audit trail records only whether one is set and whether it changed."""
+    it), ``new_webhook_secret`` likewise the secret MLflow signs webhooks with; the audit trail
+    records only whether each is set and whether it changed."""
     _require_admin(actor)
     before = None
     if connection.pk:
@@ -93,6 +97,11 @@ def save_connection(
     secret_changed = new_secret is not None and new_secret != connection.secret
     if new_secret is not None:
         connection.secret = new_secret
+    webhook_secret_changed = (
+        new_webhook_secret is not None and new_webhook_secret != connection.webhook_secret
+    )
+    if new_webhook_secret is not None:
+        connection.webhook_secret = new_webhook_secret
     if connection.auth == MlflowConnection.Auth.NONE:
         connection.secret, connection.username = "", ""
     connection.created_by = connection.created_by or actor
@@ -103,6 +112,8 @@ def save_connection(
     after = _connection_snapshot(connection)
     if secret_changed:
         after["secret"] = "replaced" if connection.secret else "cleared"
+    if webhook_secret_changed:
+        after["webhook_secret"] = "replaced" if connection.webhook_secret else "cleared"
     audit.record(actor, AuditAction.MLFLOW_CONNECTION_SAVED, connection, before=before, after=after)
     return connection
 
@@ -183,7 +194,10 @@ def unlink_model(model_id: int, *, actor: User) -> None:
     if link is None:
         raise ValidationError("This model is not linked to MLflow.")
     before = {"connection": link.connection.name, "mlflow_model": link.mlflow_name}
+    kept = link.holdout_key  # the holdout kept for automatic imports goes with the link
     link.delete()
+    if kept:
+        transaction.on_commit(lambda: storage.delete([kept]))
     audit.record(actor, AuditAction.MLFLOW_UNLINKED, model, before=before, after=None)
 
 
@@ -300,7 +314,7 @@ def request_import(
     target_column, sensitive_column = target_column.strip(), sensitive_column.strip()
     blob = _stage_holdout(holdout, target_column, sensitive_column)
     try:
-        return _create_import(
+        record = _create_import(
             model.pk,
             actor,
             link,
@@ -314,6 +328,8 @@ def request_import(
     except BaseException:
         storage.delete([blob.key])
         raise
+    assert record is not None  # only automatic imports are ever skipped
+    return record
 
 
 @transaction.atomic
@@ -327,10 +343,18 @@ def _create_import(
     target_column: str,
     sensitive_column: str,
     notes: str,
-) -> MlflowImport:
+    *,
+    trigger: str = MlflowImport.Trigger.PERSON,
+    via: dict[str, Any] | None = None,
+) -> MlflowImport | None:
+    """The import and its job, in one transaction with the model locked. An automatic import
+    (``trigger`` webhook or poll, ``via`` saying how for the audit trail) of a version this model
+    already has, or is importing, is not made again: None."""
     model = RegisteredModel.objects.select_for_update().get(pk=model_id)
     if not MlflowLink.objects.filter(pk=link.pk, model=model).exists():
         raise ValidationError("The model was unlinked from MLflow meanwhile.")
+    if trigger != MlflowImport.Trigger.PERSON and already_imported(model, link, reference.version):
+        return None
     record = MlflowImport.objects.create(
         model=model,
         connection=link.connection,
@@ -344,6 +368,7 @@ def _create_import(
         sensitive_column=sensitive_column,
         notes=notes.strip(),
         requested_by=actor,
+        trigger=trigger,
     )
     record.job = jobs.create_job(
         kind=IMPORT, target=record, actor=actor, payload={"import": record.pk}
@@ -359,9 +384,23 @@ def _create_import(
             "reference": str(reference),
             "holdout": {"name": holdout_name, "sha256": holdout.sha256, "size": holdout.size},
             "target_column": target_column,
+            **(via or {}),
         },
     )
     return record
+
+
+def already_imported(model: RegisteredModel, link: MlflowLink, mlflow_version: str) -> bool:
+    """Whether ``mlflow_version`` of the linked MLflow model was imported into ``model``, or is
+    being imported (a failed import does not count)."""
+    return (
+        MlflowImport.objects.filter(
+            model=model, connection=link.connection, mlflow_name=link.mlflow_name
+        )
+        .filter(mlflow_version=mlflow_version)
+        .exclude(state=MlflowImport.State.FAILED)
+        .exists()
+    )
 
 
 # --- The import job ---------------------------------------------------------------------------

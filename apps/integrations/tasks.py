@@ -5,7 +5,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from apps.integrations import services
+from apps.integrations import automatic, services, tags
 from apps.integrations.models import MlflowImport
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
@@ -44,3 +44,16 @@ def run_import(job_uuid: str, *, worker: str) -> None:
             ).exists()
             if not done:
                 storage.delete(stored)
+
+
+@shared_task(name=tags.TAGS.task, bind=True, ignore_result=True)
+def send_tags(self: Task, job_uuid: str) -> None:
+    """Tell MLflow an imported version's status and where it is live."""
+    tags.run_send(job_uuid, worker=self.request.hostname or "")
+
+
+@shared_task(name="integrations.poll_mlflow", ignore_result=True)
+def poll_mlflow() -> int:
+    """On beat: for links with automatic import on, import what MLflow has new (servers that
+    cannot send webhooks, and deliveries that were lost)."""
+    return automatic.poll_all()

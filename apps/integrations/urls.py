@@ -9,4 +9,6 @@ urlpatterns = [
     path("models/<slug:slug>/mlflow/unlink/", views.Unlink.as_view(), name="unlink"),
     path("models/<slug:slug>/mlflow/versions/", views.Picker.as_view(), name="picker"),
     path("models/<slug:slug>/mlflow/import/", views.Import.as_view(), name="import"),
+    path("models/<slug:slug>/mlflow/automatic/", views.SetAutomatic.as_view(), name="automatic"),
+    path("mlflow/<int:pk>/webhook/", views.Webhook.as_view(), name="webhook"),
 ]

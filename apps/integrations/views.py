@@ -6,12 +6,16 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 
 from apps.core.views import ActionView, PortalView
-from apps.integrations import mlflow_client, services
-from apps.integrations.forms import ImportForm, LinkForm
+from apps.integrations import automatic, mlflow_client, services
+from apps.integrations.forms import AutomaticForm, ImportForm, LinkForm
+from apps.integrations.models import MlflowConnection
 from apps.registry import uploads
 from apps.registry.models import RegisteredModel
 
@@ -122,4 +126,82 @@ class Import(PortalView):
             f"Importing {record.reference} from MLflow: the new version appears when the job "
             "is done, then validates like an upload.",
         )
+        return back
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class Webhook(View):
+    """MLflow's webhook deliveries for one connection. Not a person's request: no session, no
+    CSRF token, no API token; MLflow's HMAC signature with the connection's webhook secret, its
+    timestamp and its unique delivery id decide. Answers at once (202); imports run as jobs."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        connection = MlflowConnection.objects.filter(pk=pk).first()
+        if connection is None:
+            return JsonResponse({"detail": "No such MLflow connection."}, status=404)
+        delivery_id = request.headers.get("X-MLflow-Delivery-Id", "")
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if not declared.isdigit() or int(declared) > automatic.MAX_BODY_BYTES:
+            refusal = automatic.Refusal(400, "the body is larger than an MLflow payload may be")
+            automatic.refuse(connection, delivery_id, refusal)
+            return JsonResponse({"detail": f"Refused: {refusal.reason}."}, status=400)
+        try:
+            started = automatic.receive(
+                connection,
+                delivery_id=delivery_id,
+                timestamp=request.headers.get("X-MLflow-Timestamp", ""),
+                signature=request.headers.get("X-MLflow-Signature", ""),
+                body=request.body,
+            )
+        except automatic.Refusal as refusal:
+            return JsonResponse({"detail": f"Refused: {refusal.reason}."}, status=refusal.status)
+        return JsonResponse({"imports": [record.pk for record in started]}, status=202)
+
+
+class SetAutomatic(PortalView):
+    """Turn automatic import on, change it, or off (neither event chosen)."""
+
+    queryset = RegisteredModel.objects.all()
+
+    def post(self, request: HttpRequest, slug: str) -> HttpResponse:
+        model: RegisteredModel = self.get_object(slug=slug)
+        services.check_can_import(self.person, model)
+        form = AutomaticForm(request.POST, request.FILES)  # reads the body: first
+        stopped = uploads.refusal(request.upload_handlers)
+        back = redirect(model.get_absolute_url() + ANCHOR)
+        if stopped is not None:
+            messages.error(request, stopped.message)
+            return back
+        if not form.is_valid():
+            messages.error(request, " ".join(str(m) for e in form.errors.values() for m in e))
+            return back
+        data = form.cleaned_data
+        try:
+            link = automatic.set_automatic(
+                model.pk,
+                actor=self.person,
+                wanted=automatic.Automatic(
+                    on_version_created=data["on_version_created"],
+                    on_alias=data.get("on_alias", ""),
+                    target_column=data.get("target_column", ""),
+                    sensitive_column=data.get("sensitive_column", ""),
+                ),
+                holdout=data.get("holdout"),
+            )
+        except uploads.UploadRefused as refused:
+            messages.error(request, refused.message)
+            return back
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return back
+        if link.is_automatic:
+            messages.success(
+                request,
+                "Automatic import is on: MLflow's events import versions on your behalf, "
+                "validated on the kept holdout.",
+            )
+        else:
+            messages.success(request, "Automatic import is off.")
         return back

@@ -35,6 +35,7 @@ PUBLIC = {
     "apps.jobs.views.healthz",  # states only, for load balancers
     "apps.accounts.api.views.ObtainTokenView",  # exchanges a password for a token
     "apps.deployments.serving.django_view",  # the serving endpoint: its own keys
+    "apps.integrations.views.Webhook",  # MLflow's deliveries: HMAC signature, timestamp, id
     "drf_spectacular.views.SpectacularAPIView",  # the schema: IsAuthenticated in settings
     "drf_spectacular.views.SpectacularSwaggerSplitView",  # behind login_required in urls.py
     "mlops_portal.urls.favicon",  # a redirect to the static icon

@@ -9,6 +9,7 @@ virtualenv that trains and logs models the way a data scientist would.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -200,6 +201,13 @@ def mlflow_server(folder: Path, *, timeout: float = 180) -> Iterator[MlflowServe
         MLFLOW_AUTH_CONFIG_PATH=str(config),
         MLFLOW_AUTH_ADMIN_PASSWORD=password,
         MLFLOW_FLASK_SERVER_SECRET_KEY=os.urandom(16).hex(),
+        # Webhooks may call the portal's test server on 127.0.0.1 over http; their secrets are
+        # kept with a key of ours (MLflow's default is a new one each start); the list of
+        # webhooks per event is re-read each second, not cached a minute.
+        MLFLOW_WEBHOOK_ALLOWED_SCHEMES="http,https",
+        MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS="true",
+        MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        MLFLOW_WEBHOOK_CACHE_TTL="1",
     )
     log = (folder / "server.log").open("wb")
     process = subprocess.Popen(
@@ -302,4 +310,57 @@ class Rules(mlflow.pyfunc.PythonModel):
 with mlflow.start_run():
     mlflow.pyfunc.log_model(name="model", python_model=Rules(), registered_model_name="rules-only")
 print(json.dumps({"versions": versions}))
+"""
+
+
+# Creates a webhook in MLflow for the given events, signed with the given secret; prints its id.
+CREATE_WEBHOOK = r"""
+import json, sys
+from mlflow import MlflowClient
+url, secret, events = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+hook = MlflowClient().create_webhook(name="portal", url=url, events=events, secret=secret)
+print(json.dumps({"id": hook.webhook_id}))
+"""
+
+# Sets an alias on a version; prints the version.
+SET_ALIAS = r"""
+import json, sys
+from mlflow import MlflowClient
+name, alias, version = sys.argv[1:4]
+MlflowClient().set_registered_model_alias(name, alias, version)
+print(json.dumps({"version": version}))
+"""
+
+# Registers an existing version's model again, as a new version of ``target`` (created if
+# missing); prints the new version.
+REGISTER_AGAIN = r"""
+import json, sys
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+name, source_version, target = sys.argv[1:4]
+client = MlflowClient()
+source = client.get_model_version(name, source_version)
+try:
+    client.create_registered_model(target)
+except MlflowException:
+    pass  # registered before
+model_id = source.source.removeprefix("models:/") if source.source.startswith("models:/") else None
+created = client.create_model_version(
+    target, source.source, run_id=source.run_id, model_id=model_id
+)
+print(json.dumps({"version": created.version, "status": created.status}))
+"""
+
+DELETE_WEBHOOK = r"""
+import json, sys
+from mlflow import MlflowClient
+MlflowClient().delete_webhook(sys.argv[1])
+print(json.dumps({}))
+"""
+
+# The tags of a model version, as MLflow has them.
+VERSION_TAGS = r"""
+import json, sys
+from mlflow import MlflowClient
+print(json.dumps({"tags": MlflowClient().get_model_version(sys.argv[1], sys.argv[2]).tags}))
 """

@@ -5,7 +5,8 @@ URL and token come from --url/--token, then PORTAL_URL/PORTAL_TOKEN, then the st
 people by default; --json prints the API's JSON for scripts.
 
 Exit codes: 0 done; 1 the portal refused the request (its message is printed); 2 wrong usage;
-3 the portal could not be reached or failed; 4 the version failed validation (push --wait).
+3 the portal could not be reached or failed; 4 the version failed validation (push --wait,
+import --wait).
 """
 
 from __future__ import annotations
@@ -293,6 +294,70 @@ def cmd_push(args: argparse.Namespace) -> int:
     validation = portal.call("GET", f"models/{args.model}/versions/{version['number']}/validation/")
     if args.json:
         print(json.dumps({"version": version, "validation": validation}, indent=2, sort_keys=True))
+    else:
+        print(_validation_summary(validation))
+    return FAILED_VALIDATION if version["status"] == "validation_failed" else 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import a version of the model's linked MLflow model; --wait follows the import job and
+    then the validation, as push --wait does."""
+    portal = connect(args)
+    with ExitStack() as stack:
+        try:
+            holdout = stack.enter_context(open(args.holdout, "rb"))
+        except OSError as exc:
+            raise CliError(f"Cannot read {args.holdout}: {exc.strerror}", USAGE) from None
+        record = portal.call(
+            "POST",
+            f"models/{args.model}/versions/import/",
+            data={
+                "reference": args.reference,
+                "target_column": args.target,
+                "sensitive_column": args.sensitive or "",
+                "notes": args.notes or "",
+            },
+            files={"holdout": (Path(args.holdout).name, holdout, "application/octet-stream")},
+        )
+    if not args.json:
+        print(f"Importing {record['reference']} into {args.model} (import {record['id']}).")
+    if not args.wait:
+        if args.json:
+            print(json.dumps(record, indent=2, sort_keys=True))
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while record["state"] in ("queued", "running"):
+        if time.monotonic() > deadline:
+            raise CliError(
+                f"The import is still {record['state']} after {args.timeout:.0f} s; check later "
+                f"with `mlops-portal status {args.model}`.",
+                UNREACHABLE,
+            )
+        if not args.json:
+            job = record.get("job") or {}
+            print(f"  … {job.get('message') or record['state']}", file=sys.stderr)
+        time.sleep(2)
+        record = portal.call("GET", f"imports/{record['id']}/")
+    if record["state"] != "imported":
+        if args.json:
+            print(json.dumps({"import": record}, indent=2, sort_keys=True))
+        raise CliError(f"The import failed: {record['failure']}", REFUSED)
+    if not args.json:
+        print(
+            f"Imported MLflow version {record['mlflow_version']} as {args.model} version "
+            f"{record['version']}."
+        )
+    remaining = max(deadline - time.monotonic(), 1.0)
+    version = _wait(portal, args.model, record["version"], remaining, quiet=args.json)
+    validation = portal.call("GET", f"models/{args.model}/versions/{version['number']}/validation/")
+    if args.json:
+        print(
+            json.dumps(
+                {"import": record, "version": version, "validation": validation},
+                indent=2,
+                sort_keys=True,
+            )
+        )
     else:
         print(_validation_summary(validation))
     return FAILED_VALIDATION if version["status"] == "validation_failed" else 0
@@ -597,6 +662,23 @@ def parser() -> argparse.ArgumentParser:
     push.add_argument("--wait", action="store_true", help="wait for validation to finish")
     push.add_argument("--timeout", type=float, default=1800, help="seconds to wait at most")
     push.set_defaults(run=cmd_push)
+
+    imported = commands.add_parser(
+        "import", parents=[common], help="import a version from the linked MLflow model"
+    )
+    imported.add_argument("model", help="the model's slug (linked to MLflow on its page)")
+    imported.add_argument(
+        "reference", help="models:/name/7, models:/name@candidate, 7 or @candidate"
+    )
+    imported.add_argument("--holdout", required=True, help="CSV or Parquet holdout data")
+    imported.add_argument("--target", required=True, help="the holdout's target column")
+    imported.add_argument("--sensitive", help="a holdout column to measure fairness across")
+    imported.add_argument("--notes", help="release notes")
+    imported.add_argument(
+        "--wait", action="store_true", help="wait for the import, then for validation"
+    )
+    imported.add_argument("--timeout", type=float, default=1800, help="seconds to wait at most")
+    imported.set_defaults(run=cmd_import)
 
     review = commands.add_parser(
         "review", parents=[common], help="request review of a version (or --show its review)"
