@@ -186,7 +186,8 @@ def test_under_make_run_a_crashed_worker_is_restarted_and_the_web_server_keeps_s
         "import pathlib, sys, time\n"
         "beat = pathlib.Path(sys.argv[1]) / 'web'\n"
         "while True:\n"
-        "    beat.write_text(str(time.time()))\n"
+        "    beat.with_suffix('.new').write_text(str(time.time()))\n"
+        "    beat.with_suffix('.new').replace(beat)  # whole: never read half-written\n"
         "    time.sleep(0.1)\n"
     )
     crashing = tmp_path / "worker.py"
