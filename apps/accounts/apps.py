@@ -12,17 +12,11 @@ class AccountsConfig(AppConfig):
         from axes.signals import user_locked_out
         from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
-        from apps.accounts import (
-            dashboard,
-            ldap,  # noqa: F401 - registers its system check
-            middleware,
-            oidc,  # noqa: F401 - registers its system check
-            services,
-        )
+        from apps.accounts import checks, dashboard, services  # noqa: F401 - checks registers
         from apps.core.registry import registry
 
         user_logged_in.connect(services.record_login, dispatch_uid="audit-login")
-        user_logged_in.connect(middleware.mark_sign_in, dispatch_uid="session-signed-in-at")
+        user_logged_in.connect(services.mark_sign_in, dispatch_uid="session-signed-in-at")
         user_logged_out.connect(services.record_logout, dispatch_uid="audit-logout")
         user_login_failed.connect(services.record_login_failure, dispatch_uid="audit-login-failed")
         user_locked_out.connect(services.record_lockout, dispatch_uid="audit-locked-out")

@@ -36,7 +36,7 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.backends import BaseBackend
 from django.contrib.auth.models import User
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest
 from ldap3 import BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
@@ -660,7 +660,6 @@ def _current(dn: str, config: LdapConfig) -> identity.ProviderPerson | None:
 # --- System checks (manage.py check) -------------------------------------------------------------
 
 
-@register("security")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Misconfigured LDAP settings fail ``manage.py check``; passwords sent in clear warn."""
     if not enabled():

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,21 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 
 from apps.accounts import ldap, oidc
+from apps.accounts.services import SIGNED_IN_KEY
 
 # Pages that refresh themselves send this header; their requests do not count as activity.
 POLL_HEADER = "X-Portal-Poll"
 _ACTIVITY_KEY = "portal_last_activity"
-# When the person signed in (epoch seconds): the session ends SESSION_COOKIE_AGE after it.
-SIGNED_IN_KEY = "portal_signed_in_at"
 _WRITE_EVERY_SECONDS = 60
-
-
-def mark_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    """``user_logged_in`` receiver: the sign-in time, from which the session's maximum length
-    counts (Django's own expiry slides with every write of the session)."""
-    session = getattr(request, "session", None)
-    if session is not None:
-        session[SIGNED_IN_KEY] = int(time.time())
 
 
 def _duration() -> str:

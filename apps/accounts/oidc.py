@@ -31,7 +31,7 @@ from authlib.integrations.django_client import (  # type: ignore[import-untyped]
 )
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -517,7 +517,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@register("security")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """A discovery URL over plain http:// is refused unless it is on this machine (loopback):
     whoever sits on the network path could hand the portal their own keys and endpoints."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -66,6 +67,18 @@ def revoke_token(token_id: int, *, actor: User) -> ApiToken:
 
 
 # --- Receivers of django.contrib.auth and django-axes signals (connected in apps.py) ------------
+
+# When the person signed in (epoch seconds): the session ends SESSION_COOKIE_AGE after it
+# (IdleSessionTimeoutMiddleware).
+SIGNED_IN_KEY = "portal_signed_in_at"
+
+
+def mark_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """The sign-in time, from which the session's maximum length counts (Django's own expiry
+    slides with every write of the session)."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SIGNED_IN_KEY] = int(time.time())
 
 
 def record_login(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
