@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -90,43 +91,56 @@ class Picker(PortalView):
         )
 
 
-class Import(PortalView):
+class _FilesForm(PortalView):
+    """A form with files posted from the model page's MLflow section. The form reads the body
+    first (the upload handlers refuse an oversized one while reading), then ``done`` calls the
+    service; every outcome is a message on the model page."""
+
     queryset = RegisteredModel.objects.all()
+    form_class: type[forms.Form]
+    invalid = ""  # what an invalid form says; empty: the form's own errors
 
     def post(self, request: HttpRequest, slug: str) -> HttpResponse:
         model: RegisteredModel = self.get_object(slug=slug)
         services.check_can_import(self.person, model)
-        form = ImportForm(request.POST, request.FILES)  # reads the body: first
+        form = self.form_class(request.POST, request.FILES)  # reads the body: first
         stopped = uploads.refusal(request.upload_handlers)
-        back = redirect(model.get_absolute_url() + ANCHOR)
         if stopped is not None:
             messages.error(request, stopped.message)
-            return back
-        if not form.is_valid():
-            messages.error(request, "Name the target column of the holdout.")
-            return back
+        elif not form.is_valid():
+            errors = " ".join(str(m) for e in form.errors.values() for m in e)
+            messages.error(request, self.invalid or errors)
+        else:
+            try:
+                messages.success(request, self.done(model, form))
+            except uploads.UploadRefused as refused:
+                messages.error(request, refused.message)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+        return redirect(model.get_absolute_url() + ANCHOR)
+
+    def done(self, model: RegisteredModel, form: Any) -> str:
+        raise NotImplementedError
+
+
+class Import(_FilesForm):
+    form_class = ImportForm
+    invalid = "Name the target column of the holdout."
+
+    def done(self, model: RegisteredModel, form: ImportForm) -> str:
         data = form.cleaned_data
-        try:
-            record = services.request_import(
-                model.pk,
-                actor=self.person,
-                reference=form.chosen_reference(),
-                holdout=data.get("holdout"),
-                target_column=data["target_column"],
-                sensitive_column=data.get("sensitive_column", ""),
-            )
-        except uploads.UploadRefused as refused:
-            messages.error(request, refused.message)
-            return back
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            return back
-        messages.success(
-            request,
-            f"Importing {record.reference} from MLflow: the new version appears when the job "
-            "is done, then validates like an upload.",
+        record = services.request_import(
+            model.pk,
+            actor=self.person,
+            reference=form.chosen_reference(),
+            holdout=data.get("holdout"),
+            target_column=data["target_column"],
+            sensitive_column=data.get("sensitive_column", ""),
         )
-        return back
+        return (
+            f"Importing {record.reference} from MLflow: the new version appears when the job "
+            "is done, then validates like an upload."
+        )
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -160,48 +174,27 @@ class Webhook(View):
         return JsonResponse({"imports": [record.pk for record in started]}, status=202)
 
 
-class SetAutomatic(PortalView):
+class SetAutomatic(_FilesForm):
     """Turn automatic import on, change it, or off (neither event chosen)."""
 
-    queryset = RegisteredModel.objects.all()
+    form_class = AutomaticForm
 
-    def post(self, request: HttpRequest, slug: str) -> HttpResponse:
-        model: RegisteredModel = self.get_object(slug=slug)
-        services.check_can_import(self.person, model)
-        form = AutomaticForm(request.POST, request.FILES)  # reads the body: first
-        stopped = uploads.refusal(request.upload_handlers)
-        back = redirect(model.get_absolute_url() + ANCHOR)
-        if stopped is not None:
-            messages.error(request, stopped.message)
-            return back
-        if not form.is_valid():
-            messages.error(request, " ".join(str(m) for e in form.errors.values() for m in e))
-            return back
+    def done(self, model: RegisteredModel, form: AutomaticForm) -> str:
         data = form.cleaned_data
-        try:
-            link = automatic.set_automatic(
-                model.pk,
-                actor=self.person,
-                wanted=automatic.Automatic(
-                    on_version_created=data["on_version_created"],
-                    on_alias=data.get("on_alias", ""),
-                    target_column=data.get("target_column", ""),
-                    sensitive_column=data.get("sensitive_column", ""),
-                ),
-                holdout=data.get("holdout"),
-            )
-        except uploads.UploadRefused as refused:
-            messages.error(request, refused.message)
-            return back
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            return back
+        link = automatic.set_automatic(
+            model.pk,
+            actor=self.person,
+            wanted=automatic.Automatic(
+                on_version_created=data["on_version_created"],
+                on_alias=data.get("on_alias", ""),
+                target_column=data.get("target_column", ""),
+                sensitive_column=data.get("sensitive_column", ""),
+            ),
+            holdout=data.get("holdout"),
+        )
         if link.is_automatic:
-            messages.success(
-                request,
+            return (
                 "Automatic import is on: MLflow's events import versions on your behalf, "
-                "validated on the kept holdout.",
+                "validated on the kept holdout."
             )
-        else:
-            messages.success(request, "Automatic import is off.")
-        return back
+        return "Automatic import is off."
