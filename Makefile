@@ -42,8 +42,11 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
+# The suite runs in TEST_PROCESSES processes at once (pytest-xdist; each has its own data folder,
+# test database and broker database); TEST_PROCESSES=0 runs it in this one process.
+TEST_PROCESSES ?= auto
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadgroup
 
 # Regenerate the hashed locks after changing a pin in pyproject.toml.
 lock: $(VENV)/.dev

@@ -25,6 +25,7 @@ from mlops_portal.env import (
     env_networks,
     env_secret,
     env_str,
+    split_for_parallel_tests,
     storage_from_url,
     url_with_password,
 )
@@ -34,6 +35,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # pytest sets PYTEST_VERSION; worker processes started by the tests inherit it, so both sides of a
 # test agree on the folders below.
 TESTING = "PYTEST_VERSION" in os.environ
+if TESTING:
+    split_for_parallel_tests(BASE_DIR / "var/test")
 
 VAR_DIR = Path(
     env_str("PORTAL_VAR_DIR", str(BASE_DIR / ("var/test" if TESTING else "var")))

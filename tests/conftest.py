@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from apps.registry.models import RegisteredModel
 from tests.factories import TeamFactory, UserFactory
 from tests.support.services import unavailable
 from tests.support.worker import WorkerProcess
+from tests.support.worker import purge as purge_queues
 
 # Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls there
 # unless told that this thread is not really async.
@@ -41,13 +43,34 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest -n … --dist loadgroup`` (``make test``), tests that share something costly
+    run in one process: the browser tests their Chromium and live server (two browsers at once
+    would also fight over this machine's two cores and time out), a module's worker tests the
+    module's real worker."""
+    for item in items:
+        if "browser" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif "worker" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group(f"worker:{item.nodeid.split('::')[0]}"))
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _fresh_filesystem_broker() -> None:
-    """Messages left by an earlier run would only be dropped by the workers; start clean."""
+def _fresh_broker() -> None:
+    """Messages left by an earlier run would reach this run's workers, and their job ids may
+    name other jobs here: start clean, including what Redis keeps to redeliver later."""
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         queue = Path(settings.BROKER_DIR) / "queue"
         shutil.rmtree(queue, ignore_errors=True)
         queue.mkdir(parents=True)
+    elif settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        from mlops_portal.celery import app
+
+        purge_queues()
+        with app.connection_for_write() as conn:
+            channel = conn.default_channel
+            channel.client.delete(channel.unacked_key, channel.unacked_index_key)
 
 
 def _made_by_data_migrations():  # type: ignore[no-untyped-def]
@@ -73,12 +96,12 @@ def _made_by_data_migrations():  # type: ignore[no-untyped-def]
 def _flushes_keep_what_migrations_made():  # type: ignore[no-untyped-def]
     """Tests that commit (real worker, live server) empty every table when they end.
 
-    Two things make that flush special here. The append-only audit triggers would refuse it, so
-    it lifts them the way the table's owner could and puts them back at once. And data migrations
+    Three things make that flush special here. The append-only audit triggers would refuse it,
+    so it lifts them the way the table's owner could and puts them back at once. Data migrations
     made rows the portal relies on, so those are noted before the first flush and put back after
-    each, once Django's post-migrate step has recreated the permissions they point to. (Django's
-    serialized rollback would do the latter, but Playwright's running event loop gives browser
-    tests another connection object, on which it silently does nothing.)
+    each by Django's post-migrate step. (Django's serialized rollback would do that, but
+    Playwright's running event loop gives browser tests another connection object, on which it
+    silently does nothing.) And content types and permissions are left as they are (see below).
     """
     from django.core import serializers
     from django.db import connection
@@ -95,6 +118,14 @@ def _flushes_keep_what_migrations_made():  # type: ignore[no-untyped-def]
 
     ops = type(connection.ops)
     original = ops.execute_sql_flush
+    original_sql = ops.sql_flush
+
+    def sql_flush(self, style, tables, **options):  # type: ignore[no-untyped-def]
+        # Content types and permissions stay: post-migrate would make them again with new ids
+        # (PostgreSQL's sequences go on), which the real worker shared by a module's tests has
+        # cached (guardian, Django's ContentType cache) from the test before.
+        kept = {"django_content_type", "auth_permission"}
+        return original_sql(self, style, [t for t in tables if t not in kept], **options)
 
     def execute_sql_flush(self, sql_list):  # type: ignore[no-untyped-def]
         if not snapshot:
@@ -107,10 +138,12 @@ def _flushes_keep_what_migrations_made():  # type: ignore[no-untyped-def]
             original(self, sql_list)
 
     ops.execute_sql_flush = execute_sql_flush
+    ops.sql_flush = sql_flush
     post_migrate.connect(restore, dispatch_uid="tests-restore-migration-data")
     yield
     post_migrate.disconnect(dispatch_uid="tests-restore-migration-data")
     ops.execute_sql_flush = original
+    ops.sql_flush = original_sql
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -243,11 +276,43 @@ def api(people: People):  # type: ignore[no-untyped-def]
     return api_client_for
 
 
+@pytest.fixture(scope="module")
+def _module_worker() -> Iterator[list[WorkerProcess]]:
+    """The real worker the tests of one module share (started by the first that needs it)."""
+    held: list[WorkerProcess] = []
+    yield held
+    for process in held:
+        process.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_unless_asked(request: pytest.FixtureRequest) -> None:
+    """A test that does not ask for ``worker`` runs with none (it may start its own, or check
+    what happens without one): the module's shared worker stops before it."""
+    if "worker" not in request.fixturenames:
+        held = request.getfixturevalue("_module_worker")
+        for process in held:
+            process.stop()
+        held.clear()
+
+
 @pytest.fixture
-def worker(transactional_db: None):  # type: ignore[no-untyped-def]
-    process = WorkerProcess().start()
+def worker(transactional_db: None, _module_worker: list[WorkerProcess]) -> Iterator[WorkerProcess]:
+    """A real ``celery worker`` process on the test database and broker, idle and with empty
+    queues when the test starts. One per module: starting one takes seconds, and a test that
+    kills it gets a new one for the next test."""
+    if not _module_worker or not _module_worker[0].alive():
+        for dead in _module_worker:
+            dead.stop()
+        _module_worker[:] = [WorkerProcess().start()]
+    else:
+        # The test database was emptied since it last wrote its heartbeat: wait for the next one,
+        # so that the test finds a live worker on record as it would a new one.
+        _module_worker[0].wait_for_heartbeat()
+    process = _module_worker[0]
     yield process
-    process.stop()
+    if not process.settle():  # ended before the database is emptied for the next test
+        process.stop()
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,9 @@ ROW = [{"income": 50.0, "debt": 12.0, "tenure": 3}]
 class Gunicorn:
     """``gunicorn mlops_portal.wsgi`` on a free loopback port, against the test database."""
 
+    # How long start-up may take before the server counts as failed (and is stopped).
+    ready_within = 60.0
+
     def __init__(self, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -51,7 +54,12 @@ class Gunicorn:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        wait_for(self._answers, timeout=60, message=f"gunicorn on {self.url}")
+        try:
+            wait_for(self._answers, timeout=self.ready_within, message=f"gunicorn on {self.url}")
+        except BaseException:
+            # __exit__ is not called when __enter__ fails: stop what was started here.
+            self.__exit__()
+            raise
         return self
 
     def _answers(self) -> bool:
@@ -60,8 +68,9 @@ class Gunicorn:
             raise RuntimeError(f"gunicorn exited:\n{self.output()}")
         try:
             return requests.get(f"{self.url}/serve/", timeout=2).status_code == 404
-        except (requests.ConnectionError, requests.Timeout):
-            # Not up yet, or slow to answer its first request on a loaded machine: ask again.
+        except requests.RequestException:
+            # Not up yet, slow to answer its first request on a loaded machine, or cut off
+            # half-way while starting: ask again (its exit is caught above).
             return False
 
     def stop(self) -> None:

@@ -31,12 +31,24 @@ def test_database_url() -> str:
     return f"postgresql://{auth}{db.get('HOST') or ''}{port}/{db['NAME']}"
 
 
+QUEUES = "default,validation,deployment,monitoring"
+
+
+def purge(queues: str = QUEUES) -> int:
+    """Drop every message waiting in these queues; how many there were."""
+    from mlops_portal.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        return sum(channel.queue_purge(queue) or 0 for queue in queues.split(","))
+
+
 class WorkerProcess:
     """Starts in its own process group, so that kill() takes the pool children down with it."""
 
     def __init__(
         self,
-        queues: str = "default,validation,deployment,monitoring",
+        queues: str = QUEUES,
         concurrency: int = 1,
         hostname: str | None = None,
     ):
@@ -78,18 +90,55 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self.launched = time.time()
+        try:
+            return self.wait_for_heartbeat(timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def wait_for_heartbeat(self, timeout: float = 60) -> WorkerProcess:
+        """Until this process's heartbeat is on record (not one left by an earlier worker of the
+        same name)."""
+        assert self.process is not None
         deadline = time.monotonic() + timeout
-        launched = time.time()
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited at start-up:\n{self.output()}")
-            # This process's heartbeat, not one left by an earlier worker of the same name.
+                raise RuntimeError(f"worker exited:\n{self.output()}")
             beat = WorkerHeartbeat.objects.filter(hostname=self.hostname).first()
-            if beat is not None and beat.started_at.timestamp() >= launched:
+            if beat is not None and beat.started_at.timestamp() >= self.launched:
                 return self
-            time.sleep(0.2)
-        self.stop()
+            time.sleep(0.1)
         raise RuntimeError(f"worker did not report a heartbeat in {timeout} s:\n{self.output()}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def settle(self, timeout: float = 30) -> bool:
+        """Wait until this worker runs nothing and nothing waits in its queues, so that the next
+        test finds it as a new one: tasks a test left queued are dropped, tasks it left running
+        end first, and tasks held for later (a countdown) are revoked. False if it did not settle
+        in time (the caller then stops it)."""
+        from mlops_portal.celery import app
+
+        inspect = app.control.inspect(destination=[self.hostname], timeout=5, limit=1)
+        revoked: set[str] = set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                return False
+            dropped = purge(self.queues)
+            running = (inspect.active() or {}).get(self.hostname)
+            # A revoked task stays in the worker's timer until its time, then is dropped.
+            later = {t["request"]["id"] for t in (inspect.scheduled() or {}).get(self.hostname, [])}
+            if later - revoked:
+                app.control.revoke(sorted(later - revoked), destination=[self.hostname])
+                revoked |= later
+                continue
+            if running is not None and not running and not dropped:
+                return True
+            time.sleep(0.2)
+        return False
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
