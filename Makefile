@@ -46,7 +46,7 @@ lint: $(VENV)/.dev
 # test database and broker database); TEST_PROCESSES=0 runs it in this one process.
 TEST_PROCESSES ?= auto
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadscope
 
 # Regenerate the hashed locks after changing a pin in pyproject.toml.
 lock: $(VENV)/.dev

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 from pathlib import Path
 
 
@@ -199,16 +200,15 @@ def split_for_parallel_tests(default_var_dir: Path) -> None:
     """Give each pytest-xdist process (gw0, gw1, …) its own data folder and broker database.
 
     Under ``pytest -n``, several processes run the suite at once; their real workers must not
-    take each other's tasks, nor their sandboxes, brokers' folders and logs meet. The first
-    settings import in such a process puts its own ``PORTAL_VAR_DIR`` (a sub-folder named after
-    it) and, for a Redis broker, database (the base one plus its number) into the environment.
-    The worker, gunicorn and other processes a test starts inherit both, and
-    ``PORTAL_TEST_PROCESS`` tells them the split is already made, so they do not split again.
+    take each other's tasks, nor their sandboxes, brokers' folders and logs meet. The settings
+    import in such a process puts its own ``PORTAL_VAR_DIR`` (a sub-folder named after it) and,
+    for a Redis broker, database (the base one plus its number) into the environment. The worker,
+    gunicorn and other processes a test starts inherit both (or are given their own); they are
+    not xdist processes, so they do not split again.
     """
     name = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if not name or os.environ.get("PORTAL_TEST_PROCESS") == name:
+    if not name or "xdist" not in sys.modules:
         return
-    os.environ["PORTAL_TEST_PROCESS"] = name
     number = int(name.removeprefix("gw"))
     base = Path(env_str("PORTAL_VAR_DIR", str(default_var_dir)))
     os.environ["PORTAL_VAR_DIR"] = str(base / name)

@@ -43,17 +43,38 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+BROWSER_MODULE = "browser"  # in the file name of every module whose tests drive Chromium
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under ``pytest -n … --dist loadscope`` (``make test``): each module's tests run in one
+    process, so its worker tests share the module's real worker, and all browser tests run in
+    one process (one Chromium and live server, not two fighting for this machine's two cores).
+    The scheduler sees only test ids, so browser tests are known by their module's name."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndBrowser(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return BROWSER_MODULE if BROWSER_MODULE in Path(module).name else module
+
+    return ModulesAndBrowser(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``pytest -n … --dist loadgroup`` (``make test``), tests that share something costly
-    run in one process: the browser tests their Chromium and live server (two browsers at once
-    would also fight over this machine's two cores and time out), a module's worker tests the
-    module's real worker."""
-    for item in items:
-        if "browser" in item.fixturenames:
-            item.add_marker(pytest.mark.xdist_group("browser"))
-        elif "worker" in item.fixturenames:
-            item.add_marker(pytest.mark.xdist_group(f"worker:{item.nodeid.split('::')[0]}"))
+    """Browser tests must live where the scheduler above finds them."""
+    astray = [
+        item.nodeid
+        for item in items
+        if "browser" in getattr(item, "fixturenames", ())
+        and BROWSER_MODULE not in Path(item.nodeid.split("::", 1)[0]).name
+    ]
+    if astray:
+        raise pytest.UsageError(
+            f"browser tests belong in a module whose name contains {BROWSER_MODULE!r}: {astray}"
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -276,6 +297,20 @@ def api(people: People):  # type: ignore[no-untyped-def]
     return api_client_for
 
 
+_NEXT_TEST_SHARES_THE_WORKER = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):  # type: ignore[no-untyped-def]
+    """Note, before the test's fixtures end, whether the next test takes over its worker."""
+    item.stash[_NEXT_TEST_SHARES_THE_WORKER] = (
+        nextitem is not None
+        and nextitem.module is getattr(item, "module", None)
+        and "worker" in getattr(nextitem, "fixturenames", ())
+    )
+    return (yield)
+
+
 @pytest.fixture(scope="module")
 def _module_worker() -> Iterator[list[WorkerProcess]]:
     """The real worker the tests of one module share (started by the first that needs it)."""
@@ -285,22 +320,16 @@ def _module_worker() -> Iterator[list[WorkerProcess]]:
         process.stop()
 
 
-@pytest.fixture(autouse=True)
-def _no_worker_unless_asked(request: pytest.FixtureRequest) -> None:
-    """A test that does not ask for ``worker`` runs with none (it may start its own, or check
-    what happens without one): the module's shared worker stops before it."""
-    if "worker" not in request.fixturenames:
-        held = request.getfixturevalue("_module_worker")
-        for process in held:
-            process.stop()
-        held.clear()
-
-
 @pytest.fixture
-def worker(transactional_db: None, _module_worker: list[WorkerProcess]) -> Iterator[WorkerProcess]:
+def worker(
+    request: pytest.FixtureRequest,
+    transactional_db: None,
+    _module_worker: list[WorkerProcess],
+) -> Iterator[WorkerProcess]:
     """A real ``celery worker`` process on the test database and broker, idle and with empty
-    queues when the test starts. One per module: starting one takes seconds, and a test that
-    kills it gets a new one for the next test."""
+    queues when the test starts. Starting one takes seconds, so consecutive tests of a module
+    share one; it stops before the database is emptied unless the next test takes it over (so
+    no other test sees it), and a test that kills it gets a new one for the next."""
     if not _module_worker or not _module_worker[0].alive():
         for dead in _module_worker:
             dead.stop()
@@ -311,8 +340,10 @@ def worker(transactional_db: None, _module_worker: list[WorkerProcess]) -> Itera
         _module_worker[0].wait_for_heartbeat()
     process = _module_worker[0]
     yield process
-    if not process.settle():  # ended before the database is emptied for the next test
+    # Before the database is emptied for the next test.
+    if not (request.node.stash.get(_NEXT_TEST_SHARES_THE_WORKER, False) and process.settle()):
         process.stop()
+        _module_worker.clear()
 
 
 @pytest.fixture(scope="session")

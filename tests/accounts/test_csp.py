@@ -1,5 +1,5 @@
-"""The Content-Security-Policy header on real pages, templates that keep to it, and a browser
-that finds nothing refused on pages with charts."""
+"""The Content-Security-Policy header on real pages, and templates that keep to it (a browser
+finds nothing refused: test_csp_browser.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from tests.conftest import sign_in
 from tests.validation.conftest import models, upload, validate_now  # noqa: F401 - fixture
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
@@ -99,24 +98,3 @@ def test_the_offline_report_is_a_download_not_a_page(people, validated):
     response = client.get(f"{VERSION_PAGE}validation/report.html")
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment")
-
-
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
-def test_the_browser_refuses_nothing_on_the_dashboard_and_a_page_with_charts(
-    people, validated, new_page
-):
-    page = new_page()
-    messages: list[str] = []
-    page.on("console", lambda message: messages.append(message.text))
-    page.on("pageerror", lambda error: messages.append(str(error)))
-    sign_in(page, "rita")
-    page.wait_for_url("**/")
-    page.goto(VERSION_PAGE)
-    # Plotly drew the charts: its script ran, under the policy.
-    page.locator(".chart .main-svg").first.wait_for()
-    assert page.locator(".chart .main-svg").count() >= 7
-    page.goto("/api/v1/docs/")
-    page.locator(".swagger-ui .info").first.wait_for()
-    refused = [m for m in messages if "Content Security Policy" in m or "Content-Security" in m]
-    assert refused == [], refused

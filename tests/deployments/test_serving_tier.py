@@ -18,7 +18,6 @@ from apps.deployments.models import Environment
 from apps.registry.models import StoredFile
 from tests.deployments.conftest import deploy_now
 from tests.support.gunicorn import ROW, Gunicorn
-from tests.support.worker import wait_for
 
 STATUS_TOKEN = "status-" + "s" * 40
 
@@ -89,32 +88,11 @@ class ServingTier(Gunicorn):
     """``gunicorn mlops_portal.serving_wsgi --preload`` with two workers, against the test
     database (the command of docker-compose.yml's serving service)."""
 
-    def __enter__(self) -> ServingTier:
-        self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "mlops_portal.serving_wsgi",
-                "--preload",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "2",
-                "--threads",
-                "2",
-                # Each test server its own: gunicorn's default control socket is one path per
-                # user, which the first server to stop removes from under the others.
-                "--no-control-socket",
-            ],
-            cwd=django_settings.BASE_DIR,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for(self._answers, timeout=90, message=f"the serving tier on {self.url}")
-        return self
+    app = "mlops_portal.serving_wsgi"
+    options = ("--preload",)
+    workers = 2
+    threads = 2
+    ready_within = 90.0
 
     def status(self, token: str | None = STATUS_TOKEN) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Self
 
 import requests
 from django.conf import settings
@@ -19,8 +20,13 @@ ROW = [{"income": 50.0, "debt": 12.0, "tenure": 3}]
 
 
 class Gunicorn:
-    """``gunicorn mlops_portal.wsgi`` on a free loopback port, against the test database."""
+    """``gunicorn mlops_portal.wsgi`` on a free loopback port, against the test database.
+    Subclasses change what it runs through the attributes below."""
 
+    app = "mlops_portal.wsgi"
+    options: tuple[str, ...] = ()  # such as "--preload"
+    workers = 1
+    threads = 4
     # How long start-up may take before the server counts as failed (and is stopped).
     ready_within = 60.0
 
@@ -31,20 +37,21 @@ class Gunicorn:
         self.env = {**os.environ, "DATABASE_URL": child_processes.test_database_url(), **env}
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Gunicorn:
+    def __enter__(self) -> Self:
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "mlops_portal.wsgi",
+                self.app,
+                *self.options,
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
-                "1",
+                str(self.workers),
                 "--threads",
-                "4",
+                str(self.threads),
                 # Each test server its own: gunicorn's default control socket is one path per
                 # user, which the first server to stop removes from under the others.
                 "--no-control-socket",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -55,13 +56,26 @@ def ensure_venv() -> Path:
     if _installed(python, "flask_wtf", "mlflow") == MLFLOW_VERSION:
         return python
     VENV.parent.mkdir(parents=True, exist_ok=True)
+    # Parallel test processes share the folder: one installs, the others wait for it.
+    with (VENV.parent / "mlflow-venv.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _installed(python, "flask_wtf", "mlflow") == MLFLOW_VERSION:
+            return python
+        return _install(python)
+
+
+def _install(python: Path) -> Path:
     log = VENV.parent / "mlflow-install.log"
     try:
         with log.open("ab") as out:
-            if not python.exists():
+            if _installed(python, "pip", "pip") is None:  # none yet, or one left half-made
                 base = shutil.which("python3.11") or sys.executable
                 subprocess.run(
-                    [base, "-m", "venv", str(VENV)], stdout=out, stderr=out, check=True, timeout=300
+                    [base, "-m", "venv", "--clear", str(VENV)],
+                    stdout=out,
+                    stderr=out,
+                    check=True,
+                    timeout=300,
                 )
             subprocess.run(
                 [str(python), "-m", "pip", "install", "--quiet", f"mlflow[auth]=={MLFLOW_VERSION}"],
