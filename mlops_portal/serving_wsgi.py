@@ -4,7 +4,10 @@
 
 Django is set up (the ORM reads placements and keys, and writes the prediction logs), but
 neither its request handler, middleware and URLconf nor the portal's views are loaded, and
-pandas and pyarrow are imported only if a loaded model needs a DataFrame.
+pandas and pyarrow are imported only if a loaded model needs a DataFrame: validation records
+whether a model answers the same from a float array (docs/serving-fast-path.md, "Arrays or a
+DataFrame"), scikit-learn is imported with pandas hidden, and ``GET /serve/_status`` says
+whether pandas was imported (``pandas_imported``).
 
 Before the first request it loads the models live in production, at most
 ``PORTAL_SERVING_MAX_MODELS`` (``Models.preload``): the first request to each then costs what

@@ -11,10 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import pandas as pd
+from typing import Any
 
 _NUMBER = (int, float)
 
@@ -120,12 +117,3 @@ def checked_columns(payload: Any, signature: dict[str, Any], max_rows: int) -> d
             feature["name"], feature["kind"], feature["nullable"], columns[feature["name"]]
         )
     return columns
-
-
-def to_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
-    """Checked columns as the DataFrame the model takes (missing values become NaN or None)."""
-    # Imported here, not at start-up: a serving process whose models all take arrays never
-    # pays for pandas (Scorer), and the serving tier starts without it.
-    import pandas as pd
-
-    return pd.DataFrame(columns, columns=list(columns))

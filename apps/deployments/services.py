@@ -228,10 +228,12 @@ class Checked:
 
     deployment_id: int
     problem: str | None = None
+    # Something to say about a version that may go live (its ONNX copy is refused, say).
+    note: str = ""
 
 
-def _smoke_test(version: ModelVersion, estimator: Any) -> None:
-    """Predict a few holdout rows and check the answers are usable."""
+def _smoke_test(version: ModelVersion, estimator: Any) -> Any:
+    """Predict a few holdout rows and check the answers are usable; the rows tried."""
     import numpy as np
 
     from apps.validation.engine.report import read_frame
@@ -254,6 +256,36 @@ def _smoke_test(version: ModelVersion, estimator: Any) -> None:
         answers = np.asarray(estimator.predict_proba(frame[features]), dtype=float)
     if len(answers) != len(frame) or not np.all(np.isfinite(answers)):
         raise ValueError(f"the smoke test on {len(frame)} holdout rows gave unusable answers")
+    return frame
+
+
+def _smoke_test_onnx(version: ModelVersion, frame: Any) -> str:
+    """Load the version's ONNX copy, if validation stored one, as a serving process would
+    (digests, the checks before onnxruntime sees it, the session) and score the smoke rows
+    with it: a copy serving would refuse is found here, not first at a request. Returns what to
+    say about it ("" when there is no copy or it answers); never stops the deployment, since
+    the version then serves on scikit-learn."""
+    import numpy as np
+
+    from apps.deployments.serving import OnnxScorer
+
+    try:
+        copy = evidence.onnx_of(version)
+        if copy is None:
+            return ""
+        signature = evidence.signature_of(version) or {}
+        scorer = OnnxScorer(copy.content, signature, copy.classes)
+        features = [f["name"] for f in signature["features"]]
+        answered = scorer({name: frame[name].tolist() for name in features})
+        values = np.asarray(answered.get("probabilities", answered["predictions"]), dtype=float)
+        if len(answered["predictions"]) != len(frame) or not np.all(np.isfinite(values)):
+            raise ValueError(f"it gave unusable answers on {len(frame)} holdout rows")
+    except Exception as exc:  # any reason serving would not run the copy
+        return (
+            f"Its ONNX copy is refused ({exc}); it serves on scikit-learn, which passed the "
+            "smoke test."
+        )[:450]
+    return ""
 
 
 def run_deployment(job: Job) -> Checked:
@@ -266,13 +298,15 @@ def run_deployment(job: Job) -> Checked:
         jobs.report_progress(job, 20, "Loading the canonical .skops copy")
         estimator = evidence.load_canonical(deployment.version)
         jobs.report_progress(job, 60, f"Smoke-testing on {SMOKE_ROWS} holdout rows")
-        _smoke_test(deployment.version, estimator)
+        frame = _smoke_test(deployment.version, estimator)
     except jobs.JobLost:
         raise
     except Exception as exc:  # any reason the version cannot serve: it must not go live
         return Checked(deployment.pk, f"{type(exc).__name__}: {exc}"[:450])
+    jobs.report_progress(job, 75, "Trying the ONNX copy, if the version has one")
+    note = _smoke_test_onnx(deployment.version, frame)
     jobs.report_progress(job, 90, "Switching the live version")
-    return Checked(deployment.pk)
+    return Checked(deployment.pk, note=note)
 
 
 def _fail(deployment: Deployment, problem: str) -> None:
@@ -317,10 +351,26 @@ def commit_deployment(job: Job, checked: Checked) -> dict[str, Any]:
                 f"Version {deployment.version.number} runs beside the live version in "
                 f"{deployment.environment} as a {deployment.mode_label()}"
             )
+            _note(deployment, job, checked.note)
         return {"deployment": deployment.pk, "status": deployment.status}
-    _switch(deployment, actor=deployment.requested_by, action=AuditAction.DEPLOYMENT_LIVE)
+    _switch(
+        deployment,
+        actor=deployment.requested_by,
+        action=AuditAction.DEPLOYMENT_LIVE,
+        extra={"note": checked.note} if checked.note else None,
+    )
     job.message = f"Version {deployment.version.number} is live in {deployment.environment}"
+    _note(deployment, job, checked.note)
     return {"deployment": deployment.pk, "status": deployment.status}
+
+
+def _note(deployment: Deployment, job: Job, note: str) -> None:
+    """What the smoke test found about a version that went live, in the deployment's result."""
+    if not note:
+        return
+    deployment.message = note[:500]
+    deployment.save(update_fields=["message"])
+    job.message = f"{job.message}. {note}"[:500]
 
 
 def _switch(

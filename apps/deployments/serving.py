@@ -28,6 +28,7 @@ import os
 import queue
 import random
 import re
+import sys
 import threading
 import time
 import warnings
@@ -51,6 +52,7 @@ from django.db import (
 
 from apps.audit.context import request_id_from
 from apps.deployments import inputs
+from apps.validation.engine import answers
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +66,32 @@ _NOT_FOUND = "Use /serve/<model>/<environment>/predict."
 
 
 # The array path below gives a model fitted on a DataFrame the same values in the same column
-# order without their names (Scorer checks it answers identically); scikit-learn would otherwise
-# warn on every request that the names are missing.
-warnings.filterwarnings(
-    "ignore", message="X does not have valid feature names", category=UserWarning
-)
+# order without their names (validation, or Scorer, checked it answers identically);
+# scikit-learn would otherwise warn on every request that the names are missing.
+warnings.filterwarnings("ignore", message=answers.FEATURE_NAMES_WARNING, category=UserWarning)
+
+
+def import_sklearn_without_pandas() -> None:
+    """Import scikit-learn without letting it import pandas.
+
+    scikit-learn (1.9) imports pandas as it is itself imported, whenever pandas is installed
+    (``sklearn.utils.fixes`` keeps it under a name no estimator uses): ~100 MB and ~0.3 s in a
+    serving process even when every model it holds takes arrays. So it is imported here with
+    pandas hidden (``import pandas`` fails meanwhile, which scikit-learn expects where pandas is
+    not installed); afterwards pandas imports as usual, when a model needs its DataFrame
+    (``answers.as_frame``), and scikit-learn finds it then: it looks for pandas in
+    ``sys.modules`` at each call. Nothing happens if either was imported already. Called before
+    a serving process loads its first model, under ``Models``'s lock, when nothing else in the
+    process can be importing pandas (no model is loaded yet to need it)."""
+    if "sklearn" in sys.modules or "pandas" in sys.modules:
+        return
+    sys.modules["pandas"] = None  # type: ignore[assignment]
+    try:
+        import sklearn.base
+        import sklearn.pipeline  # noqa: F401 - what Scorer and skops then use
+    finally:
+        if "pandas" in sys.modules and sys.modules["pandas"] is None:
+            del sys.modules["pandas"]
 
 
 class Scorer:
@@ -81,58 +104,46 @@ class Scorer:
     exactly what ``Pipeline.predict`` and ``predict_proba`` do inside.
 
     When every feature is numeric the rows go to the model as one float array instead of a
-    DataFrame, which costs a third as much for a single row (bench/serving.py) — but only if the
-    model, tried on both when it is loaded, answers exactly the same: a pipeline that selects
-    columns by name, say, keeps the DataFrame.
+    DataFrame, which costs a third as much for a single row (bench/serving.py) and needs no
+    pandas — but only if the model answers exactly the same from both: a pipeline that selects
+    columns by name, say, keeps the DataFrame. Validation decides it on the holdout
+    (``takes_arrays``, ``engine.answers.array_check``); for a version validated before it did
+    (None), the model is tried on both here, when it is loaded, which imports pandas.
     """
 
     path = "scikit-learn"
 
-    def __init__(self, estimator: Any, signature: dict[str, Any]) -> None:
-        from sklearn.pipeline import Pipeline
-
-        if isinstance(estimator, Pipeline):
-            # Each step called directly, as Pipeline.transform does without metadata routing
-            # (whose bookkeeping cost a tenth of a one-row request).
-            *steps, self.final = [step for _, step in estimator.steps]
-            self.transforms: list[Any] = [s for s in steps if s not in (None, "passthrough")]
-        else:
-            self.transforms, self.final = [], estimator
+    def __init__(
+        self, estimator: Any, signature: dict[str, Any], takes_arrays: bool | None = None
+    ) -> None:
+        self.transforms, self.final = answers.steps_of(estimator)
         features = signature.get("features") or []
-        self.probabilities = signature.get("task") != "regression" and hasattr(
-            self.final, "predict_proba"
-        )
-        self.as_array = bool(features) and all(f["kind"] == "numeric" for f in features)
-        if self.as_array:
+        self.probabilities = answers.gives_probabilities(self.final, signature.get("task"))
+        numeric = bool(features) and all(f["kind"] == "numeric" for f in features)
+        if not numeric or takes_arrays is not None:
+            self.as_array = numeric and bool(takes_arrays)
+        else:
             self.as_array = self._array_answers_the_same([f["name"] for f in features])
 
     def __call__(self, columns: dict[str, list[Any]]) -> dict[str, Any]:
         """Answers for checked columns (``inputs.checked_columns``), in the model's order."""
-        rows = self._array(columns) if self.as_array else inputs.to_frame(columns)
+        rows = answers.as_array(columns) if self.as_array else answers.as_frame(columns)
         return self._answer(rows)
 
-    @staticmethod
-    def _array(columns: dict[str, list[Any]]) -> np.ndarray:
-        return np.array(list(columns.values()), dtype=float).T  # a missing value becomes NaN
-
     def _answer(self, rows: Any) -> dict[str, Any]:
-        prepared = rows
-        for step in self.transforms:
-            prepared = step.transform(prepared)
-        answer = {"predictions": np.asarray(self.final.predict(prepared)).tolist()}
-        if self.probabilities:
-            proba = np.asarray(self.final.predict_proba(prepared), dtype=float)
-            answer["classes"] = self.final.classes_.tolist()
-            answer["probabilities"] = proba.round(6).tolist()
-        return answer
+        return answers.answer(self.transforms, self.final, self.probabilities, rows)
 
     def _array_answers_the_same(self, names: list[str]) -> bool:
+        """The fallback for versions validation did not decide for: random numbers, since the
+        holdout is not at hand here."""
         rng = np.random.default_rng(0)
         sample = rng.normal(0, 10, (16, len(names))).round(3)
         sample[:, ::2] = sample[:, ::2].round()  # whole numbers too, as counts would be
         columns = {name: sample[:, i].tolist() for i, name in enumerate(names)}
         try:
-            return self._answer(self._array(columns)) == self._answer(inputs.to_frame(columns))
+            return self._answer(answers.as_array(columns)) == self._answer(
+                answers.as_frame(columns)
+            )
         except Exception:  # the model wants its DataFrame, or these values: keep the DataFrame
             return False
 
@@ -484,8 +495,9 @@ class Models:
     def scorer(self, version: Any, signature: dict[str, Any]) -> Scorer | OnnxScorer:
         """The version's ONNX copy on onnxruntime when validation kept one and
         ``PORTAL_SERVING_ONNX`` is on; otherwise (or when the copy fails its digest or its
-        checks, warned about once) the canonical .skops copy on scikit-learn."""
-        from apps.validation.evidence import load_canonical, onnx_of
+        checks, warned about once) the canonical .skops copy on scikit-learn, given its rows
+        as an array or a DataFrame as validation found it answers the same (``Scorer``)."""
+        from apps.validation.evidence import load_canonical, onnx_of, takes_arrays_of
 
         if settings.PORTAL_SERVING_ONNX and version.pk not in self._onnx_refused:
             try:
@@ -500,7 +512,8 @@ class Models:
                     version.number,
                     exc,
                 )
-        return Scorer(load_canonical(version), signature)
+        import_sklearn_without_pandas()
+        return Scorer(load_canonical(version), signature, takes_arrays_of(version))
 
     def _refresh(self, model: str, environment: str, held: Live | None) -> Live | None:
         from apps.deployments.models import Placement, ServingKey
@@ -1249,6 +1262,9 @@ def status(method: str, headers: Callable[[str], str | None]) -> tuple[int, dict
         "max_models": settings.PORTAL_SERVING_MAX_MODELS,
         "models": MODELS.held(),
         "prediction_log": LOG.figures(),
+        # Whether a model held (or once held) here needed its DataFrame: pandas costs a serving
+        # process ~100 MB, and none of its models may need it (docs/serving-fast-path.md).
+        "pandas_imported": "pandas" in sys.modules,
     }
 
 

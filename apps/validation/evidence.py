@@ -52,6 +52,17 @@ class Evidence:
         }
 
     @property
+    def takes_arrays(self) -> bool | None:
+        """Whether, on scikit-learn, the model answers its rows given as one float array exactly
+        as given as its DataFrame, as validation found on the holdout
+        (``engine.answers.array_check``); None when validation did not decide it (a report from
+        before it did, or a check that could not tell)."""
+        path = self.data.get("serving_path")
+        arrays = path.get("arrays") if isinstance(path, dict) else None
+        found = arrays.get("takes_arrays") if isinstance(arrays, dict) else None
+        return found if isinstance(found, bool) else None
+
+    @property
     def metrics(self) -> dict[str, Any]:
         """The single-number metrics (``docs/metrics.md``): what monitoring draws measured
         performance against."""
@@ -96,6 +107,10 @@ def baseline_of(version: ModelVersion | int) -> dict[str, Any] | None:
 
 def signature_of(version: ModelVersion) -> dict[str, Any] | None:
     return of(version).signature
+
+
+def takes_arrays_of(version: ModelVersion) -> bool | None:
+    return of(version).takes_arrays
 
 
 def validated_metrics(version: ModelVersion | int) -> dict[str, Any]:

@@ -151,11 +151,22 @@ class ValidationReport(models.Model):
     @property
     def serving_path(self) -> dict[str, Any] | None:
         """Which path the version serves on, "onnx" or "scikit-learn", and why (None for a
-        report from before the fast path, or one that could not be validated)."""
+        report from before the fast path, or one that could not be validated); and whether, on
+        scikit-learn, the model takes its rows as a plain array of numbers or needs its
+        DataFrame (``takes_arrays`` True or False, and why; None for a report from before that
+        was checked at validation: serving then tries the model when it loads it)."""
         found = self.data.get("serving_path") if isinstance(self.data, dict) else None
         if not isinstance(found, dict) or found.get("path") not in ("onnx", "scikit-learn"):
             return None
-        return {"path": found["path"], "reason": str(found.get("reason", ""))}
+        arrays = found.get("arrays")
+        arrays = arrays if isinstance(arrays, dict) else {}
+        takes_arrays = arrays.get("takes_arrays")
+        return {
+            "path": found["path"],
+            "reason": str(found.get("reason", "")),
+            "takes_arrays": takes_arrays if isinstance(takes_arrays, bool) else None,
+            "arrays_reason": str(arrays.get("reason", "")),
+        }
 
     @property
     def summary(self) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from apps.deployments.inputs import InputError, checked_columns, parse_body, to_frame
+from apps.deployments.inputs import InputError, checked_columns, parse_body
+from apps.validation.engine.answers import as_frame
 
 SIGNATURE = {
     "task": "binary",
@@ -21,7 +22,7 @@ ROW = {"income": 52.5, "debt": 11, "segment": "retail", "existing": True}
 def frame_of(payload: object, max_rows: int = 100):  # type: ignore[no-untyped-def]
     if isinstance(payload, str):
         payload = parse_body(payload.encode())
-    return to_frame(checked_columns(payload, SIGNATURE, max_rows))
+    return as_frame(checked_columns(payload, SIGNATURE, max_rows))
 
 
 def test_records_and_columns_give_the_same_frame_in_the_models_column_order():

@@ -94,6 +94,8 @@ def test_a_version_skl2onnx_cannot_convert_serves_on_scikit_learn(
     assert _report(version).serving_path == {
         "path": "scikit-learn",
         "reason": "skl2onnx cannot convert NearestCentroid",
+        "takes_arrays": True,
+        "arrays_reason": "answers identical to its DataFrame on all 600 holdout rows",
     }
     deploy_now(services.request_deployment(version.pk, "staging", actor=people.ivan))
     _, raw = services.create_serving_key(

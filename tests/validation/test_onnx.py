@@ -58,7 +58,12 @@ def test_a_numeric_pipeline_is_converted_in_the_sandbox_and_stored_with_its_dige
     labels, proba = _onnx_answers(content, holdout[FEATURES])
     assert labels.tolist() == estimator.predict(holdout[FEATURES]).tolist()
     assert np.abs(proba - estimator.predict_proba(holdout[FEATURES])).max() <= 1e-6
-    assert report.serving_path == {"path": "onnx", "reason": path["reason"]}
+    assert report.serving_path == {
+        "path": "onnx",
+        "reason": path["reason"],
+        "takes_arrays": True,
+        "arrays_reason": "answers identical to its DataFrame on all 600 holdout rows",
+    }
 
 
 def _nearest_centroid() -> bytes:
@@ -100,6 +105,8 @@ def test_a_model_skl2onnx_cannot_convert_serves_on_scikit_learn_and_says_why(
     assert report.serving_path == {
         "path": "scikit-learn",
         "reason": "skl2onnx cannot convert NearestCentroid",
+        "takes_arrays": True,
+        "arrays_reason": "answers identical to its DataFrame on all 600 holdout rows",
     }
     assert report.onnx_key == "" and report.onnx_sha256 == ""
 
@@ -125,6 +132,8 @@ def test_a_categorical_feature_keeps_scikit_learn(people, alices_model, media_ro
     assert report.serving_path == {
         "path": "scikit-learn",
         "reason": "a feature is not numeric (age_band)",
+        "takes_arrays": False,
+        "arrays_reason": "a feature is not numeric (age_band)",
     }
     assert report.onnx_key == ""
 

@@ -9,10 +9,12 @@ Two modes:
 - ``convert`` opens a pickle or joblib artifact (untrusted code may run here, which is why this
   stage exists at all) and writes ``out/canonical.skops`` plus predictions on sample rows;
 - ``validate`` opens a ``.skops`` file with the trusted-type allowlist, writes its canonical copy,
-  checks the copy predicts the same, and computes the report; then, in a forked process of its
-  own, converts the model to ONNX for the serving fast path and writes ``out/model.onnx`` if the
-  converted model answers like it on the whole holdout (``fastpath.py``). No uploaded code runs
-  in this stage, so its result can be trusted.
+  checks the copy predicts the same, and computes the report; checks whether the model answers
+  the same from a float array as from its DataFrame (``answers.py``: serving then gives it
+  arrays, without pandas); then, in a forked process of its own, converts the model to ONNX for
+  the serving fast path and writes ``out/model.onnx`` if the converted model answers like it on
+  the whole holdout (``fastpath.py``). No uploaded code runs in this stage, so its result can be
+  trusted.
 """
 
 from __future__ import annotations
@@ -208,10 +210,30 @@ def validate(spec: dict[str, Any]) -> dict[str, Any]:
         "rows_checked": len(sample),
         "sha256": _sha256(Path("out/canonical.skops")),
     }
+    progress(95, "Checking the model answers the same from an array as from its DataFrame")
+    arrays = _array_check(estimator, built, holdout)
     progress(96, "Converting to ONNX for the serving fast path")
     built["peak_memory_mb"] = _peak_memory_mb()
-    built["serving_path"] = _fast_path(estimator, built, holdout)
+    built["serving_path"] = {**_fast_path(estimator, built, holdout), "arrays": arrays}
     return {"report": built}
+
+
+def _array_check(estimator: Any, built: dict[str, Any], holdout: Any) -> dict[str, Any]:
+    """``answers.array_check``: whether serving may give the model its rows as one float array
+    (on scikit-learn), decided here once so that a serving process need not import pandas to
+    find out. Never fails the validation: undecided, serving tries the model when it loads it."""
+    answers = importlib.import_module("engine.answers")
+    try:
+        return dict(
+            answers.array_check(
+                estimator, task=built["task"], signature=built["signature"], holdout=holdout
+            )
+        )
+    except MemoryError:
+        reason = "the check needed more memory than the sandbox allows"
+    except Exception as exc:  # written down for the report, never raised
+        reason = f"the check failed ({type(exc).__name__}: {exc})"[:300]
+    return {"takes_arrays": None, "reason": reason}
 
 
 # How long the ONNX conversion and its check may take, and the most its result may weigh.
