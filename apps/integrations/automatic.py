@@ -7,7 +7,8 @@ on for the link (``MlflowLink.automatic_by``). Their rights are checked again fo
 records them as the actor of ``MLFLOW_IMPORT_REQUESTED``, with ``"via": "MLflow webhook"`` (and
 the delivery id) or ``"via": "polling MLflow"`` and the connection's name in its values. The
 holdout is the data set kept with the link, copied for each import (the import's job removes its
-own copy when it ends, as for a person's import).
+own copy when it ends, as for a person's import), or the data set each version's run logged at
+the path the link names (``holdout_artifact``), which each import's job downloads.
 
 The same MLflow version is imported at most once per model, whichever of the webhook and the
 poller sees it first (``services.already_imported`` under the model's lock, and a unique
@@ -25,6 +26,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -61,6 +63,16 @@ class Automatic:
     on_alias: str
     target_column: str
     sensitive_column: str = ""
+    # Instead of a holdout file: the path of the data set each imported version's run logged.
+    holdout_artifact: str = ""
+
+
+def _holdout_of(link: MlflowLink) -> dict[str, str] | None:
+    if link.holdout_key:
+        return {"name": link.holdout_name, "sha256": link.holdout_sha256}
+    if link.holdout_artifact:
+        return {"run_artifact": link.holdout_artifact}
+    return None
 
 
 def _settings_of(link: MlflowLink) -> dict[str, Any]:
@@ -68,10 +80,23 @@ def _settings_of(link: MlflowLink) -> dict[str, Any]:
         "on_version_created": link.on_version_created,
         "on_alias": link.on_alias,
         "target_column": link.target_column,
-        "holdout": {"name": link.holdout_name, "sha256": link.holdout_sha256}
-        if link.holdout_key
-        else None,
+        "holdout": _holdout_of(link),
         "on_behalf_of": link.automatic_by.username if link.automatic_by else None,
+    }
+
+
+def settings_of(link: MlflowLink) -> dict[str, Any]:
+    """A link's automatic-import settings as the API shows them (never a storage key)."""
+    return {
+        "enabled": link.is_automatic,
+        "on_version_created": link.on_version_created,
+        "on_alias": link.on_alias,
+        "holdout": _holdout_of(link),
+        "holdout_artifact": link.holdout_artifact,
+        "target_column": link.target_column,
+        "sensitive_column": link.sensitive_column,
+        "on_behalf_of": link.automatic_by.username if link.automatic_by else None,
+        "since": link.automatic_since,
     }
 
 
@@ -79,22 +104,31 @@ def set_automatic(
     model_id: int, *, actor: User, wanted: Automatic, holdout: UploadedFile | None
 ) -> MlflowLink:
     """Turn automatic import on (or change it, or off when neither event is chosen) for the
-    model's link. On, imports are requested on ``actor``'s behalf with the holdout given now, or
-    the one kept before."""
+    model's link. On, imports are requested on ``actor``'s behalf with the holdout given now (a
+    file, or the path of a data set each version's run logged), or the one kept before."""
     alias = wanted.on_alias.strip().lstrip("@")
     if alias and not ALIAS.fullmatch(alias):
         raise ValidationError(
             {"on_alias": "An MLflow alias starts with a letter, then letters, digits, _ . or -."}
         )
     target, sensitive = wanted.target_column.strip(), wanted.sensitive_column.strip()
+    turning_on = wanted.on_version_created or bool(alias)
+    artifact = services.holdout_artifact_path(wanted.holdout_artifact) if turning_on else ""
+    if holdout is not None and artifact:
+        raise ValidationError(
+            {
+                "holdout_artifact": "Give automatic imports either a holdout file or the path of "
+                "a data set each MLflow run logged, not both (clear one)."
+            }
+        )
     blob = None
-    if holdout is not None and (wanted.on_version_created or alias):
+    if holdout is not None and turning_on:
         blob = services._stage_holdout(holdout, target, sensitive)
     try:
         return _save_automatic(
             model_id,
             actor,
-            Automatic(wanted.on_version_created, alias, target, sensitive),
+            Automatic(wanted.on_version_created, alias, target, sensitive, artifact),
             blob,
             (holdout.name or "holdout") if holdout is not None else "",
         )
@@ -124,14 +158,16 @@ def _save_automatic(
         services._check_team_may_use(actor, link.connection)
         if not wanted.target_column:
             raise ValidationError({"target_column": "Name the target column of the holdout."})
-        if blob is None and not link.holdout_key:
+        keeps_file = blob is None and not wanted.holdout_artifact and bool(link.holdout_key)
+        if blob is None and not wanted.holdout_artifact and not link.has_holdout:
             raise ValidationError(
                 {
                     "holdout": "Attach the holdout data set the portal validates automatic "
-                    "imports on (CSV or Parquet)."
+                    "imports on (CSV or Parquet), or name the data set each MLflow run logs "
+                    "(e.g. data/holdout.csv)."
                 }
             )
-        if blob is None and wanted.target_column != link.target_column:
+        if keeps_file and wanted.target_column != link.target_column:
             raise ValidationError(
                 {"holdout": "Attach the holdout again to change its target column."}
             )
@@ -139,6 +175,13 @@ def _save_automatic(
             replaced = link.holdout_key
             link.holdout_key, link.holdout_sha256 = blob.key, blob.sha256
             link.holdout_name = name[:255]
+            link.holdout_artifact = ""
+        elif wanted.holdout_artifact:
+            # Each run's own data set from now on: the kept file, if any, goes.
+            replaced = link.holdout_key
+            link.holdout_key = link.holdout_sha256 = link.holdout_name = ""
+            link.holdout_artifact = wanted.holdout_artifact
+        if not keeps_file:
             link.target_column, link.sensitive_column = (
                 wanted.target_column,
                 wanted.sensitive_column,
@@ -148,7 +191,7 @@ def _save_automatic(
             link.automatic_since = timezone.now()
     else:
         replaced = link.holdout_key
-        link.holdout_key = link.holdout_sha256 = link.holdout_name = ""
+        link.holdout_key = link.holdout_sha256 = link.holdout_name = link.holdout_artifact = ""
         link.target_column = link.sensitive_column = ""
         link.automatic_by, link.automatic_since = None, None
     if wanted.on_alias != link.on_alias:
@@ -177,7 +220,7 @@ def request_automatic(
     link's holdout; None when that version was already imported (or is being), or when the
     owner may not import any more (audited as a failed import, with why)."""
     owner = link.automatic_by
-    if owner is None or not link.holdout_key:
+    if owner is None or not link.has_holdout:
         return None
     reference = mlflow.Reference(link.mlflow_name, version=str(int(version)))
     if services.already_imported(link.model, link, reference.version):
@@ -194,8 +237,10 @@ def request_automatic(
                 after={"reason": str(denied), "reference": str(reference), **via},
             )
         return None
-    with storage.open_blob(link.holdout_key) as kept:
-        blob = storage.save(kept)
+    blob = None
+    if link.holdout_key:  # a kept file: each import gets its own copy
+        with storage.open_blob(link.holdout_key) as kept:
+            blob = storage.save(kept)
     try:
         record = services._create_import(
             link.model_id,
@@ -203,20 +248,22 @@ def request_automatic(
             link,
             reference,
             blob,
-            link.holdout_name,
+            link.holdout_name if blob is not None else PurePosixPath(link.holdout_artifact).name,
             link.target_column,
             link.sensitive_column,
             f"Imported automatically from MLflow ({via['via']}): {link.mlflow_name} version "
             f"{reference.version}.",
+            holdout_artifact="" if blob is not None else link.holdout_artifact,
             trigger=trigger,
             via=via,
         )
     except IntegrityError:  # the other road got there in the same instant
         record = None
     except BaseException:
-        storage.delete([blob.key])
+        if blob is not None:
+            storage.delete([blob.key])
         raise
-    if record is None:
+    if record is None and blob is not None:
         storage.delete([blob.key])
     return record
 

@@ -44,6 +44,13 @@ class ImportForm(forms.Form):
         required=False,
         help_text="The portal validates the imported model on it, whatever MLflow measured.",
     )
+    holdout_artifact = forms.CharField(
+        label="Or the holdout the MLflow run logged",
+        required=False,
+        max_length=1000,
+        help_text="Its path under the run's artifacts, e.g. data/holdout.csv (CSV or Parquet); "
+        "instead of a file.",
+    )
     target_column = forms.CharField(label="Target column", max_length=200)
     sensitive_column = forms.CharField(
         label="Sensitive column (optional)", max_length=200, required=False
@@ -70,6 +77,13 @@ class AutomaticForm(forms.Form):
         label="Holdout data for automatic imports (CSV or Parquet)",
         required=False,
         help_text="Kept with the link; leave empty to keep the one already kept.",
+    )
+    holdout_artifact = forms.CharField(
+        label="Or the holdout each MLflow run logged",
+        required=False,
+        max_length=1000,
+        help_text="Its path under each imported version's run artifacts, e.g. "
+        "data/holdout.csv; instead of a kept file.",
     )
     target_column = forms.CharField(
         label="The kept holdout's column to predict (its target)", max_length=200, required=False

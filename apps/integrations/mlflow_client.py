@@ -384,20 +384,24 @@ class MlflowClient:
             raise TooLarge(f"MLflow's {path.rsplit('/', 1)[-1]} is larger than {limit} bytes.")
         return bytes(body)
 
-    def download(self, path: str, target: IO[bytes], *, limit: int) -> Download:
+    def download(
+        self, path: str, target: IO[bytes], *, limit: int, what: Limit | None = None
+    ) -> Download:
         """Stream an artifact into ``target``, hashing it; TooLarge once past ``limit`` bytes
-        (the caller discards ``target``)."""
+        (the caller discards ``target``), saying ``what`` was too large (the model's artifact
+        unless told). The path is checked before any request is made."""
+        what = what or MODEL_ARTIFACT
         response = self._request(f"{ARTIFACTS}/{_quoted(path)}")
         digest = hashlib.sha256()
         size = 0
         try:
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > limit:
-                raise TooLarge(_too_large(int(declared), limit))
+                raise TooLarge(what.refusal(int(declared), limit))
             for chunk in response.stream(CHUNK, decode_content=False):
                 size += len(chunk)
                 if size > limit:
-                    raise TooLarge(_too_large(size, limit, at_least=True))
+                    raise TooLarge(what.refusal(size, limit, at_least=True))
                 digest.update(chunk)
                 target.write(chunk)
         except (HTTPError, OSError) as exc:
@@ -407,12 +411,23 @@ class MlflowClient:
         return Download(size, digest.hexdigest())
 
 
-def _too_large(size: int, limit: int, *, at_least: bool = False) -> str:
-    more = "more than " if at_least else ""
-    return (
-        f"The model's artifact is {more}{size / 2**20:,.1f} MB; the portal accepts artifacts of "
-        f"at most {limit / 2**20:,.0f} MB (PORTAL_MAX_ARTIFACT_MB). Nothing was stored."
-    )
+@dataclass(frozen=True)
+class Limit:
+    """What a download is, for the sentence that refuses it when it is too large."""
+
+    subject: str  # "The model's artifact"
+    plural: str  # "artifacts"
+    setting: str  # "PORTAL_MAX_ARTIFACT_MB"
+
+    def refusal(self, size: int, limit: int, *, at_least: bool = False) -> str:
+        more = "more than " if at_least else ""
+        return (
+            f"{self.subject} is {more}{size / 2**20:,.1f} MB; the portal accepts {self.plural} "
+            f"of at most {limit / 2**20:,.0f} MB ({self.setting}). Nothing was stored."
+        )
+
+
+MODEL_ARTIFACT = Limit("The model's artifact", "artifacts", "PORTAL_MAX_ARTIFACT_MB")
 
 
 def artifact_limit() -> int:

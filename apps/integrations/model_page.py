@@ -41,6 +41,7 @@ def sections(request: HttpRequest, model: RegisteredModel) -> list[Section]:
                     initial={
                         "on_version_created": link.on_version_created,
                         "on_alias": link.on_alias,
+                        "holdout_artifact": link.holdout_artifact,
                         "target_column": link.target_column,
                         "sensitive_column": link.sensitive_column,
                     }

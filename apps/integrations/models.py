@@ -98,6 +98,8 @@ class MlflowLink(models.Model):
     holdout_key = models.CharField(max_length=200, blank=True)
     holdout_name = models.CharField(max_length=255, blank=True)
     holdout_sha256 = models.CharField(max_length=64, blank=True)
+    # Or, instead of a kept file, the path of a data set each imported version's run logged.
+    holdout_artifact = models.CharField("holdout artifact of each run", max_length=1000, blank=True)
     target_column = models.CharField(max_length=200, blank=True)
     sensitive_column = models.CharField(max_length=200, blank=True)
     # What polling has seen: the highest version number, and where the alias pointed.
@@ -115,6 +117,11 @@ class MlflowLink(models.Model):
     @property
     def is_automatic(self) -> bool:
         return bool(self.automatic_by_id and (self.on_version_created or self.on_alias))
+
+    @property
+    def has_holdout(self) -> bool:
+        """Whether automatic imports have a holdout: a kept file, or a run artifact's path."""
+        return bool(self.holdout_key or self.holdout_artifact)
 
 
 class MlflowImport(models.Model):
@@ -173,6 +180,9 @@ class MlflowImport(models.Model):
     holdout_key = models.CharField(max_length=200, blank=True)
     holdout_name = models.CharField(max_length=255, blank=True)
     holdout_sha256 = models.CharField(max_length=64, blank=True)
+    # Or the holdout is a data set the version's run logged, at this path under the run's
+    # artifacts: the job downloads it (name and SHA-256 above are then the artifact's).
+    holdout_artifact = models.CharField("holdout artifact of the run", max_length=1000, blank=True)
     target_column = models.CharField(max_length=200)
     sensitive_column = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)

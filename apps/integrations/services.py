@@ -13,8 +13,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
 
 import yaml
 from django.contrib.auth.models import User
@@ -270,15 +270,63 @@ def check_can_import(actor: User, model: RegisteredModel) -> None:
     registry.check_can_upload(actor, model)
 
 
+def _check_holdout(
+    stream: IO[bytes], name: str, size: int, target_column: str, sensitive_column: str
+) -> None:
+    """The checks of an upload's holdout: its size, CSV or Parquet that reads, the columns."""
+    uploads.check_size("holdout", size, uploads.file_limit("holdout"))
+    info = uploads.inspect_dataset("holdout", name, stream)
+    uploads.check_target(info, target_column)
+    uploads.check_sensitive(info, sensitive_column, target_column)
+
+
 def _stage_holdout(
     holdout: UploadedFile, target_column: str, sensitive_column: str
 ) -> storage.Blob:
     """Check the holdout as an upload is checked, then keep it for the job."""
-    uploads.check_size("holdout", holdout.size or 0, uploads.file_limit("holdout"))
-    info = uploads.inspect_dataset("holdout", holdout.name or "", holdout)
-    uploads.check_target(info, target_column)
-    uploads.check_sensitive(info, sensitive_column, target_column)
+    _check_holdout(holdout, holdout.name or "", holdout.size or 0, target_column, sensitive_column)
     return storage.save(holdout)
+
+
+def holdout_artifact_path(text: str, *, field: str = "holdout_artifact") -> str:
+    """A person's ``data/holdout.csv``: a path under a run's artifacts, checked segment by
+    segment as MLflow's own paths are (it is only ever sent to MLflow, percent-encoded, never
+    used as a local path), naming a CSV or Parquet file. ``""`` for none."""
+    path = text.strip()
+    if not path:
+        return ""
+    try:
+        mlflow.safe_artifact_path(path)
+    except mlflow.UnsafePath:
+        raise ValidationError(
+            {
+                field: f"“{path[:200]}” is not a path inside the run's artifacts. Write it as "
+                "MLflow lists it under the run, e.g. data/holdout.csv: names of letters, digits "
+                "and _ . = + - separated by /, without .., a leading /, \\, %, ?, # or ;."
+            }
+        ) from None
+    if PurePosixPath(path.lower()).suffix not in uploads.DATASET_EXTENSIONS:
+        raise ValidationError(
+            {field: f"“{path[:200]}” is not a .csv or .parquet file; name the run's holdout."}
+        )
+    return path
+
+
+def _one_holdout(holdout: UploadedFile | None, holdout_artifact: str) -> None:
+    """Exactly one of a file and a run artifact's path."""
+    if holdout is not None and holdout_artifact:
+        raise uploads.UploadRefused(
+            "holdout",
+            "Send the holdout either as a file or as the path of a data set in the MLflow run "
+            "(holdout_artifact), not both.",
+        )
+    if holdout is None and not holdout_artifact:
+        raise uploads.UploadRefused(
+            "holdout",
+            "Attach the holdout data set (CSV or Parquet), or name a data set the MLflow run "
+            "logged (holdout_artifact, e.g. data/holdout.csv): the portal validates the imported "
+            "model on it, whatever MLflow measured.",
+        )
 
 
 def request_import(
@@ -290,11 +338,14 @@ def request_import(
     target_column: str,
     sensitive_column: str = "",
     notes: str = "",
+    holdout_artifact: str = "",
 ) -> MlflowImport:
     """Ask for a version of the linked MLflow model (``models:/name/7``, ``models:/name@alias``,
     ``7`` or ``@alias``) to be imported as a new version of this model, with ``holdout`` (CSV or
-    Parquet, as for an upload). Refuses at once what can be checked here (rights, link,
-    reference, holdout); the job does the rest and fails with a message saying why if it must."""
+    Parquet, as for an upload) or, instead, ``holdout_artifact``: the path of a data set the
+    version's run logged, which the job downloads and checks as it would check an upload.
+    Refuses at once what can be checked here (rights, link, reference, holdout or path); the job
+    does the rest and fails with a message saying why if it must."""
     model = RegisteredModel.objects.get(pk=model_id)
     check_can_import(actor, model)
     link = link_of(model)
@@ -305,14 +356,13 @@ def request_import(
         parsed = mlflow.parse_reference(reference, linked_name=link.mlflow_name)
     except ValueError as exc:
         raise ValidationError({"reference": str(exc)}) from None
-    if holdout is None:
-        raise uploads.UploadRefused(
-            "holdout",
-            "Attach the holdout data set (CSV or Parquet): the portal validates the imported "
-            "model on it, whatever MLflow measured.",
-        )
+    artifact_path = holdout_artifact_path(holdout_artifact)
+    _one_holdout(holdout, artifact_path)
     target_column, sensitive_column = target_column.strip(), sensitive_column.strip()
-    blob = _stage_holdout(holdout, target_column, sensitive_column)
+    if holdout is None and not target_column:
+        raise ValidationError({"target_column": "Name the target column of the holdout."})
+    # A file is checked and staged now; a run's artifact is fetched and checked by the job.
+    blob = None if holdout is None else _stage_holdout(holdout, target_column, sensitive_column)
     try:
         record = _create_import(
             model.pk,
@@ -320,13 +370,15 @@ def request_import(
             link,
             parsed,
             blob,
-            holdout.name or "holdout",
+            PurePosixPath(artifact_path).name if holdout is None else holdout.name or "holdout",
             target_column,
             sensitive_column,
             notes,
+            holdout_artifact=artifact_path,
         )
     except BaseException:
-        storage.delete([blob.key])
+        if blob is not None:
+            storage.delete([blob.key])
         raise
     assert record is not None  # only automatic imports are ever skipped
     return record
@@ -338,16 +390,18 @@ def _create_import(
     actor: User,
     link: MlflowLink,
     reference: mlflow.Reference,
-    holdout: storage.Blob,
+    holdout: storage.Blob | None,
     holdout_name: str,
     target_column: str,
     sensitive_column: str,
     notes: str,
     *,
+    holdout_artifact: str = "",
     trigger: str = MlflowImport.Trigger.PERSON,
     via: dict[str, Any] | None = None,
 ) -> MlflowImport | None:
-    """The import and its job, in one transaction with the model locked. An automatic import
+    """The import and its job, in one transaction with the model locked. The holdout is the
+    staged ``holdout`` or, when None, the run's ``holdout_artifact``. An automatic import
     (``trigger`` webhook or poll, ``via`` saying how for the audit trail) of a version this model
     already has, or is importing, is not made again: None."""
     model = RegisteredModel.objects.select_for_update().get(pk=model_id)
@@ -361,9 +415,10 @@ def _create_import(
         reference=str(reference),
         mlflow_name=reference.name,
         mlflow_version=reference.version,
-        holdout_key=holdout.key,
+        holdout_key=holdout.key if holdout is not None else "",
         holdout_name=holdout_name[:255],
-        holdout_sha256=holdout.sha256,
+        holdout_sha256=holdout.sha256 if holdout is not None else "",
+        holdout_artifact=holdout_artifact,
         target_column=target_column,
         sensitive_column=sensitive_column,
         notes=notes.strip(),
@@ -382,7 +437,9 @@ def _create_import(
             "model": model.slug,
             "connection": link.connection.name,
             "reference": str(reference),
-            "holdout": {"name": holdout_name, "sha256": holdout.sha256, "size": holdout.size},
+            "holdout": {"name": holdout_name, "sha256": holdout.sha256, "size": holdout.size}
+            if holdout is not None
+            else {"run_artifact": holdout_artifact},
             "target_column": target_column,
             **(via or {}),
         },
@@ -414,6 +471,7 @@ class Fetched:
     artifact: Path
     file_format: str  # the portal's: "pickle" or "skops"
     provenance: dict[str, Any]
+    holdout: Path | None = None  # downloaded from the run; None: the one staged at the request
 
 
 def _pairs(items: Any) -> dict[str, Any]:
@@ -524,6 +582,7 @@ def _fetch(job: Job, record: MlflowImport, client: mlflow.MlflowClient) -> Fetch
         "run_id": str(version.get("run_id", ""))[:64],
     }
     _provenance_update(record.pk, **provenance)
+    run: dict[str, Any] = {}
     if provenance["run_id"]:
         jobs.report_progress(job, 15, f"Reading run {provenance['run_id']}")
         run = client.get_json("runs/get", run_id=provenance["run_id"]).get("run", {})
@@ -548,24 +607,30 @@ def _fetch(job: Job, record: MlflowImport, client: mlflow.MlflowClient) -> Fetch
                 :500
             ]
         _provenance_update(record.pk, **provenance)
-    jobs.report_progress(job, 30, "Reading the model's MLmodel file")
-    folder = _artifact_folder(client, version)
-    pickled, mlflow_format = _sklearn_flavour(
-        client.read_artifact(f"{folder}/MLmodel", limit=MLMODEL_LIMIT)
-    )
-    file_format = FORMATS[mlflow_format]
-    if file_format == "pickle" and not record.model.pickle_allowed:
-        raise mlflow.MlflowError(
-            f"The MLflow model was saved with {mlflow_format}, and pickle formats are refused for "
-            "this model: opening a pickle can run any code it contains. Log it with "
-            'mlflow.sklearn.log_model(..., serialization_format="skops"), or ask an administrator '
-            "to allow pickle formats for this model."
-        )
-    jobs.report_progress(job, 40, f"Downloading the {mlflow_format} artifact")
+    # Local names are ours; MLflow's paths (and the holdout artifact's, a person's) are only
+    # ever part of a URL, never of a file path.
     scratch = Path(tempfile.mkdtemp(prefix="mlflow-import-"))
-    # The local name is ours; MLflow's path is only ever part of the URL, never of a file path.
-    artifact = scratch / FILE_NAMES[file_format]
     try:
+        holdout = None
+        if record.holdout_artifact:
+            holdout = scratch / "holdout.data"
+            provenance.update(_fetch_holdout(job, record, client, run, holdout))
+            _provenance_update(record.pk, **provenance)
+        jobs.report_progress(job, 30, "Reading the model's MLmodel file")
+        folder = _artifact_folder(client, version)
+        pickled, mlflow_format = _sklearn_flavour(
+            client.read_artifact(f"{folder}/MLmodel", limit=MLMODEL_LIMIT)
+        )
+        file_format = FORMATS[mlflow_format]
+        if file_format == "pickle" and not record.model.pickle_allowed:
+            raise mlflow.MlflowError(
+                f"The MLflow model was saved with {mlflow_format}, and pickle formats are refused "
+                "for this model: opening a pickle can run any code it contains. Log it with "
+                'mlflow.sklearn.log_model(..., serialization_format="skops"), or ask an '
+                "administrator to allow pickle formats for this model."
+            )
+        jobs.report_progress(job, 40, f"Downloading the {mlflow_format} artifact")
+        artifact = scratch / FILE_NAMES[file_format]
         with artifact.open("wb") as target:
             download = client.download(f"{folder}/{pickled}", target, limit=mlflow.artifact_limit())
     except BaseException:
@@ -578,7 +643,51 @@ def _fetch(job: Job, record: MlflowImport, client: mlflow.MlflowClient) -> Fetch
     )
     _provenance_update(record.pk, **provenance)
     jobs.report_progress(job, 80, "Handing the artifact to validation")
-    return Fetched(scratch, artifact, file_format, provenance)
+    return Fetched(scratch, artifact, file_format, provenance, holdout)
+
+
+def _fetch_holdout(
+    job: Job, record: MlflowImport, client: mlflow.MlflowClient, run: dict[str, Any], local: Path
+) -> dict[str, str]:
+    """Download the holdout the version's run logged at ``record.holdout_artifact`` into
+    ``local`` (streamed, hashed, stopped at the holdout limit), then check it as an uploaded
+    holdout is checked. Its name and SHA-256, for the provenance."""
+    path = record.holdout_artifact
+    if not run:
+        raise mlflow.MlflowError(
+            f"The MLflow version was not logged from a run, so there is no run artifact “{path}” "
+            "to take the holdout from; attach the holdout as a file instead."
+        )
+    run_id = str(run.get("info", {}).get("run_id", ""))[:64]
+    where = f"“{path}” in run {run_id}"
+    jobs.report_progress(job, 20, f"Downloading the holdout artifact {path}")
+    root = mlflow.proxied_location(str(run.get("info", {}).get("artifact_uri", "")))
+    try:
+        with local.open("wb") as target:
+            download = client.download(
+                f"{root}/{path}",
+                target,
+                limit=uploads.file_limit("holdout"),
+                what=mlflow.Limit(
+                    f"The holdout artifact {where}", "holdouts", "PORTAL_MAX_DATASET_MB"
+                ),
+            )
+    except mlflow.NotFound:
+        raise mlflow.NotFound(
+            f"The run {run_id} has no artifact “{path}” to take the holdout from: log it in the "
+            "run (mlflow.log_artifact) or name the path it has under the run's artifacts."
+        ) from None
+    name = PurePosixPath(path).name
+    try:
+        with local.open("rb") as stream:
+            _check_holdout(
+                stream, name, download.size, record.target_column, record.sensitive_column
+            )
+    except uploads.UploadRefused as refused:
+        raise mlflow.MlflowError(
+            f"The holdout artifact {where} was refused: {refused.message}"
+        ) from None
+    return {"holdout_name": name[:255], "holdout_sha256": download.sha256}
 
 
 def store_import(job: Job, fetched: Fetched, stored_keys: list[str]) -> dict[str, Any]:
@@ -594,10 +703,11 @@ def store_import(job: Job, fetched: Fetched, stored_keys: list[str]) -> dict[str
     if record.is_finished:
         raise jobs.Final("This import has already ended.")
     # A name of ours; the uploader's name travels as metadata (its extension says the format).
-    holdout_local = fetched.folder / "holdout.data"
-    with holdout_local.open("wb") as copy:
-        if storage.copy_to(record.holdout_key, copy) != record.holdout_sha256:
-            raise jobs.Final("The holdout stored with the request changed since; import again.")
+    holdout_local = fetched.holdout or fetched.folder / "holdout.data"
+    if fetched.holdout is None:
+        with holdout_local.open("wb") as copy:
+            if storage.copy_to(record.holdout_key, copy) != record.holdout_sha256:
+                raise jobs.Final("The holdout stored with the request changed since; import again.")
     with fetched.artifact.open("rb") as artifact, holdout_local.open("rb") as holdout:
         try:
             version = registry.upload_version(
@@ -639,9 +749,13 @@ def store_import(job: Job, fetched: Fetched, stored_keys: list[str]) -> dict[str
             "run_id": record.run_id,
             "original_format": record.original_format,
             "original_sha256": record.original_sha256,
+            "holdout": {"run_artifact": record.holdout_artifact, "sha256": record.holdout_sha256}
+            if record.holdout_artifact
+            else {"name": record.holdout_name, "sha256": record.holdout_sha256},
         },
     )
-    transaction.on_commit(lambda: storage.delete([staged]))
+    if staged:
+        transaction.on_commit(lambda: storage.delete([staged]))
     return {"version": version.number, "mlflow version": record.mlflow_version}
 
 

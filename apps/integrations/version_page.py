@@ -13,7 +13,15 @@ def sections(request: HttpRequest, version: ModelVersion) -> list[Section]:
     record = services.provenance_of(version)
     if record is None:
         return []
+    if record.holdout_artifact:
+        origin = f"the run's artifact {record.holdout_artifact}"
+    else:
+        origin = f"the file {record.holdout_name}"
     tables = [
+        (
+            "Holdout the portal validated it on",
+            [("Taken from", origin), ("SHA-256", record.holdout_sha256 or "—")],
+        ),
         ("Parameters of the run", sorted(record.params.items())),
         ("Metrics of the run (as MLflow logged them)", sorted(record.metrics.items())),
         ("Tags of the run", sorted(record.tags.items())),

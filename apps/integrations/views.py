@@ -134,6 +134,7 @@ class Import(_FilesForm):
             actor=self.person,
             reference=form.chosen_reference(),
             holdout=data.get("holdout"),
+            holdout_artifact=data.get("holdout_artifact", ""),
             target_column=data["target_column"],
             sensitive_column=data.get("sensitive_column", ""),
         )
@@ -189,9 +190,15 @@ class SetAutomatic(_FilesForm):
                 on_alias=data.get("on_alias", ""),
                 target_column=data.get("target_column", ""),
                 sensitive_column=data.get("sensitive_column", ""),
+                holdout_artifact=data.get("holdout_artifact", ""),
             ),
             holdout=data.get("holdout"),
         )
+        if link.is_automatic and link.holdout_artifact:
+            return (
+                "Automatic import is on: MLflow's events import versions on your behalf, "
+                f"each validated on its run's {link.holdout_artifact}."
+            )
         if link.is_automatic:
             return (
                 "Automatic import is on: MLflow's events import versions on your behalf, "

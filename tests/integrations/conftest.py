@@ -3,12 +3,14 @@ the allowlisted host, a linked model."""
 
 from __future__ import annotations
 
+import io
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -73,6 +75,57 @@ def linked(people, alices_model: RegisteredModel, connection: MlflowConnection) 
         alices_model.pk, actor=people.alice, connection=connection, mlflow_name="credit-pd"
     )
     return alices_model
+
+
+# Logs the given files into a finished run, as a data scientist logs a data set with the model:
+# each "<artifact folder>=<local file>" ("" for the run's top folder).
+LOG_HOLDOUTS = r"""
+import json, sys
+from mlflow import MlflowClient
+run_id, pairs = sys.argv[1], sys.argv[2:]
+client = MlflowClient()
+for pair in pairs:
+    folder, local = pair.split("=", 1)
+    client.log_artifact(run_id, local, artifact_path=folder or None)
+print(json.dumps({"data": [f.path for f in client.list_artifacts(run_id, "data")]}))
+"""
+
+
+@dataclass
+class RunHoldouts:
+    """What the run of credit-pd version 2 (alias candidate) holds besides its model."""
+
+    run_id: str
+    csv: bytes  # holdout.csv
+    parquet: bytes  # data/holdout.parquet
+
+
+@pytest.fixture(scope="session")
+def run_holdouts(logged: Logged) -> RunHoldouts:
+    frame = pd.read_csv(io.BytesIO(logged.holdout))
+    parquet = io.BytesIO()
+    frame.to_parquet(parquet)
+    run_id = logged.versions["2"]["run_id"]
+    with tempfile.TemporaryDirectory(prefix="run-holdouts-") as folder:
+        files = {
+            "holdout.csv": logged.holdout,
+            "holdout.parquet": parquet.getvalue(),
+            # CSV text under a Parquet name, and a holdout without the target column.
+            "fake.parquet": logged.holdout,
+            "no_target.csv": frame.drop(columns=["default"]).to_csv(index=False).encode(),
+        }
+        for name, data in files.items():
+            (Path(folder) / name).write_bytes(data)
+        pairs = [f"={folder}/holdout.csv"] + [
+            f"data={folder}/{name}" for name in files if name != "holdout.csv"
+        ]
+        listed = logged.server.run_script(LOG_HOLDOUTS, run_id, *pairs)
+    assert sorted(listed["data"]) == [  # type: ignore[call-overload]
+        "data/fake.parquet",
+        "data/holdout.parquet",
+        "data/no_target.csv",
+    ]
+    return RunHoldouts(run_id, logged.holdout, parquet.getvalue())
 
 
 def holdout_file(data: bytes, name: str = "holdout.csv") -> SimpleUploadedFile:

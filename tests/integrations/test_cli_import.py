@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -54,3 +55,29 @@ def test_import_waits_for_the_import_and_its_validation(
     assert as_json.returncode == 0, as_json.stderr
     answer = json.loads(as_json.stdout)
     assert answer["reference"] == "models:/credit-pd/1" and answer["state"] == "queued"
+
+
+def test_import_takes_the_holdout_from_the_runs_artifact(
+    people, alices_model, logged, run_holdouts, worker, cli
+):
+    connection = make_connection(people, logged.server.url, password=logged.server.password)
+    integrations.link_model(
+        alices_model.pk, actor=people.alice, connection=connection, mlflow_name="credit-pd"
+    )
+    both = cli("import", alices_model.slug, "2", "--holdout", "h.csv", "--holdout-artifact",
+               "holdout.csv", "--target", "default")  # fmt: skip
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+    unsafe = cli("import", alices_model.slug, "2", "--holdout-artifact", "../holdout.csv",
+                 "--target", "default")  # fmt: skip
+    assert unsafe.returncode == 1 and "not a path inside the run's artifacts" in unsafe.stderr
+    assert not MlflowImport.objects.exists()
+
+    path = "data/holdout.parquet"
+    done = cli("import", alices_model.slug, "@candidate", "--holdout-artifact", path, "--target",
+               "default", "--wait", "--timeout", "240")  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout + worker.output()
+    assert f"Imported MLflow version 2 as {alices_model.slug} version 1." in done.stdout
+    assert "VALIDATION PASS" in done.stdout.upper()
+    record = MlflowImport.objects.get()
+    assert record.holdout_artifact == "data/holdout.parquet"
+    assert record.holdout_sha256 == hashlib.sha256(run_holdouts.parquet).hexdigest()

@@ -48,6 +48,9 @@ class MlflowImportSerializer(serializers.ModelSerializer):
             "original_format",
             "original_sha256",
             "original_size",
+            "holdout_name",
+            "holdout_artifact",
+            "holdout_sha256",
             "target_column",
             "requested_by",
             "requested_at",
@@ -77,7 +80,16 @@ class ImportRequestSerializer(serializers.Serializer):
         help_text="models:/<name>/<version>, models:/<name>@<alias>, or for the linked MLflow "
         "model a version number or @alias.",
     )
-    holdout = serializers.FileField(help_text="CSV or Parquet")
+    holdout = serializers.FileField(
+        required=False, help_text="CSV or Parquet; or, instead, holdout_artifact"
+    )
+    holdout_artifact = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Instead of a file: the path of a CSV or Parquet data set the version's run "
+        "logged, under the run's artifacts (e.g. data/holdout.csv).",
+    )
     target_column = serializers.CharField(max_length=200)
     sensitive_column = serializers.CharField(required=False, allow_blank=True, default="")
     notes = serializers.CharField(required=False, allow_blank=True, default="")
@@ -96,3 +108,48 @@ class LinkSerializer(serializers.Serializer):
             "created_by": instance.created_by.username,
             "created_at": serializers.DateTimeField().to_representation(instance.created_at),
         }
+
+
+class HoldoutSourceSerializer(serializers.Serializer):
+    """Where automatic imports take their holdout: a kept file (name, SHA-256), or each run's
+    artifact at a path."""
+
+    name = serializers.CharField(required=False)
+    sha256 = serializers.CharField(required=False)
+    run_artifact = serializers.CharField(required=False)
+
+
+class AutomaticSerializer(serializers.Serializer):
+    """A link's automatic-import settings. Writing them turns automatic import on (on the
+    writer's behalf) when an event is chosen, off when none is."""
+
+    enabled = serializers.BooleanField(read_only=True)
+    on_version_created = serializers.BooleanField(
+        required=False, default=False, help_text="Import each new version registered in MLflow."
+    )
+    on_alias = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=256,
+        help_text="Import the version this alias is set to (e.g. candidate); empty for none.",
+    )
+    holdout = serializers.FileField(
+        required=False,
+        write_only=True,
+        help_text="A CSV or Parquet holdout kept with the link (multipart); leave out to keep "
+        "the holdout kept before.",
+    )
+    holdout_artifact = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=1000,
+        help_text="Instead of a kept file: the path of the data set each imported version's run "
+        "logged (e.g. data/holdout.csv).",
+    )
+    target_column = serializers.CharField(required=False, allow_blank=True, default="")
+    sensitive_column = serializers.CharField(required=False, allow_blank=True, default="")
+    holdout_source = HoldoutSourceSerializer(read_only=True, allow_null=True, source="holdout")
+    on_behalf_of = serializers.CharField(read_only=True, allow_null=True)
+    since = serializers.DateTimeField(read_only=True, allow_null=True)

@@ -14,5 +14,10 @@ urlpatterns = [
         name="api-version-provenance",
     ),
     path("models/<slug:slug>/mlflow/", views.ModelLink.as_view(), name="api-mlflow-link"),
+    path(
+        "models/<slug:slug>/mlflow/automatic/",
+        views.AutomaticImport.as_view(),
+        name="api-mlflow-automatic",
+    ),
     path("imports/<int:pk>/", views.ImportDetail.as_view(), name="api-mlflow-import"),
 ]

@@ -12,13 +12,14 @@ from rest_framework.response import Response
 
 from apps.core.api import ErrorSerializer, ScopedAPIView, valid_data
 from apps.core.permissions import not_found_message, user_of
-from apps.integrations import services
+from apps.integrations import automatic, services
 from apps.integrations.api.serializers import (
+    AutomaticSerializer,
     ImportRequestSerializer,
     LinkSerializer,
     MlflowImportSerializer,
 )
-from apps.integrations.models import MlflowConnection, MlflowImport
+from apps.integrations.models import MlflowConnection, MlflowImport, MlflowLink
 from apps.registry.api.parsers import StrictMultiPartParser
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.registry.uploads import UploadRefused
@@ -50,6 +51,7 @@ class ImportVersion(ScopedAPIView):
                 actor=user_of(request),
                 reference=str(request.data.get("reference", "")),
                 holdout=request.FILES.get("holdout"),
+                holdout_artifact=str(request.data.get("holdout_artifact", "")),
                 target_column=str(request.data.get("target_column", "")),
                 sensitive_column=str(request.data.get("sensitive_column", "")),
                 notes=str(request.data.get("notes", "")),
@@ -128,3 +130,56 @@ class ModelLink(ScopedAPIView):
         model = self.get_object()
         services.unlink_model(model.pk, actor=user_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AutomaticImport(ScopedAPIView):
+    """The link's automatic-import settings (webhooks and polling): read by whoever sees the
+    model, written by whoever may import into it, through the same service as the page."""
+
+    queryset = RegisteredModel.objects.all()
+    serializer_class = AutomaticSerializer
+    lookup_field = "slug"
+    parser_classes = [StrictMultiPartParser, FormParser, JSONParser]
+
+    def _link(self, model: RegisteredModel) -> MlflowLink:
+        link = services.link_of(model)
+        if link is None:
+            raise Http404("This model is not linked to MLflow.")
+        return link
+
+    @extend_schema(responses={200: AutomaticSerializer, **ERRORS})
+    def get(self, request: Request, slug: str) -> Response:
+        link = self._link(self.get_object())
+        return Response(AutomaticSerializer(automatic.settings_of(link)).data)
+
+    @extend_schema(
+        request={
+            "application/json": AutomaticSerializer,
+            "multipart/form-data": AutomaticSerializer,
+        },
+        responses={200: AutomaticSerializer, 413: ErrorSerializer, **ERRORS},
+    )
+    def put(self, request: Request, slug: str) -> Response:
+        model = self.get_object()
+        services.check_can_import(user_of(request), model)
+        self._link(model)
+        data: dict[str, Any] = valid_data(AutomaticSerializer(data=request.data))
+        try:
+            link = automatic.set_automatic(
+                model.pk,
+                actor=user_of(request),
+                wanted=automatic.Automatic(
+                    on_version_created=data["on_version_created"],
+                    on_alias=data["on_alias"],
+                    target_column=data["target_column"],
+                    sensitive_column=data["sensitive_column"],
+                    holdout_artifact=data["holdout_artifact"],
+                ),
+                holdout=request.FILES.get("holdout"),
+            )
+        except UploadRefused as refused:
+            return Response(
+                {"detail": refused.message, "errors": {refused.field: [refused.message]}},
+                status=refused.status,
+            )
+        return Response(AutomaticSerializer(automatic.settings_of(link)).data)

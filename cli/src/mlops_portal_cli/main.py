@@ -303,21 +303,25 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Import a version of the model's linked MLflow model; --wait follows the import job and
     then the validation, as push --wait does."""
     portal = connect(args)
+    data = {
+        "reference": args.reference,
+        "target_column": args.target,
+        "sensitive_column": args.sensitive or "",
+        "notes": args.notes or "",
+    }
     with ExitStack() as stack:
-        try:
-            holdout = stack.enter_context(open(args.holdout, "rb"))
-        except OSError as exc:
-            raise CliError(f"Cannot read {args.holdout}: {exc.strerror}", USAGE) from None
+        files = {}
+        if args.holdout_artifact is not None:
+            # The run's own data set: the portal's worker fetches it from MLflow.
+            data["holdout_artifact"] = args.holdout_artifact
+        else:
+            try:
+                holdout = stack.enter_context(open(args.holdout, "rb"))
+            except OSError as exc:
+                raise CliError(f"Cannot read {args.holdout}: {exc.strerror}", USAGE) from None
+            files["holdout"] = (Path(args.holdout).name, holdout, "application/octet-stream")
         record = portal.call(
-            "POST",
-            f"models/{args.model}/versions/import/",
-            data={
-                "reference": args.reference,
-                "target_column": args.target,
-                "sensitive_column": args.sensitive or "",
-                "notes": args.notes or "",
-            },
-            files={"holdout": (Path(args.holdout).name, holdout, "application/octet-stream")},
+            "POST", f"models/{args.model}/versions/import/", data=data, files=files or None
         )
     if not args.json:
         print(f"Importing {record['reference']} into {args.model} (import {record['id']}).")
@@ -670,7 +674,14 @@ def parser() -> argparse.ArgumentParser:
     imported.add_argument(
         "reference", help="models:/name/7, models:/name@candidate, 7 or @candidate"
     )
-    imported.add_argument("--holdout", required=True, help="CSV or Parquet holdout data")
+    holdout = imported.add_mutually_exclusive_group(required=True)
+    holdout.add_argument("--holdout", help="CSV or Parquet holdout data")
+    holdout.add_argument(
+        "--holdout-artifact",
+        metavar="PATH",
+        help="instead of --holdout: a CSV or Parquet data set the version's MLflow run logged, "
+        "by its path under the run's artifacts (e.g. data/holdout.csv)",
+    )
     imported.add_argument("--target", required=True, help="the holdout's target column")
     imported.add_argument("--sensitive", help="a holdout column to measure fairness across")
     imported.add_argument("--notes", help="release notes")
