@@ -32,6 +32,9 @@ The stores (attributes of ``registry``), and the protocol of what each holds:
 - ``version_tabs``: ``(version) -> list[Tab]``, the tabs of the version page besides its overview.
 - ``sign_off_records``: ``(version) -> list[(caption, columns, rows)]``, tables of further
   sign-offs of a version (its periodic re-certifications) that its documentation lists.
+- ``documentation_parts``: ``(version) -> list[DocumentPart]``, parts of a version's
+  documentation that an app above it fills from its own records (an MLflow import's
+  provenance); none for a version the app has nothing about, so no empty heading is printed.
 - ``model_flags``: ``(model ids) -> {model id: [Flag]}``, marks on a model wherever models are
   listed (the inventory, the monitoring portfolio): "periodic review overdue". One call per
   list, so a page's query count does not grow with its rows.
@@ -196,6 +199,27 @@ LiveSource = Callable[[list[int]], Mapping[int, list[Live]]]
 # (version) -> whom or what it waits for: "the risk owner's sign-off (Rita Okafor)".
 WaitSource = Callable[[Any], list[str]]
 SignOffRecords = Callable[[Any], list[tuple[str, list[str], list[list[str]]]]]
+
+
+@dataclass(frozen=True)
+class DocumentPart:
+    """A part of a version's documentation contributed by an app above ``documentation``.
+
+    Plain text only, never markup: every export escapes it (the values may come from outside the
+    portal, such as an MLflow run's tags). ``after`` names the template section it follows; it
+    goes at the end when the template has no such section. ``tables`` are (caption, columns, rows).
+    """
+
+    key: str
+    title: str
+    intro: str = ""
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    tables: list[tuple[str, list[str], list[list[str]]]] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)
+    after: str = ""
+
+
+DocumentPartSource = Callable[[Any], list[DocumentPart]]
 Janitor = Callable[[], object]
 
 
@@ -270,6 +294,9 @@ class Registry:
     model_flags: Store[FlagSource] = field(default_factory=lambda: Store("model_flags"))
     sign_off_records: Store[SignOffRecords] = field(
         default_factory=lambda: Store("sign_off_records")
+    )
+    documentation_parts: Store[DocumentPartSource] = field(
+        default_factory=lambda: Store("documentation_parts")
     )
     audit_subjects: Store[AuditSubject] = field(
         default_factory=lambda: Store("audit_subjects", AuditSubject)

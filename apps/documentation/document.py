@@ -9,12 +9,28 @@ change afterwards.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # A Plotly figure as JSON ({"data": [...], "layout": {...}}): the page and the HTML file draw it
 # with plotly.js; the PDF and Word files draw its scatter and bar traces themselves.
 Figure = dict[str, Any]
+
+# Characters XML 1.0 cannot hold: python-docx refuses a run with one (the whole Word export would
+# fail), and they mean nothing in a PDF. Text from outside the portal (an MLflow run's tags) may
+# carry them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return _NOT_XML.sub("", value)
+    if isinstance(value, dict):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,10 @@ class Document:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def printable(self) -> Document:
+        """This document without the control characters a Word or PDF file cannot hold."""
+        return Document.from_json(_printable(self.to_json()))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Document:

@@ -173,6 +173,7 @@ class _Template(SimpleDocTemplate):
 
 
 def render_pdf(doc: Document) -> bytes:
+    doc = doc.printable()
     _register_fonts()
     styles = _styles()
     buffer = io.BytesIO()
@@ -308,17 +309,64 @@ def _column_widths(rows: list[list[str]], total: float) -> list[float]:
     return [w * scale for w in widths]
 
 
+# reportlab never splits a table row across pages: one cell taller than the frame stops the
+# whole export (LayoutError). A long value (a review's justification, an MLflow run's parameter)
+# is cut into pieces that each fit, one row each, and the table then splits between them.
+_PADDING = 6.0  # reportlab's default left and right padding of a table cell
+_MAX_CELL = 360.0  # points: about half the page's frame
+
+
+def _pieces(value: str, style: ParagraphStyle, width: float) -> list[Paragraph]:
+    """``value`` as paragraphs no taller than ``_MAX_CELL`` each, cut between lines.
+
+    Lines are measured one by one (re-laying out the rest of a text of thousands of lines after
+    each cut would take seconds); only a single line taller than a cell is split by reportlab.
+    """
+    pieces: list[Paragraph] = []
+    lines: list[str] = []
+    height = 0.0
+
+    def close() -> None:
+        if lines:
+            pieces.append(Paragraph(text("\n".join(lines)), style))
+            lines.clear()
+
+    for line in value.split("\n"):
+        paragraph = Paragraph(text(line), style)
+        tall = max(paragraph.wrap(width, _MAX_CELL)[1], style.leading)
+        if height + tall > _MAX_CELL:
+            close()
+            height = 0.0
+        if tall <= _MAX_CELL:
+            lines.append(line)
+            height += tall
+            continue
+        rest = paragraph
+        while rest.wrap(width, _MAX_CELL)[1] > _MAX_CELL:
+            split = rest.split(width, _MAX_CELL)
+            if len(split) < 2:  # nothing reportlab can cut: left as it is
+                break
+            pieces.append(split[0])
+            rest = split[1]
+        pieces.append(rest)
+    close()
+    return pieces or [Paragraph("", style)]
+
+
 def _grid(
     header: list[list[str]], body: list[list[str]], styles: dict[str, ParagraphStyle]
 ) -> Table:
     rows = header + body
-    cells = [
-        [Paragraph(text(cell), styles["head" if i < len(header) else "cell"]) for cell in row]
-        for i, row in enumerate(rows)
-    ]
-    table = Table(
-        cells, colWidths=_column_widths(rows, WIDTH), repeatRows=len(header), hAlign="LEFT"
-    )
+    widths = _column_widths(rows, WIDTH)
+    cells = [[Paragraph(text(cell), styles["head"]) for cell in row] for row in header]
+    for row in body:
+        pieces = [
+            _pieces(cell, styles["cell"], width - 2 * _PADDING)
+            for cell, width in zip(row, widths, strict=False)
+        ]
+        for n in range(max(len(p) for p in pieces)):
+            cells.append([p[n] if n < len(p) else "" for p in pieces])
+    table = Table(cells, colWidths=widths, repeatRows=len(header), hAlign="LEFT")
     commands: list[tuple[Any, ...]] = [
         ("GRID", (0, 0), (-1, -1), 0.4, RULE),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -333,8 +381,9 @@ def _grid(
 
 def _facts(facts: list[tuple[str, str]], styles: dict[str, ParagraphStyle]) -> Table:
     cells = [
-        [Paragraph(text(label), styles["head"]), Paragraph(text(value), styles["cell"])]
+        [Paragraph(text(label if n == 0 else ""), styles["head"]), piece]
         for label, value in facts
+        for n, piece in enumerate(_pieces(value, styles["cell"], WIDTH * 0.68 - 2 * _PADDING))
     ]
     table = Table(cells, colWidths=[WIDTH * 0.32, WIDTH * 0.68], hAlign="LEFT")
     table.setStyle(

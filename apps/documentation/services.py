@@ -23,6 +23,7 @@ from django.http import FileResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from plotly.offline import get_plotlyjs
 
 from apps.audit import services as audit
@@ -31,9 +32,10 @@ from apps.core.audit_actions import AuditAction
 from apps.core.errors import Conflict
 from apps.core.markdown import render_markdown
 from apps.core.permissions import require
-from apps.core.registry import JobKind
+from apps.core.registry import DocumentPart, JobKind
+from apps.core.registry import registry as contributions
 from apps.documentation import blocks, facts
-from apps.documentation.document import Document, Part
+from apps.documentation.document import Document, Part, Table
 from apps.documentation.models import DocumentationPolicy, Export, Revision, Template
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
@@ -132,6 +134,34 @@ def _parts(version: ModelVersion, template: Template, narrative: dict[str, str])
                     empty=filled.empty,
                 )
             )
+    return _with_contributed(parts, version)
+
+
+def _contributed(given: DocumentPart) -> Part:
+    # The contributing app hands plain text: its intro becomes an escaped paragraph here, so
+    # the page, the HTML file and the PDF and Word files all treat it as text.
+    return Part(
+        key=given.key,
+        title=given.title,
+        kind="facts",
+        mapping=dict(given.mapping),
+        html=f"<p>{escape(given.intro)}</p>" if given.intro.strip() else "",
+        facts=[(str(label), str(value)) for label, value in given.facts],
+        tables=[
+            Table([str(c) for c in columns], [[str(v) for v in row] for row in rows], caption)
+            for caption, columns, rows in given.tables
+        ],
+    )
+
+
+def _with_contributed(parts: list[Part], version: ModelVersion) -> list[Part]:
+    """The template's parts with those other apps contribute (``registry.documentation_parts``),
+    each after the section it names. An app with nothing about the version contributes nothing,
+    so the document has no empty heading for it."""
+    for source in contributions.documentation_parts:
+        for given in source(version):
+            at = next((i + 1 for i, p in enumerate(parts) if p.key == given.after), len(parts))
+            parts.insert(at, _contributed(given))
     return parts
 
 

@@ -50,6 +50,7 @@ _DASHES = {"dash": (4, 3), "dot": (1, 2), "dashdot": (4, 2, 1, 2)}
 
 
 def render_docx(doc: Document) -> bytes:
+    doc = doc.printable()
     word = new_document()
     word.core_properties.title = doc.title
     word.core_properties.subject = doc.subtitle
