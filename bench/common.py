@@ -701,3 +701,83 @@ def scratch_dir(prefix: str, *, keep: bool = False) -> Iterator[Path]:
             log(f"kept {path}")
         else:
             shutil.rmtree(path, ignore_errors=True)
+
+
+# --- Celery worker and administration -----------------------------------------------------------
+
+
+def start_worker(
+    processes: Processes,
+    portal: Portal,
+    *,
+    queues: Sequence[str],
+    concurrency: int = 2,
+    hostname: str = "bench-worker@%h",
+    timeout: float = 120.0,
+) -> subprocess.Popen[bytes]:
+    """A Celery worker on ``portal``'s data folder, started with the Procfile's worker command
+    (without ``apps.jobs.supervise``: a worker that dies must fail the benchmark, not be
+    restarted under it), in its own process group. Returns once ``/healthz`` sees a worker
+    heartbeat."""
+    cmd = [
+        str(VENV_BIN / "celery"),
+        "-A",
+        "mlops_portal",
+        "worker",
+        "--queues",
+        ",".join(queues),
+        "--concurrency",
+        str(concurrency),
+        "--hostname",
+        hostname,
+        "--without-mingle",
+        "--without-gossip",
+        "--loglevel",
+        "INFO",
+    ]
+    log_path = portal.var_dir / f"worker-{hostname.split('@')[0]}.log"
+    env = portal_env(portal.var_dir, portal.password)
+    proc = processes.start("celery worker", cmd, cwd=REPO, env=env, log_path=log_path)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited with {proc.returncode}:\n{tail(log_path)}")
+        try:
+            health = requests.get(f"{portal.base_url}/healthz", timeout=5)
+        except requests.RequestException:
+            health = None
+        if health is not None and health.status_code == 200:
+            return proc
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no worker heartbeat after {timeout:.0f}s:\n{tail(log_path)}")
+        time.sleep(0.5)
+
+
+def csrf_token(session: requests.Session, url: str) -> str:
+    """The CSRF token of the form at ``url`` (GET with ``session``)."""
+    page = session.get(url, timeout=30)
+    match = _CSRF_INPUT.search(page.text)
+    if page.status_code != 200 or match is None:
+        raise RuntimeError(f"{url}: HTTP {page.status_code}, no CSRF token")
+    return match[1]
+
+
+def admin_add(
+    session: requests.Session, base_url: str, model_path: str, data: Mapping[str, Any]
+) -> requests.Response:
+    """Add an object through the Django admin's add form, as an administrator does in the
+    browser: ``session`` is signed in as one, ``model_path`` is e.g. ``notifications/webhook``.
+    Raises with the form's errors unless the admin redirected to its list."""
+    url = f"{base_url}/admin/{model_path}/add/"
+    token = csrf_token(session, url)
+    response = session.post(
+        url,
+        data={**data, "csrfmiddlewaretoken": token, "_save": "Save"},
+        headers={"Referer": url},
+        timeout=60,
+    )
+    if response.status_code != 200 or not response.history or response.url.endswith("/add/"):
+        errors = re.findall(r'class="errorlist[^"]*"[^>]*>(.*?)</ul>', response.text, re.S)
+        found = "; ".join(re.sub(r"<[^>]+>", " ", e).strip() for e in errors) or response.text[:500]
+        raise RuntimeError(f"admin add {model_path}: HTTP {response.status_code}: {found}")
+    return response

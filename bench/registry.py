@@ -1,9 +1,11 @@
 """Registry benchmark: the portal against MLflow's tracking server, same machine, same client.
 
-Run it from the repository root (about 6 minutes on 2 cores; the first run installs MLflow)::
+Run it from the repository root (about 8 minutes on 2 cores; the first run installs MLflow)::
 
     .venv/bin/python bench/registry.py
     .venv/bin/python bench/registry.py --skip-mlflow --models 30 --requests 40   # quick check
+    .venv/bin/python bench/registry.py --models 2 --versions 1 --requests 2 --warmup 0 \
+        --mlflow-upload-versions 0 --skip-mlflow-single-worker --imports 10   # imports, quickly
 
 The report goes to stdout, progress to stderr, and every figure to
 ``bench/results/registry-<UTC timestamp>.json``.
@@ -25,6 +27,24 @@ What it does, in one run, one server at a time:
    cheapest version create), the same searches (``max_results`` = the portal's page size, 50),
    and, for scale, a sample of versions created MLflow's full way: a run, the two files uploaded
    through its artifact proxy, then the version.
+3. Import throughput (issue 18; ``--imports`` N, default 20, ``--skip-imports``; needs MLflow),
+   on the portal of step 1 before it stops: a ``mlflow server --workers 1`` (SQLite, artifacts
+   through its proxy, as ``tests/integrations`` runs it); a script in MLflow's virtualenv logs
+   N + 2 LogisticRegressions with ``mlflow.sklearn.log_model`` (skops format) as versions of one
+   registered model and downloads each ``model.skops`` back (untimed). In the portal the
+   administrator, through the Django admin, allows ``127.0.0.1`` past the SSRF guard (Allowed
+   webhook hosts) and adds the MLflow connection for alice's team; alice registers two models
+   and links one; a Celery worker starts with the Procfile's command (concurrency 2) on the same
+   data folder, consuming only the ``default`` queue imports run on. Two versions are imported
+   and uploaded one at a time (warm-up; their times alone are shown), then N imports are all
+   requested through ``POST /api/v1/models/{slug}/versions/import/`` and awaited by polling
+   ``GET /api/v1/imports/{id}/``, then the same N ``.skops`` files (MLflow's bytes, checked by
+   SHA-256 on both sides) are uploaded one after the other with the same holdout through
+   ``POST /api/v1/models/{slug}/versions/``. Both are timed to the same point: a new version
+   with its files stored and its validation job queued (validation's queue is not consumed, so
+   validation waits for both alike and takes no CPU from either). Reported: versions/minute for
+   each (N / wall time from the first request to the last version) and their ratio, request
+   and requested-to-imported latencies, and CPU seconds of the portal, the worker and MLflow.
 
 Every figure is taken in two client modes, request by request alternating: ``keep-alive`` (one
 ``requests.Session`` reusing its connection) and ``close`` (``Connection: close``, a new
@@ -40,6 +60,8 @@ Goals, checked per mode against each MLflow configuration:
 - the portal's API list and API search (by name and by tag) answer with a p95 at most half of
   MLflow's ``registered-models/search`` p95.
 
+The import phase has no goal yet: it states what an import costs next to an upload.
+
 Every process the script starts is stopped (its whole process group, also on Ctrl-C or an
 error) and every temporary folder removed; only the MLflow virtualenv stays, to be reused.
 """
@@ -48,7 +70,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -56,6 +81,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +97,10 @@ from common import (
     MODES,
     REPO,
     Call,
+    Portal,
     Processes,
     Stats,
+    admin_add,
     connection_use,
     descendants,
     ensure_tool_venv,
@@ -87,9 +115,12 @@ from common import (
     new_session,
     portal_login,
     portal_token,
+    run_checked,
     scratch_dir,
     scratch_tmp,
     start_portal,
+    start_worker,
+    tail,
     timed,
     tree_cpu_seconds,
     utc_stamp,
@@ -115,6 +146,15 @@ RISK_OWNER = "rita"
 VERSIONS_GOAL = 2.0  # portal versions/s >= 2 x MLflow's
 LATENCY_GOAL = 2.0  # MLflow p95 / portal p95 >= 2
 
+# The import phase: one MLflow registered model, two portal models of alice's team (one linked to
+# it and imported into, one uploaded to), a connection made by the administrator.
+IMPORT_MLFLOW_MODEL = "bench-import"
+IMPORT_CONNECTION = "Bench MLflow"
+IMPORT_WARMUP = 2  # versions imported (and uploaded) one at a time first, untimed for the rate
+IMPORT_QUEUES = ("default",)  # imports run there; validation's queue is left unconsumed
+IMPORT_POLL_SECONDS = 0.1
+ADMIN_USER = "admin"
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -123,6 +163,7 @@ class Workload:
     requests: int
     warmup: int
     mlflow_upload_versions: int
+    imports: int = 0  # versions imported from MLflow (and uploaded alike); 0 when skipped
 
     @staticmethod
     def name(i: int) -> str:
@@ -149,13 +190,19 @@ class Files:
     holdout: bytes
 
 
-def build_files(rows: int = 200) -> Files:
-    """A real tiny model and its holdout, built once: every upload sends these same bytes."""
-    rng = np.random.default_rng(7)
+def credit_frame(rows: int, seed: int) -> pd.DataFrame:
+    """Three features and a binary target; a seed gives a holdout, another a training set."""
+    rng = np.random.default_rng(seed)
     features = pd.DataFrame(rng.normal(size=(rows, 3)), columns=["income", "debt", "age"])
     target = (features["debt"] - features["income"] + rng.normal(0, 0.5, rows) > 0).astype(int)
-    model = LogisticRegression().fit(features, target)
-    holdout = features.assign(**{TARGET: target}).to_csv(index=False).encode()
+    return features.assign(**{TARGET: target})
+
+
+def build_files(rows: int = 200) -> Files:
+    """A real tiny model and its holdout, built once: every upload sends these same bytes."""
+    frame = credit_frame(rows, seed=7)
+    model = LogisticRegression().fit(frame.drop(columns=[TARGET]), frame[TARGET])
+    holdout = frame.to_csv(index=False).encode()
     return Files(artifact=skops.io.dumps(model), holdout=holdout)
 
 
@@ -244,8 +291,13 @@ def read_phase(
 
 
 def bench_portal(
-    processes: Processes, folder: Path, files: Files, workload: Workload
+    processes: Processes,
+    folder: Path,
+    files: Files,
+    workload: Workload,
+    then: Callable[[Portal], None] | None = None,
 ) -> dict[str, Any]:
+    """The portal's phase; ``then`` runs on the same server after the reads, before it stops."""
     password = "bench-" + os.urandom(9).hex()
     portal = start_portal(processes, folder / "var", password=password)
     base = portal.base_url
@@ -364,6 +416,8 @@ def bench_portal(
         for kind, sessions in (("api", api_sessions), ("page", page_sessions))
         for mode in MODES
     }
+    if then is not None:
+        then(portal)
     processes.stop(portal.process)
     return {
         "server": "gunicorn mlops_portal.wsgi --workers 2 --threads 4 (SQLite, filesystem broker)",
@@ -628,6 +682,326 @@ def mlflow_with_files(
     return timed_phase(pid, run, workload.mlflow_upload_versions)
 
 
+# --- MLflow import next to plain upload ---------------------------------------------------------
+
+# Runs in MLflow's virtualenv, as a data scientist's training script would: trains ``count``
+# LogisticRegressions, logs each with ``mlflow.sklearn.log_model`` (skops) as a new version of one
+# registered model, then downloads each version's model folder back through the server, so that
+# the plain uploads send the very bytes MLflow stored. Writes what it did to ``logged.json``.
+LOG_FOR_IMPORT = r"""
+import json, sys, time
+from pathlib import Path
+import pandas as pd
+import mlflow, mlflow.artifacts, mlflow.sklearn, sklearn, skops
+from sklearn.linear_model import LogisticRegression
+
+# Stated, not inferred: inferring loads the model in a subprocess (seconds per model).
+requirements = [f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"]
+
+training, target, name, count, out = sys.argv[1:6]
+frame = pd.read_csv(training)
+X, y = frame.drop(columns=[target]), frame[target]
+# Artifacts go through the server's proxy (mlflow-artifacts:/), which is where the portal reads.
+experiment = mlflow.create_experiment(
+    "bench-imports", artifact_location="mlflow-artifacts:/bench-imports"
+)
+mlflow.set_experiment(experiment_id=experiment)
+started = time.perf_counter()
+versions = []
+for index in range(int(count)):
+    with mlflow.start_run():
+        c = 1.0 / (index + 1)
+        model = LogisticRegression(C=c).fit(X, y)
+        mlflow.log_param("C", c)
+        mlflow.log_metric("train_accuracy", float(model.score(X, y)))
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            registered_model_name=name,
+            serialization_format="skops",
+            pip_requirements=requirements,
+        )
+    versions.append(int(info.registered_model_version))
+logged = time.perf_counter() - started
+files = {}
+for version in versions:
+    folder = mlflow.artifacts.download_artifacts(
+        f"models:/{name}/{version}", dst_path=str(Path(out) / str(version))
+    )
+    files[str(version)] = str(Path(folder) / "model.skops")
+result = {"versions": versions, "files": files, "log_seconds": logged}
+(Path(out) / "logged.json").write_text(json.dumps(result))
+"""
+
+
+@dataclass(frozen=True)
+class Logged:
+    """The MLflow versions logged for the import phase and the model file each one stores."""
+
+    versions: list[int]
+    artifacts: dict[int, bytes]
+    log_seconds: float
+
+
+def log_import_models(mlflow: Path, base: str, folder: Path, count: int) -> Logged:
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "log_for_import.py"
+    script.write_text(LOG_FOR_IMPORT)
+    training = folder / "training.csv"
+    credit_frame(500, seed=11).to_csv(training, index=False)
+    out = folder / "out"
+    out.mkdir(exist_ok=True)
+    env = {**mlflow_env(folder), "MLFLOW_TRACKING_URI": base}
+    run_checked(
+        [
+            str(mlflow.parent / "python"),
+            str(script),
+            str(training),
+            TARGET,
+            IMPORT_MLFLOW_MODEL,
+            str(count),
+            str(out),
+        ],
+        cwd=folder,
+        env=env,
+        log_path=folder / "log_for_import.log",
+        timeout=300 + 30 * count,
+    )
+    found = json.loads((out / "logged.json").read_text())
+    versions = [int(v) for v in found["versions"]]
+    artifacts = {v: Path(found["files"][str(v)]).read_bytes() for v in versions}
+    return Logged(versions, artifacts, float(found["log_seconds"]))
+
+
+def select_option(html: str, field: str, label: str) -> str:
+    """The value of the option labelled ``label`` in the form's ``<select name=field>``."""
+    select = re.search(rf'<select[^>]*name="{field}"[^>]*>(.*?)</select>', html, re.S)
+    pattern = rf'<option value="([^"]+)"[^>]*>\s*{re.escape(label)}\s*</option>'
+    option = select and re.search(pattern, select[1])
+    if not option:
+        raise RuntimeError(f"no option {label!r} in the form's {field!r} field")
+    return option[1]
+
+
+def connect_mlflow(portal: Portal, mlflow_url: str) -> None:
+    """As the administrator, in the Django admin, as the tests' set-up does through services:
+    let 127.0.0.1 past the SSRF guard (Notifications → Allowed webhook hosts), then add the
+    connection (no authentication: the bench's MLflow server has none) for alice's team."""
+    base = portal.base_url
+    session = new_session(KEEP_ALIVE)
+    portal_login(session, base, ADMIN_USER, portal.password)
+    admin_add(
+        session,
+        base,
+        "notifications/allowedwebhookhost",
+        {"host": "127.0.0.1", "note": "bench/registry.py: MLflow on this machine"},
+    )
+    form = session.get(f"{base}/admin/integrations/mlflowconnection/add/", timeout=30)
+    team = select_option(form.text, "teams", "Retail credit")
+    admin_add(
+        session,
+        base,
+        "integrations/mlflowconnection",
+        {
+            "name": IMPORT_CONNECTION,
+            "tracking_url": mlflow_url,
+            "auth": "none",
+            "username": "",
+            "teams": [team],
+        },
+    )
+
+
+def server_seconds(body: Mapping[str, Any]) -> float:
+    """From the import's request to its version, by the portal's own clock."""
+    requested = datetime.fromisoformat(body["requested_at"])
+    return (datetime.fromisoformat(body["finished_at"]) - requested).total_seconds()
+
+
+def cpu_of(pids: Mapping[str, int]) -> dict[str, float]:
+    return {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def cpu_since(before: Mapping[str, float], pids: Mapping[str, int]) -> dict[str, float]:
+    return {name: round(tree_cpu_seconds(pid) - before[name], 2) for name, pid in pids.items()}
+
+
+def bench_imports(
+    processes: Processes, mlflow: Path, folder: Path, portal: Portal, files: Files, count: int
+) -> dict[str, Any]:
+    """``count`` versions imported from MLflow, then the same artifacts uploaded, on ``portal``.
+
+    Both are timed to the same point: a new version (status validating) with its files stored
+    and its validation job queued (the worker consumes only the queue imports run on, so
+    validation waits for both alike and takes no CPU from either). Imports are all requested,
+    then awaited, as a script importing a batch would; uploads are sent one after the other
+    (an upload answers once the version exists).
+    """
+    with mlflow_server(processes, mlflow, folder / "mlflow", 1) as (mlflow_base, mlflow_pid):
+        log(f"imports: logging {count + IMPORT_WARMUP} scikit-learn models in MLflow")
+        logged = log_import_models(mlflow, mlflow_base, folder / "client", count + IMPORT_WARMUP)
+        log("imports: connection (as admin), models and link (as alice), worker")
+        connect_mlflow(portal, mlflow_base)
+        api = f"{portal.base_url}/api/v1"
+        token = portal_token(portal.base_url, PORTAL_USER, portal.password, name="bench-imports")
+        session = new_session(KEEP_ALIVE)
+        session.headers["Authorization"] = f"Bearer {token}"
+        slugs = {}
+        for kind in ("mlflow", "upload"):
+            body = {
+                "name": f"bench-import-{kind}",
+                "team": "retail-credit",
+                "risk_tier": "low",
+                "risk_owner": RISK_OWNER,
+                "use_case": "benchmark of MLflow imports",
+                "tags": ["bench-import"],
+            }
+            _, response = timed(session, "POST", f"{api}/models/", json=body)
+            expect(response, 201, f"register {body['name']}")
+            slugs[kind] = str(response.json()["slug"])
+        _, response = timed(
+            session,
+            "POST",
+            f"{api}/models/{slugs['mlflow']}/mlflow/",
+            json={"connection": IMPORT_CONNECTION, "mlflow_name": IMPORT_MLFLOW_MODEL},
+        )
+        expect(response, 201, "link to MLflow")
+        worker = start_worker(processes, portal, queues=IMPORT_QUEUES)
+        worker_log = portal.var_dir / "worker-bench-worker.log"
+        holdout = ("holdout.csv", files.holdout, "text/csv")
+
+        def request_import(version: int) -> tuple[float, float, int]:
+            sent = time.perf_counter()
+            elapsed, response = timed(
+                session,
+                "POST",
+                f"{api}/models/{slugs['mlflow']}/versions/import/",
+                files={"holdout": holdout},
+                data={"reference": str(version), "target_column": TARGET},
+            )
+            expect(response, 202, f"import MLflow version {version}")
+            return sent, elapsed, int(response.json()["id"])
+
+        def await_imports(ids: list[int]) -> list[tuple[float, dict[str, Any]]]:
+            """Poll the oldest unfinished import (they finish about in order) until each is
+            done; when each was seen done, and its last answer."""
+            done: list[tuple[float, dict[str, Any]]] = []
+            deadline = time.monotonic() + 120 + 30 * len(ids)
+            while len(done) < len(ids):
+                ident = ids[len(done)]
+                response = session.get(f"{api}/imports/{ident}/", timeout=30)
+                expect(response, 200, f"import {ident}")
+                body = response.json()
+                if body["state"] == "imported":
+                    done.append((time.perf_counter(), body))
+                    continue
+                if body["state"] == "failed":
+                    raise RuntimeError(f"import {ident} failed: {body['failure']}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"import {ident} still {body['state']}:\n{tail(worker_log)}")
+                time.sleep(IMPORT_POLL_SECONDS)
+            return done
+
+        def check_import(version: int, body: Mapping[str, Any]) -> None:
+            digest = hashlib.sha256(logged.artifacts[version]).hexdigest()
+            if body["original_sha256"] != digest or body["original_format"] != "skops":
+                raise RuntimeError(f"import of MLflow version {version}: not MLflow's file")
+
+        def upload(version: int) -> float:
+            artifact = logged.artifacts[version]
+            elapsed, response = timed(
+                session,
+                "POST",
+                f"{api}/models/{slugs['upload']}/versions/",
+                files={
+                    "artifact": ("model.skops", artifact, "application/octet-stream"),
+                    "holdout": holdout,
+                },
+                data={"target_column": TARGET},
+            )
+            expect(response, 201, f"upload of MLflow version {version}'s file")
+            stored = {f["role"]: f["sha256"] for f in response.json()["files"]}
+            if stored.get("artifact") != hashlib.sha256(artifact).hexdigest():
+                raise RuntimeError(f"upload of MLflow version {version}: stored other bytes")
+            return elapsed
+
+        # Warm-up, one at a time: the worker's first import loads its modules, the web workers'
+        # first requests theirs. Each import's time alone (an empty queue) is kept.
+        warmup, timed_versions = logged.versions[:IMPORT_WARMUP], logged.versions[IMPORT_WARMUP:]
+        alone_import, alone_upload = [], []
+        for version in warmup:
+            sent, _, ident = request_import(version)
+            [(seen, body)] = await_imports([ident])
+            check_import(version, body)
+            alone_import.append(round(seen - sent, 3))
+            alone_upload.append(round(upload(version), 3))
+        pids = {"portal": portal.pid, "worker": worker.pid, "mlflow": mlflow_pid}
+        wait_for_quiet(worker.pid)
+        idle = wait_for_quiet(portal.pid)
+
+        log(f"imports: {count} imports requested, then awaited")
+        cpu = cpu_of(pids)
+        started = time.perf_counter()
+        requested = [request_import(version) for version in timed_versions]
+        finished = await_imports([ident for _, _, ident in requested])
+        import_wall = finished[-1][0] - started if finished else 0.0
+        import_cpu = cpu_since(cpu, pids)
+        for version, (_, body) in zip(timed_versions, finished, strict=True):
+            check_import(version, body)
+
+        wait_for_quiet(worker.pid)
+        log(f"imports: {count} plain uploads of the same files")
+        cpu = cpu_of(pids)
+        started = time.perf_counter()
+        upload_seconds = [upload(version) for version in timed_versions]
+        upload_wall = time.perf_counter() - started
+        upload_cpu = cpu_since(cpu, pids)
+        processes.stop(worker)
+
+    def per_minute(wall: float) -> float | None:
+        return round(count / wall * 60, 2) if wall > 0 else None
+
+    import_rate, upload_rate = per_minute(import_wall), per_minute(upload_wall)
+    sizes = [len(logged.artifacts[v]) for v in timed_versions]
+    return {
+        "versions": count,
+        "warmup": IMPORT_WARMUP,
+        "measured_to": (
+            "a new version (status validating) with its files stored and its validation job "
+            "queued: for an import, "
+            f"its state 'imported' seen by polling GET /api/v1/imports/{{id}}/ every "
+            f"{IMPORT_POLL_SECONDS} s; for an upload, its 201 answer"
+        ),
+        "mlflow_server": "mlflow server --workers 1 (SQLite, artifacts through its proxy)",
+        "worker": (
+            f"celery worker --queues {','.join(IMPORT_QUEUES)} --concurrency 2 (the Procfile's "
+            "command; the validation queue is not consumed)"
+        ),
+        "artifact": {"format": "skops", "mean_bytes": round(sum(sizes) / max(len(sizes), 1))},
+        "holdout_bytes": len(files.holdout),
+        "mlflow_log_seconds": round(logged.log_seconds, 2),
+        "busy_before_timing": round(idle, 2),
+        "import": {
+            "wall_seconds": round(import_wall, 3),
+            "versions_per_minute": import_rate,
+            "request": Stats.of([elapsed for _, elapsed, _ in requested]).as_dict(),
+            "requested_to_imported": Stats.of([server_seconds(b) for _, b in finished]).as_dict(),
+            "alone_seconds": alone_import,
+            "cpu_seconds": import_cpu,
+        },
+        "upload": {
+            "wall_seconds": round(upload_wall, 3),
+            "versions_per_minute": upload_rate,
+            "request": Stats.of(upload_seconds).as_dict(),
+            "alone_seconds": alone_upload,
+            "cpu_seconds": upload_cpu,
+        },
+        "import_to_upload_rate": (
+            round(import_rate / upload_rate, 3) if import_rate and upload_rate else None
+        ),
+    }
+
+
 # --- Report -------------------------------------------------------------------------------------
 
 
@@ -811,7 +1185,71 @@ def render(results: Mapping[str, Any]) -> str:
     busy = [f"portal {portal['busy_before_timing']:.0%}"]
     busy += [f"{label} {r['busy_before_timing']:.0%}" for label, r in mlflows.items()]
     out.append("CPU busy just before timing: " + ", ".join(busy))
+    if results.get("imports"):
+        out += ["", *render_imports(results["imports"])]
     return "\n".join(out)
+
+
+def render_imports(imports: Mapping[str, Any]) -> list[str]:
+    importing, uploading = imports["import"], imports["upload"]
+    out = [
+        f"== MLFLOW IMPORT vs PLAIN UPLOAD: {imports['versions']} versions each (after "
+        f"{imports['warmup']} untimed), the same {imports['artifact']['mean_bytes']}-byte "
+        f".skops files and {imports['holdout_bytes']}-byte holdout ==",
+        f"MLflow: {imports['mlflow_server']}; worker: {imports['worker']}",
+        f"timed to: {imports['measured_to']}",
+        "imports: all requested (POST .../versions/import/), then awaited; uploads: one after "
+        "the other (POST .../versions/); one keep-alive client",
+    ]
+    rows = [
+        [
+            "versions / minute",
+            fmt(importing["versions_per_minute"]),
+            fmt(uploading["versions_per_minute"]),
+            fmt_x(imports["import_to_upload_rate"]),
+        ],
+        [
+            "wall seconds, first request to last version",
+            fmt(importing["wall_seconds"], 2),
+            fmt(uploading["wall_seconds"], 2),
+            "-",
+        ],
+        [
+            "request p50 / p95 ms (import: the 202)",
+            f"{fmt(importing['request']['p50'])} / {fmt(importing['request']['p95'])}",
+            f"{fmt(uploading['request']['p50'])} / {fmt(uploading['request']['p95'])}",
+            "-",
+        ],
+        [
+            "requested to imported p50 / p95 ms (portal clock)",
+            f"{fmt(importing['requested_to_imported']['p50'])} / "
+            f"{fmt(importing['requested_to_imported']['p95'])}",
+            "-",
+            "-",
+        ],
+        [
+            "one alone, seconds (warm-up)",
+            ", ".join(fmt(v, 2) for v in importing["alone_seconds"]),
+            ", ".join(fmt(v, 2) for v in uploading["alone_seconds"]),
+            "-",
+        ],
+    ]
+    for name in ("portal", "worker", "mlflow"):
+        rows.append(
+            [
+                f"CPU seconds, {name}",
+                fmt(importing["cpu_seconds"][name], 2),
+                fmt(uploading["cpu_seconds"][name], 2),
+                "-",
+            ]
+        )
+    out.append(format_table(["", "import", "upload", "import/upload"], rows))
+    out.append(
+        f"MLflow side, untimed: logging {imports['versions'] + imports['warmup']} models with "
+        f"mlflow.sklearn.log_model took {imports['mlflow_log_seconds']:.1f} s; "
+        f"CPU busy just before timing {imports['busy_before_timing']:.0%}"
+    )
+    return out
 
 
 # --- Main ---------------------------------------------------------------------------------------
@@ -832,7 +1270,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=100,
         help="MLflow versions created with a run and file uploads (0 to skip)",
     )
-    parser.add_argument("--skip-mlflow", action="store_true", help="benchmark the portal only")
+    parser.add_argument(
+        "--imports",
+        type=int,
+        default=20,
+        help="versions imported from MLflow and uploaded plainly, timed (after 2 untimed)",
+    )
+    parser.add_argument("--skip-imports", action="store_true", help="skip the MLflow import phase")
+    parser.add_argument(
+        "--skip-mlflow", action="store_true", help="benchmark the portal only (no imports either)"
+    )
     parser.add_argument(
         "--skip-mlflow-single-worker", action="store_true", help="skip `--workers 1`"
     )
@@ -840,6 +1287,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.models < 1 or args.versions < 1 or args.requests < 1 or args.warmup < 0:
         parser.error("--models, --versions and --requests must be at least 1")
+    if args.imports < 1 and not args.skip_imports:
+        parser.error("--imports must be at least 1 (or --skip-imports)")
     return args
 
 
@@ -852,6 +1301,7 @@ def main(argv: list[str] | None = None) -> int:
         requests=args.requests,
         warmup=args.warmup,
         mlflow_upload_versions=args.mlflow_upload_versions,
+        imports=0 if args.skip_mlflow or args.skip_imports else args.imports,
     )
     stamp = utc_stamp()
     results: dict[str, Any] = {
@@ -867,7 +1317,17 @@ def main(argv: list[str] | None = None) -> int:
     mlflow = None if args.skip_mlflow else ensure_mlflow_venv()
     try:
         with Processes() as processes, scratch_dir("bench-registry-", keep=args.keep_temp) as tmp:
-            results["portal"] = bench_portal(processes, tmp / "portal", files, workload)
+            results["imports"] = None
+            then: Callable[[Portal], None] | None = None
+            if mlflow is not None and workload.imports:
+                mlflow_python = mlflow
+
+                def then(portal: Portal) -> None:
+                    results["imports"] = bench_imports(
+                        processes, mlflow_python, tmp / "imports", portal, files, workload.imports
+                    )
+
+            results["portal"] = bench_portal(processes, tmp / "portal", files, workload, then)
             results["mlflow"] = {}
             if mlflow is not None:
                 configs: list[tuple[str, int | None]] = [("MLflow 4 workers", None)]
