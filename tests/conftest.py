@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
             return BROWSER_MODULE if BROWSER_MODULE in Path(module).name else module
+
+        def _assign_work_unit(self, node: Any) -> None:
+            # The browser tests first: one unit of several minutes, which ordered by its number
+            # of tests would start late and run on alone after the other process has finished.
+            if BROWSER_MODULE in self.workqueue:
+                self.workqueue.move_to_end(BROWSER_MODULE, last=False)
+            super()._assign_work_unit(node)
 
     return ModulesAndBrowser(config, log)
 
