@@ -42,14 +42,23 @@ def v2(people, alices_model, models, v1) -> ModelVersion:
 
 
 def deploy_now(deployment) -> None:  # type: ignore[no-untyped-def]
-    """Run the deployment's queued job in this process, as the worker would."""
+    """Run the deployment's queued job in this process, as the worker would. In a test with a
+    real worker, the worker may take the job first (its task was sent when the request
+    committed): then wait for it to finish, so that the test goes on from the same state."""
     from apps.deployments import services
+    from tests.support.worker import wait_for
 
     jobs.run(
         str(deployment.job.uuid),
         worker="in-process",
         execute=services.run_deployment,
         commit=services.commit_deployment,
+    )
+    job = deployment.job
+    wait_for(
+        lambda: job.refresh_from_db() or job.is_finished,
+        timeout=60,
+        message=f"the deployment's job, taken by the worker, to finish ({job.status})",
     )
     deployment.refresh_from_db()
 

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from apps.deployments import services
 from tests.conftest import confirm, sign_in
 from tests.deployments.conftest import deploy_now
+from tests.support.worker import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -52,6 +53,19 @@ def test_ivan_deploys_to_staging_then_production_and_rolls_back(
     production = row(ivan, "Production").get_by_role("button", name="Deploy to Production")
     click_and_confirm(ivan, production)
     expect(ivan.get_by_text("Deployment to production queued")).to_be_visible()
+    # If the job never ends, say what became of it (this step failed in 2 of about 8 CI runs,
+    # the page waiting on a job that did not finish).
+    deployment = v2.deployments.filter(environment__slug="production").latest("pk")
+    try:
+        wait_for(
+            lambda: deployment.refresh_from_db() or deployment.status not in ("queued", "running"),
+            timeout=WORKER_MS / 1000,
+            message="the production deployment to end",
+        )
+    except AssertionError as exc:
+        job = deployment.job
+        state = f"job {job.status}, log {job.log!r}" if job else "no job"
+        raise AssertionError(f"{exc}: {state}\n{worker.output()}") from None
     expect(row(ivan, "Production")).to_contain_text("this version", timeout=WORKER_MS)
     history = ivan.get_by_role("listitem").filter(has_text="Deploy to Production by ivan")
     expect(history).to_contain_text("Live")
